@@ -1,0 +1,78 @@
+# Front door of the project. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DATA ?= ../shared/datasets
+API_HOST ?= 127.0.0.1
+API_PORT ?= 8000
+UI_PORT ?= 8501
+
+.DEFAULT_GOAL := help
+.PHONY: help setup lint format test test-fast train tune evaluate bench run api ui e2e browser lock clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | column -t -s $$'\t'
+
+$(STAMP): constraints.txt requirements-dev.txt packages/ser_features/pyproject.toml services/api/pyproject.toml services/ui/pyproject.toml training/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt \
+		-e packages/ser_features -e services/api -e services/ui -e training \
+		-r requirements-dev.txt
+	touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv with every component and test tool (pinned)
+
+lint: $(STAMP)  ## ruff lint + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)  ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: $(STAMP) lint  ## lint, then the whole test suite (sets itself up)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)  ## tests without slow/browser/training markers
+	$(BIN)/python -m pytest -m "not slow and not browser and not training"
+
+train: $(STAMP)  ## train on $(DATA), evaluate, export models/ser_model.onnx
+	$(BIN)/ser-train train --data $(DATA) --out models
+
+tune: $(STAMP)  ## hyperparameter search on the validation speakers
+	$(BIN)/ser-train tune --data $(DATA)
+
+evaluate: $(STAMP)  ## leave-one-corpus-out and robustness evaluation
+	$(BIN)/ser-train evaluate --data $(DATA)
+
+bench: $(STAMP)  ## speed benchmarks (results: bench/results/, README)
+	$(BIN)/python -m bench.run_all
+
+run: $(STAMP)  ## API on :$(API_PORT) and UI on :$(UI_PORT) with the shipped model; Ctrl-C stops both
+	@trap 'kill 0' EXIT INT TERM; \
+	$(BIN)/uvicorn ser_api.main:app --host $(API_HOST) --port $(API_PORT) & \
+	SER_API_URL=http://$(API_HOST):$(API_PORT) $(BIN)/streamlit run services/ui/src/ser_ui/app.py \
+		--server.address $(API_HOST) --server.port $(UI_PORT) --server.headless true & \
+	wait
+
+api: $(STAMP)  ## only the API, in the foreground
+	$(BIN)/uvicorn ser_api.main:app --host $(API_HOST) --port $(API_PORT)
+
+browser:  ## install Debian's chromium for the browser test (needs root; optional)
+	@command -v chromium >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "chromium not installed: the browser test will skip"
+
+e2e:  ## docker compose end-to-end run (skips without a Docker engine)
+	bash tests/e2e/run_compose_e2e.sh
+
+lock:  ## re-resolve and pin all dependencies into constraints.txt
+	rm -rf /tmp/ser-lock && $(PYTHON) -m venv /tmp/ser-lock && /tmp/ser-lock/bin/pip install -q \
+		-e packages/ser_features -e services/api -e services/ui -e training -r requirements-dev.txt && \
+	{ head -2 constraints.txt; /tmp/ser-lock/bin/pip freeze --exclude-editable; } > constraints.new && mv constraints.new constraints.txt
+
+clean:  ## remove caches (keeps .venv)
+	rm -rf .pytest_cache .ruff_cache artifacts/cache

@@ -1,0 +1,129 @@
+"""The feature configuration: everything that decides the numbers fed to the model.
+
+It is frozen, serialises to JSON, and travels inside the exported ONNX model's metadata.
+Serving rebuilds the extractor from that JSON and refuses a model whose configuration it
+cannot reproduce (unknown version, unknown keys, unknown feature groups).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ser_features.audio import SAMPLE_RATE
+
+# Bumped whenever the same config would produce different numbers (a changed formula).
+FEATURE_VERSION = 1
+
+FEATURE_GROUPS = ("zcr", "rms", "mfcc", "delta_mfcc", "log_mel")
+NORMALIZATIONS = ("window", "none")
+
+
+class FeatureConfigError(ValueError):
+    """A feature configuration this code cannot reproduce."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureConfig:
+    """Parameters of audio → (time × feature) matrices. Times in seconds, sizes in samples."""
+
+    version: int = FEATURE_VERSION
+    sample_rate: int = SAMPLE_RATE  # Hz
+    window_s: float = 3.0  # length of one model input window
+    window_hop_s: float = 1.5  # step between windows of a longer recording (timeline)
+    frame_length: int = 400  # samples per analysis frame (25 ms at 16 kHz)
+    hop_length: int = 160  # samples between frames (10 ms at 16 kHz)
+    n_fft: int = 512  # FFT size; frames are zero-padded up to it
+    n_mels: int = 64
+    n_mfcc: int = 40
+    fmin: float = 20.0  # Hz
+    fmax: float = 8_000.0  # Hz
+    delta_width: int = 9  # frames in the delta regression window (odd)
+    groups: tuple[str, ...] = field(default=("zcr", "rms", "mfcc", "delta_mfcc", "log_mel"))
+    # "window": zero mean / unit variance per feature over each window, which removes
+    # recording gain and channel colouring; "none": raw values.
+    normalization: str = "window"
+    # Leading/trailing frames quieter than (loudest frame − trim_top_db) are trimmed.
+    trim_top_db: float = 40.0  # dB
+    # A window whose RMS is below this is silence: skipped, never classified.
+    silence_dbfs: float = -50.0  # dB relative to full scale
+
+    def __post_init__(self) -> None:
+        if self.version != FEATURE_VERSION:
+            raise FeatureConfigError(
+                f"feature config version {self.version} is not supported "
+                f"(this ser-features implements version {FEATURE_VERSION})"
+            )
+        object.__setattr__(self, "groups", tuple(self.groups))
+        unknown = [g for g in self.groups if g not in FEATURE_GROUPS]
+        if unknown or not self.groups:
+            raise FeatureConfigError(
+                f"unknown or empty feature groups {unknown or list(self.groups)}; "
+                f"known: {list(FEATURE_GROUPS)}"
+            )
+        if self.normalization not in NORMALIZATIONS:
+            raise FeatureConfigError(f"normalization must be one of {list(NORMALIZATIONS)}")
+        if self.frame_length > self.n_fft:
+            raise FeatureConfigError("frame_length must not exceed n_fft")
+        if self.delta_width < 3 or self.delta_width % 2 == 0:
+            raise FeatureConfigError("delta_width must be an odd number ≥ 3")
+        if not 0 < self.fmin < self.fmax <= self.sample_rate / 2:
+            raise FeatureConfigError("need 0 < fmin < fmax ≤ sample_rate / 2")
+        if self.n_mfcc > self.n_mels:
+            raise FeatureConfigError("n_mfcc must not exceed n_mels")
+        if self.window_s <= 0 or self.window_hop_s <= 0 or self.hop_length <= 0:
+            raise FeatureConfigError("window_s, window_hop_s and hop_length must be positive")
+
+    @property
+    def window_samples(self) -> int:
+        return round(self.window_s * self.sample_rate)
+
+    @property
+    def n_frames(self) -> int:
+        """Frames per window (centred framing: one frame per hop, plus one)."""
+        return 1 + self.window_samples // self.hop_length
+
+    @property
+    def group_sizes(self) -> dict[str, int]:
+        sizes = {"zcr": 1, "rms": 1, "mfcc": self.n_mfcc, "delta_mfcc": self.n_mfcc}
+        sizes["log_mel"] = self.n_mels
+        return {g: sizes[g] for g in self.groups}
+
+    @property
+    def n_features(self) -> int:
+        return sum(self.group_sizes.values())
+
+    @property
+    def input_shape(self) -> tuple[int, int]:
+        """Model input shape of one window: (n_frames, n_features)."""
+        return (self.n_frames, self.n_features)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["groups"] = list(self.groups)
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise FeatureConfigError(
+                f"feature config has keys this ser-features does not know: {unknown}"
+            )
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> FeatureConfig:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise FeatureConfigError(f"feature config is not valid JSON: {error}") from error
+        if not isinstance(data, dict):
+            raise FeatureConfigError("feature config JSON must be an object")
+        return cls.from_dict(data)

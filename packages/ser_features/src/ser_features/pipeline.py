@@ -1,0 +1,41 @@
+"""Audio → per-window feature tensor: the single path both training and serving take."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ser_features.audio import AudioSource, LoadedAudio, load_audio
+from ser_features.features import FeatureExtractor
+from ser_features.segmentation import Window, split_windows
+
+
+@dataclass(frozen=True, slots=True)
+class UtteranceFeatures:
+    """Windows of one recording and the features of its voiced ones."""
+
+    windows: list[Window]  # every window, silent ones included, in time order
+    features: np.ndarray  # shape (n_voiced, n_frames, n_features), float32
+    voiced: list[int]  # indices into ``windows`` of the rows of ``features``
+
+
+def utterance_features(samples: np.ndarray, extractor: FeatureExtractor) -> UtteranceFeatures:
+    """Split a decoded recording into windows and compute features of the non-silent ones.
+
+    Parameters
+    ----------
+    samples : np.ndarray, shape (n_samples,), float32 at extractor.config.sample_rate
+    """
+    windows = split_windows(samples, extractor.config)
+    voiced = [i for i, w in enumerate(windows) if not w.silent]
+    batch = np.stack([windows[i].samples for i in voiced]) if voiced else np.zeros((0, 0))
+    return UtteranceFeatures(windows, extractor.batch_features(batch), voiced)
+
+
+def file_features(
+    source: AudioSource, extractor: FeatureExtractor
+) -> tuple[LoadedAudio, UtteranceFeatures]:
+    """Decode ``source`` (bytes, path or file object) and compute its window features."""
+    audio = load_audio(source, extractor.config.sample_rate)
+    return audio, utterance_features(audio.samples, extractor)

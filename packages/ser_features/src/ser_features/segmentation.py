@@ -1,0 +1,112 @@
+"""Cutting an utterance into fixed-length model windows.
+
+Training and serving share this: leading/trailing silence is trimmed, the voiced part is cut
+into windows of ``window_s`` every ``window_hop_s`` (the last one aligned to the end so no
+speech is dropped), a part shorter than one window is zero-padded at the end, and windows
+whose energy is below ``silence_dbfs`` are flagged silent so they are never classified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ser_features.config import FeatureConfig
+from ser_features.features import frame_signal
+
+TRIM_FRAME = 1024  # samples (64 ms at 16 kHz) per energy frame when trimming
+TRIM_HOP = 256  # samples (16 ms at 16 kHz)
+DB_FLOOR = -120.0  # dBFS reported for digital silence
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One model window cut from a recording."""
+
+    start_s: float  # position in the original recording, seconds
+    end_s: float  # end of the real (unpadded) audio in this window, seconds
+    samples: np.ndarray  # shape (config.window_samples,), float32, zero-padded at the end
+    rms_dbfs: float  # energy of the real audio in the window, dB re full scale
+    silent: bool  # rms_dbfs below config.silence_dbfs: skip, do not classify
+
+
+def rms_dbfs(samples: np.ndarray) -> float:
+    """Root-mean-square level in dB relative to full scale (a full-scale sine is −3 dBFS)."""
+    if samples.size == 0:
+        return DB_FLOOR
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    return max(DB_FLOOR, float(20.0 * np.log10(rms))) if rms > 0 else DB_FLOOR
+
+
+def voiced_bounds(samples: np.ndarray, config: FeatureConfig) -> tuple[int, int]:
+    """Sample indices [start, end) spanning every frame within ``trim_top_db`` of the loudest.
+
+    Frames are also required to exceed ``silence_dbfs``, so room noise in a quiet file is not
+    taken for speech. Returns (0, 0) when nothing qualifies.
+    """
+    if samples.size == 0:
+        return 0, 0
+    frames = frame_signal(samples, TRIM_FRAME, TRIM_HOP)
+    power = np.mean(np.square(frames, dtype=np.float64), axis=1)
+    level_db = 10.0 * np.log10(np.maximum(power, 1e-12))
+    threshold = max(level_db.max() - config.trim_top_db, config.silence_dbfs)
+    loud = np.flatnonzero(level_db > threshold)
+    if loud.size == 0:
+        return 0, 0
+    # Frame i is centred on sample i * hop; extend by half a frame each side.
+    start = max(0, loud[0] * TRIM_HOP - TRIM_FRAME // 2)
+    end = min(len(samples), loud[-1] * TRIM_HOP + TRIM_FRAME // 2)
+    return int(start), int(end)
+
+
+def window_starts(n_samples: int, window: int, hop: int) -> list[int]:
+    """Start offsets covering [0, n_samples) with windows of ``window`` every ``hop``.
+
+    The last window is aligned to the end so the tail is never dropped.
+    """
+    if n_samples <= window:
+        return [0]
+    starts = list(range(0, n_samples - window + 1, hop))
+    if starts[-1] + window < n_samples:
+        starts.append(n_samples - window)
+    return starts
+
+
+def split_windows(samples: np.ndarray, config: FeatureConfig, *, trim: bool = True) -> list[Window]:
+    """Cut a recording into model windows.
+
+    Parameters
+    ----------
+    samples : np.ndarray, shape (n_samples,), float32 at config.sample_rate
+    trim : bool
+        Trim leading/trailing silence first (times stay relative to the original recording).
+
+    Returns
+    -------
+    list[Window]
+        At least one window; all silent if the recording has no voiced part.
+    """
+    rate = config.sample_rate
+    size = config.window_samples
+    hop = max(1, round(config.window_hop_s * rate))
+    start, end = voiced_bounds(samples, config) if trim else (0, len(samples))
+    if end <= start:  # nothing voiced: one silent window over the whole recording
+        start, end = 0, len(samples)
+    voiced = samples[start:end]
+    windows = []
+    for offset in window_starts(len(voiced), size, hop):
+        chunk = voiced[offset : offset + size]
+        level = rms_dbfs(chunk)
+        padded = np.zeros(size, dtype=np.float32)
+        padded[: len(chunk)] = chunk
+        windows.append(
+            Window(
+                start_s=(start + offset) / rate,
+                end_s=(start + offset + len(chunk)) / rate,
+                samples=padded,
+                rms_dbfs=level,
+                silent=bool(level < config.silence_dbfs),
+            )
+        )
+    return windows
