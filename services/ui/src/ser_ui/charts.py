@@ -1,0 +1,278 @@
+"""Charts of a prediction: probability bars, waveform with emotion timeline, spectrogram.
+
+Pure functions from API results and decoded audio to Altair charts, matplotlib figures and
+the dataframes behind them; no Streamlit here, so every chart is testable on its own.
+Every emotion has one fixed colour on every chart and every page.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping, Sequence
+
+import altair as alt
+import matplotlib
+
+matplotlib.use("Agg")  # headless server: never try to open a window
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from ser_ui.client import Segment
+from ser_ui.display_audio import DisplayAudio, waveform_envelope
+from ser_ui.display_audio import spectrogram as compute_spectrogram
+
+# One colour per emotion, chosen so the usual associations hold (angry red, sad blue, happy
+# warm yellow, neutral grey) and neighbours stay distinguishable for common colour blindness.
+EMOTION_COLOURS: dict[str, str] = {
+    "angry": "#d62728",
+    "disgust": "#6b8e23",
+    "fearful": "#8e44ad",
+    "happy": "#f0a30a",
+    "neutral": "#8c8c8c",
+    "sad": "#1f5fbf",
+    "surprised": "#17a2b8",
+}
+EMOTION_EMOJI: dict[str, str] = {
+    "angry": "😠",
+    "disgust": "🤢",
+    "fearful": "😨",
+    "happy": "😄",
+    "neutral": "😐",
+    "sad": "😢",
+    "surprised": "😲",
+}
+SILENCE_LABEL = "silence"
+SILENCE_COLOUR = "#e0e0e0"
+# For labels a future model may add: stable (same label → same colour) but not in the map.
+FALLBACK_COLOURS = ("#e377c2", "#7f7f7f", "#bcbd22", "#9edae5", "#ff9896", "#c49c94")
+
+WAVEFORM_COLOUR = "#333333"
+TIMELINE_BACKGROUND_ALPHA = 0.22  # tint behind the waveform; the strip below is opaque
+MIN_LABEL_FRACTION = 0.06  # of the clip's width: narrower runs get no text label
+FIGURE_WIDTH_IN = 10.0  # inches at 100 dpi ≈ the width of Streamlit's wide layout column
+BAR_HEIGHT_PX = 30  # per emotion in the probability chart
+
+
+def emotion_colour(label: str | None) -> str:
+    """Hex colour of ``label``; silence (``None`` or ``"silence"``) is light grey."""
+    if label is None or label == SILENCE_LABEL:
+        return SILENCE_COLOUR
+    if label in EMOTION_COLOURS:
+        return EMOTION_COLOURS[label]
+    return FALLBACK_COLOURS[zlib.crc32(label.encode()) % len(FALLBACK_COLOURS)]
+
+
+def emotion_emoji(label: str) -> str:
+    return EMOTION_EMOJI.get(label, "🎙️")
+
+
+# --------------------------------------------------------------------------------------
+# Probability bars
+
+
+def probability_frame(probabilities: Mapping[str, float]) -> pd.DataFrame:
+    """One row per label, most probable first.
+
+    Returns
+    -------
+    DataFrame with columns ``emotion`` (str), ``probability`` (float, 0..1),
+    ``percent`` (str, e.g. ``"81.2 %"``) and ``colour`` (hex str).
+    """
+    frame = pd.DataFrame(
+        {"emotion": list(probabilities), "probability": [float(p) for p in probabilities.values()]}
+    )
+    frame = frame.sort_values("probability", ascending=False, kind="stable").reset_index(drop=True)
+    frame["percent"] = [f"{100 * p:.1f} %" for p in frame["probability"]]
+    frame["colour"] = [emotion_colour(label) for label in frame["emotion"]]
+    return frame
+
+
+def probability_chart(probabilities: Mapping[str, float]) -> alt.LayerChart:
+    """Horizontal bars of every class probability, most probable on top, value labels."""
+    frame = probability_frame(probabilities)
+    order = list(frame["emotion"])
+    colour = alt.Color(
+        "emotion:N",
+        scale=alt.Scale(domain=order, range=list(frame["colour"])),
+        legend=None,
+    )
+    base = alt.Chart(frame).encode(
+        y=alt.Y("emotion:N", sort=order, title=None, axis=alt.Axis(labelFontSize=13)),
+        x=alt.X(
+            "probability:Q",
+            scale=alt.Scale(domain=[0, 1]),
+            axis=alt.Axis(format="%", title="probability", tickCount=5),
+        ),
+        tooltip=[
+            alt.Tooltip("emotion:N", title="emotion"),
+            alt.Tooltip("probability:Q", title="probability", format=".1%"),
+        ],
+    )
+    bars = base.mark_bar(cornerRadiusEnd=3).encode(color=colour)
+    labels = base.mark_text(align="left", dx=4, fontSize=12).encode(text="percent:N")
+    return (bars + labels).properties(height=BAR_HEIGHT_PX * len(order))
+
+
+# --------------------------------------------------------------------------------------
+# Emotion timeline
+
+
+def timeline_frame(segments: Sequence[Segment], duration_s: float | None = None) -> pd.DataFrame:
+    """Non-overlapping spans to colour, one per segment.
+
+    The API's windows overlap (e.g. 3 s windows every 1.5 s). Drawing them as they are
+    would paint each moment twice, so each overlap is split at its midpoint: every moment
+    is shown with the window whose centre is nearest.
+
+    Returns
+    -------
+    DataFrame with columns ``start_s``, ``end_s`` (float, seconds), ``emotion`` (str, the
+    label or ``"silence"``), ``confidence`` (float or NaN for silence), ``silent`` (bool),
+    sorted by ``start_s``.
+    """
+    columns = ["start_s", "end_s", "emotion", "confidence", "silent"]
+    ordered = sorted(segments, key=lambda segment: (segment.start_s, segment.end_s))
+    rows = []
+    for index, segment in enumerate(ordered):
+        start, end = segment.start_s, segment.end_s
+        if index > 0 and start < ordered[index - 1].end_s:
+            start = (start + ordered[index - 1].end_s) / 2
+        if index + 1 < len(ordered) and ordered[index + 1].start_s < end:
+            end = (ordered[index + 1].start_s + end) / 2
+        if duration_s is not None:
+            end = min(end, duration_s)
+        if end <= start:
+            continue
+        rows.append(
+            {
+                "start_s": start,
+                "end_s": end,
+                "emotion": SILENCE_LABEL if segment.silent else (segment.emotion or SILENCE_LABEL),
+                "confidence": np.nan if segment.confidence is None else segment.confidence,
+                "silent": segment.silent or segment.emotion is None,
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def merge_runs(timeline: pd.DataFrame) -> pd.DataFrame:
+    """Join touching spans of the same emotion (for labels: one word per run, not per window).
+
+    Returns
+    -------
+    DataFrame with columns ``start_s``, ``end_s``, ``emotion``.
+    """
+    runs: list[dict[str, object]] = []
+    for row in timeline.itertuples(index=False):
+        if (
+            runs
+            and runs[-1]["emotion"] == row.emotion
+            and np.isclose(runs[-1]["end_s"], row.start_s)
+        ):
+            runs[-1]["end_s"] = row.end_s
+        else:
+            runs.append({"start_s": row.start_s, "end_s": row.end_s, "emotion": row.emotion})
+    return pd.DataFrame(runs, columns=["start_s", "end_s", "emotion"])
+
+
+def waveform_figure(audio: DisplayAudio, timeline: pd.DataFrame | None = None) -> Figure:
+    """The waveform, tinted by the emotion timeline, with a labelled timeline strip below.
+
+    Parameters
+    ----------
+    audio
+        The decoded clip.
+    timeline
+        From :func:`timeline_frame`; ``None`` or empty draws the waveform alone.
+    """
+    has_timeline = timeline is not None and not timeline.empty
+    figure = Figure(figsize=(FIGURE_WIDTH_IN, 2.9 if has_timeline else 2.2), dpi=100)
+    if has_timeline:
+        wave_axes, strip_axes = figure.subplots(
+            2, 1, sharex=True, gridspec_kw={"height_ratios": [4, 1], "hspace": 0.08}
+        )
+    else:
+        wave_axes, strip_axes = figure.subplots(1, 1), None
+    duration = max(audio.duration_s, 1e-3)
+    envelope = waveform_envelope(audio)
+
+    if has_timeline:
+        for row in timeline.itertuples(index=False):
+            colour = emotion_colour(row.emotion)
+            wave_axes.axvspan(
+                row.start_s, row.end_s, color=colour, alpha=TIMELINE_BACKGROUND_ALPHA, lw=0
+            )
+            strip_axes.axvspan(row.start_s, row.end_s, color=colour, lw=0)
+        for run in merge_runs(timeline).itertuples(index=False):
+            if (run.end_s - run.start_s) / duration >= MIN_LABEL_FRACTION:
+                strip_axes.text(
+                    (run.start_s + run.end_s) / 2,
+                    0.5,
+                    run.emotion,
+                    ha="center",
+                    va="center",
+                    fontsize=9,
+                    color="#222222" if run.emotion in ("happy", SILENCE_LABEL) else "white",
+                )
+        strip_axes.set_yticks([])
+        strip_axes.set_ylim(0, 1)
+        strip_axes.set_xlabel("time (s)")
+        present = list(dict.fromkeys(timeline["emotion"]))
+        figure.legend(
+            handles=[Patch(color=emotion_colour(label), label=label) for label in present],
+            loc="upper center",
+            ncol=min(len(present), 8),
+            frameon=False,
+            fontsize=9,
+        )
+    else:
+        wave_axes.set_xlabel("time (s)")
+
+    wave_axes.fill_between(
+        envelope.times_s, envelope.low, envelope.high, color=WAVEFORM_COLOUR, lw=0.6
+    )
+    wave_axes.plot(envelope.times_s, envelope.high, color=WAVEFORM_COLOUR, lw=0.4)
+    wave_axes.plot(envelope.times_s, envelope.low, color=WAVEFORM_COLOUR, lw=0.4)
+    peak = float(
+        max(np.max(np.abs(envelope.high), initial=0), np.max(np.abs(envelope.low), initial=0))
+    )
+    limit = max(peak * 1.1, 1e-3)
+    wave_axes.set_ylim(-limit, limit)
+    wave_axes.set_xlim(0, duration)
+    wave_axes.set_ylabel("amplitude")
+    for axes in filter(None, (wave_axes, strip_axes)):
+        for side in ("top", "right"):
+            axes.spines[side].set_visible(False)
+    figure.subplots_adjust(left=0.07, right=0.99, bottom=0.18, top=0.86 if has_timeline else 0.95)
+    return figure
+
+
+def spectrogram_figure(audio: DisplayAudio) -> Figure:
+    """Log-magnitude spectrogram up to 8 kHz, time axis aligned with :func:`waveform_figure`."""
+    result = compute_spectrogram(audio)
+    figure = Figure(figsize=(FIGURE_WIDTH_IN, 2.6), dpi=100)
+    axes = figure.subplots(1, 1)
+    extent = (
+        0.0,
+        max(audio.duration_s, float(result.times_s[-1])),
+        float(result.frequencies_hz[0]) / 1000,
+        float(result.frequencies_hz[-1]) / 1000,
+    )
+    image = axes.imshow(
+        result.power_db,
+        origin="lower",
+        aspect="auto",
+        extent=extent,
+        cmap="magma",
+        interpolation="nearest",
+    )
+    axes.set_xlim(0, max(audio.duration_s, 1e-3))
+    axes.set_xlabel("time (s)")
+    axes.set_ylabel("frequency (kHz)")
+    colourbar = figure.colorbar(image, ax=axes, pad=0.01, fraction=0.03)
+    colourbar.set_label("dB")
+    figure.subplots_adjust(left=0.07, right=0.97, bottom=0.2, top=0.95)
+    return figure

@@ -1,0 +1,590 @@
+"""HTTP client for the SER inference API: the UI's only way to get a prediction.
+
+Everything the API sends back is checked against the contract and turned into typed,
+frozen results, so a changed field surfaces here as one clear :class:`ApiProtocolError`
+instead of a ``KeyError`` deep inside a chart. Every failure is an :class:`ApiError`
+subclass whose ``detail`` is what a person should read (the API's own ``detail``, verbatim,
+when it sent one).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from types import TracebackType
+from typing import Any, NamedTuple, Self
+
+import httpx
+
+API_URL_ENV = "SER_API_URL"
+DEFAULT_API_URL = "http://127.0.0.1:8000"
+TIMEOUT_ENV = "SER_UI_TIMEOUT_S"
+
+CONNECT_TIMEOUT_S = 3.0  # s; loopback or LAN: longer means the API is not there
+# A 10-minute file must finish server-side in ~2 s, but the API may share 2 busy cores with
+# training jobs; a generous read timeout avoids calling a slow-but-working API broken.
+DEFAULT_READ_TIMEOUT_S = 60.0  # s, per request
+HEALTH_TIMEOUT_S = 5.0  # s; /health and /model are cheap, a slow answer means trouble
+MAX_ATTEMPTS = 3  # tries per call for connection failures and 5xx answers
+BACKOFF_BASE_S = 0.4  # s; waits 0.4 s, then 0.8 s between the tries
+MAX_RETRY_AFTER_S = 5.0  # s; cap on a server's Retry-After so the page never hangs long
+ERROR_BODY_EXCERPT_CHARS = 300  # of a non-JSON error body shown to the user
+
+# Content types sent with uploads; the API sniffs the bytes too, this only helps it.
+AUDIO_MEDIA_TYPES = {
+    ".wav": "audio/wav",
+    ".wave": "audio/wav",
+    ".flac": "audio/flac",
+    ".ogg": "audio/ogg",
+    ".oga": "audio/ogg",
+}
+
+
+# --------------------------------------------------------------------------------------
+# Errors
+
+
+class ApiError(Exception):
+    """A call to the API failed; ``detail`` is the text to show a person.
+
+    Parameters
+    ----------
+    detail
+        Human-readable reason. For API rejections, the API's ``detail`` verbatim.
+    status_code
+        HTTP status when the API answered, else ``None``.
+    endpoint
+        ``"POST /predict"`` etc., for logs and messages.
+    """
+
+    def __init__(self, detail: str, *, status_code: int | None = None, endpoint: str = "") -> None:
+        self.detail = detail
+        self.status_code = status_code
+        self.endpoint = endpoint
+        prefix = f"{endpoint}: " if endpoint else ""
+        status = f"HTTP {status_code}: " if status_code is not None else ""
+        super().__init__(f"{prefix}{status}{detail}")
+
+
+class ApiUnavailableError(ApiError):
+    """No connection to the API (not running, wrong URL, refused) after all retries."""
+
+
+class ApiTimeoutError(ApiError):
+    """The API accepted the request but did not answer in time."""
+
+
+class ApiRejectedError(ApiError):
+    """The API refused the request (4xx), e.g. an unsupported or undecodable file."""
+
+
+class ApiServerError(ApiError):
+    """The API failed (5xx) on every try."""
+
+
+class ApiProtocolError(ApiError):
+    """The API answered, but not in the shape this client understands."""
+
+
+# --------------------------------------------------------------------------------------
+# Typed results
+
+
+class AudioFile(NamedTuple):
+    """One file to upload: its name (for the API's messages and the results) and bytes."""
+
+    name: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One window of the emotion timeline. Times in seconds from the start of the clip.
+
+    ``emotion`` and ``confidence`` are ``None`` for a silent window the API did not classify.
+    """
+
+    start_s: float
+    end_s: float
+    emotion: str | None
+    confidence: float | None
+    probabilities: Mapping[str, float] = field(default_factory=dict)
+    silent: bool = False
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The API's answer for one clip (``POST /predict``)."""
+
+    emotion: str
+    confidence: float  # probability of ``emotion``, 0..1
+    probabilities: Mapping[str, float]  # every label → probability, sums to ~1
+    duration_s: float  # s, of the decoded audio
+    sample_rate: int  # Hz, of the uploaded file
+    model_version: str
+    segments: tuple[Segment, ...] = ()
+
+    def ranked(self) -> list[tuple[str, float]]:
+        """``(label, probability)`` pairs, most probable first."""
+        return sorted(self.probabilities.items(), key=lambda item: item[1], reverse=True)
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One file's outcome in a batch: exactly one of ``prediction`` and ``error`` is set."""
+
+    filename: str
+    prediction: Prediction | None = None
+    error: ApiError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.prediction is not None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the served model says about itself (``GET /model``).
+
+    ``metrics``, ``training_data`` and ``feature_config`` are passed through as the API sends
+    them: their inner layout belongs to the training job and may grow.
+    """
+
+    labels: tuple[str, ...]
+    model_version: str
+    feature_config: Mapping[str, Any] = field(default_factory=dict)
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    training_data: Mapping[str, Any] = field(default_factory=dict)
+    license: str = ""
+    raw: Mapping[str, Any] = field(default_factory=dict)  # the whole JSON body
+
+
+@dataclass(frozen=True)
+class Health:
+    """``GET /health``: the API is up; ``model_loaded`` when it says so."""
+
+    ok: bool
+    model_loaded: bool | None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------
+# Client
+
+
+class ApiClient:
+    """Synchronous client for the SER API.
+
+    Retries connection failures and 5xx answers with exponential backoff. That is safe for
+    every endpoint here, the predictions included: they are pure computations with no side
+    effects. A read timeout is *not* retried, since resending a slow request only makes
+    the person wait twice as long.
+
+    Parameters
+    ----------
+    base_url
+        Root of the API, e.g. ``http://127.0.0.1:8000``.
+    read_timeout_s
+        Seconds to wait for an answer to a prediction request.
+    max_attempts
+        Tries per call (1 disables retrying).
+    backoff_base_s
+        Wait before the second try; doubles after each further failure.
+    transport
+        httpx transport, for tests (``httpx.MockTransport``).
+    sleep
+        Replaces :func:`time.sleep` between retries, for tests.
+    """
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_API_URL,
+        *,
+        read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
+        max_attempts: int = MAX_ATTEMPTS,
+        backoff_base_s: float = BACKOFF_BASE_S,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.base_url = base_url.rstrip("/")
+        self.read_timeout_s = read_timeout_s
+        self.max_attempts = max_attempts
+        self.backoff_base_s = backoff_base_s
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S),
+            transport=transport,
+            headers={"Accept": "application/json", "User-Agent": "ser-ui"},
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiClient:
+        """Build a client from ``SER_API_URL`` and ``SER_UI_TIMEOUT_S`` (seconds)."""
+        environ = os.environ if environ is None else environ
+        base_url = environ.get(API_URL_ENV, "").strip() or DEFAULT_API_URL
+        timeout_text = environ.get(TIMEOUT_ENV, "").strip()
+        read_timeout_s = DEFAULT_READ_TIMEOUT_S
+        if timeout_text:
+            try:
+                read_timeout_s = float(timeout_text)
+            except ValueError:
+                raise ValueError(
+                    f"{TIMEOUT_ENV}={timeout_text!r} is not a number of seconds"
+                ) from None
+            if not math.isfinite(read_timeout_s) or read_timeout_s <= 0:
+                raise ValueError(f"{TIMEOUT_ENV} must be a positive number of seconds")
+        return cls(base_url, read_timeout_s=read_timeout_s)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- endpoints ---------------------------------------------------------------------
+
+    def health(self) -> Health:
+        """``GET /health``. A 503 with a JSON body still counts as an answer (not ready)."""
+        response = self._send("GET", "/health", timeout=HEALTH_TIMEOUT_S, accept_503=True)
+        body = _json_object(response, "GET /health")
+        loaded = body.get("model_loaded")
+        return Health(
+            ok=response.status_code == 200,
+            model_loaded=loaded if isinstance(loaded, bool) else None,
+            raw=body,
+        )
+
+    def model_info(self) -> ModelInfo:
+        """``GET /model``: labels, version, evaluation metrics, training data, licence."""
+        endpoint = "GET /model"
+        body = _json_object(self._send("GET", "/model", timeout=HEALTH_TIMEOUT_S), endpoint)
+        return parse_model_info(body, endpoint)
+
+    def predict(self, audio: AudioFile) -> Prediction:
+        """``POST /predict`` with one file; raises :class:`ApiRejectedError` on a 4xx."""
+        endpoint = "POST /predict"
+        response = self._send("POST", "/predict", files=[("file", _multipart(audio))])
+        return parse_prediction(_json_object(response, endpoint), endpoint)
+
+    def predict_batch(self, audios: Sequence[AudioFile]) -> list[BatchItem]:
+        """``POST /predict/batch``: one :class:`BatchItem` per file, in upload order.
+
+        A file the API rejected becomes an item with ``error`` set; only a failure of the
+        whole request (API down, request refused) raises.
+        """
+        endpoint = "POST /predict/batch"
+        if not audios:
+            return []
+        files = [("files", _multipart(audio)) for audio in audios]
+        # Scale the wait with the work: the API processes the files one after another.
+        timeout = self.read_timeout_s * max(1.0, len(audios) / 4)
+        response = self._send("POST", "/predict/batch", files=files, timeout=timeout)
+        body = _json_body(response, endpoint)
+        return parse_batch(body, [audio.name for audio in audios], endpoint)
+
+    # -- transport ---------------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
+        timeout: float | None = None,
+        accept_503: bool = False,
+    ) -> httpx.Response:
+        """Send with retries; return a 2xx response (or 503 if ``accept_503``) or raise."""
+        endpoint = f"{method} {path}"
+        request_timeout = httpx.Timeout(
+            timeout if timeout is not None else self.read_timeout_s, connect=CONNECT_TIMEOUT_S
+        )
+        last_error: ApiError | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            retry_after_s: float | None = None
+            try:
+                response = self._http.request(method, path, files=files, timeout=request_timeout)
+            except httpx.TimeoutException as error:
+                if isinstance(error, httpx.ConnectTimeout | httpx.PoolTimeout):
+                    last_error = ApiUnavailableError(
+                        f"no connection to the API at {self.base_url} within "
+                        f"{CONNECT_TIMEOUT_S:g} s",
+                        endpoint=endpoint,
+                    )
+                else:
+                    waited = request_timeout.read
+                    raise ApiTimeoutError(
+                        f"the API at {self.base_url} did not answer within {waited:g} s",
+                        endpoint=endpoint,
+                    ) from error
+            except (httpx.TransportError, OSError) as error:
+                # Refused, reset, DNS failure, server closed the connection mid-answer.
+                last_error = ApiUnavailableError(
+                    f"cannot reach the API at {self.base_url} ({_short_reason(error)})",
+                    endpoint=endpoint,
+                )
+            else:
+                status = response.status_code
+                if 200 <= status < 300 or (accept_503 and status == 503 and _is_json(response)):
+                    return response
+                detail = error_detail(response)
+                if status < 500:
+                    raise ApiRejectedError(detail, status_code=status, endpoint=endpoint)
+                last_error = ApiServerError(detail, status_code=status, endpoint=endpoint)
+                retry_after_s = _retry_after_s(response)
+            if attempt < self.max_attempts:
+                backoff_s = self.backoff_base_s * 2 ** (attempt - 1)
+                self._sleep(max(backoff_s, retry_after_s or 0.0))
+        assert last_error is not None  # the loop ran at least once and did not return
+        raise last_error
+
+
+# --------------------------------------------------------------------------------------
+# Response parsing (public so the app's tests and the API's shape checks can reuse them)
+
+
+def error_detail(response: httpx.Response) -> str:
+    """The text a person should read for an error response.
+
+    FastAPI sends ``{"detail": "..."}`` (returned verbatim) or, for request validation,
+    ``{"detail": [{"loc": [...], "msg": "..."}]}`` (messages joined). Anything else falls
+    back to an excerpt of the body or the status phrase.
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "detail" in body:
+        detail = body["detail"]
+        if isinstance(detail, str):
+            return detail
+        if isinstance(detail, list):
+            messages = []
+            for entry in detail:
+                if isinstance(entry, dict) and "msg" in entry:
+                    location = ".".join(str(part) for part in entry.get("loc", []))
+                    messages.append(f"{location}: {entry['msg']}" if location else entry["msg"])
+                else:
+                    messages.append(str(entry))
+            return "; ".join(messages)
+        return str(detail)
+    text = response.text.strip()
+    if text:
+        return text[:ERROR_BODY_EXCERPT_CHARS]
+    return response.reason_phrase or f"HTTP {response.status_code}"
+
+
+def parse_prediction(body: Mapping[str, Any], endpoint: str = "POST /predict") -> Prediction:
+    """Check one prediction object against the contract and type it."""
+    reader = _Reader(body, endpoint)
+    probabilities = reader.probabilities("probabilities")
+    raw_segments = reader.get("segments", list, default=[])
+    segments = tuple(
+        _parse_segment(segment, f"{endpoint} segments[{index}]")
+        for index, segment in enumerate(raw_segments)
+    )
+    return Prediction(
+        emotion=reader.get("emotion", str),
+        confidence=reader.number("confidence"),
+        probabilities=probabilities,
+        duration_s=reader.number("duration_s"),
+        sample_rate=int(reader.number("sample_rate")),
+        model_version=str(reader.get("model_version", str | int | float, default="unknown")),
+        segments=segments,
+    )
+
+
+def parse_batch(
+    body: Any, filenames: Sequence[str], endpoint: str = "POST /predict/batch"
+) -> list[BatchItem]:
+    """Pair the batch answer with the uploaded file names, in order.
+
+    Accepts a bare list or an object holding the list under ``results``; each entry is a
+    prediction, an error ``{"detail": ...}``, or either wrapped with its file name.
+    """
+    entries = body.get("results", body.get("items")) if isinstance(body, dict) else body
+    if not isinstance(entries, list):
+        raise ApiProtocolError(
+            "expected a list of per-file results (or an object with 'results')",
+            endpoint=endpoint,
+        )
+    if len(entries) != len(filenames):
+        raise ApiProtocolError(
+            f"sent {len(filenames)} files but got {len(entries)} results", endpoint=endpoint
+        )
+    return [
+        _parse_batch_entry(entry, name, f"{endpoint} results[{index}]")
+        for index, (entry, name) in enumerate(zip(entries, filenames, strict=True))
+    ]
+
+
+def parse_model_info(body: Mapping[str, Any], endpoint: str = "GET /model") -> ModelInfo:
+    """Check ``GET /model``'s object and type it."""
+    reader = _Reader(body, endpoint)
+    labels = reader.get("labels", list)
+    if not labels or not all(isinstance(label, str) for label in labels):
+        raise ApiProtocolError("'labels' should be a non-empty list of strings", endpoint=endpoint)
+    return ModelInfo(
+        labels=tuple(labels),
+        model_version=str(reader.get("model_version", str | int | float, default="unknown")),
+        feature_config=reader.get("feature_config", dict, default={}),
+        metrics=reader.get("metrics", dict, default={}),
+        training_data=reader.get("training_data", dict, default={}),
+        license=str(reader.get("license", str, default="") or ""),
+        raw=dict(body),
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Helpers
+
+
+class _Reader:
+    """Typed field access on a JSON object with errors that name the endpoint and field."""
+
+    _MISSING = object()
+
+    def __init__(self, body: Mapping[str, Any], where: str) -> None:
+        if not isinstance(body, Mapping):
+            raise ApiProtocolError(
+                f"expected a JSON object, got {type(body).__name__}", endpoint=where
+            )
+        self.body = body
+        self.where = where
+
+    def get(self, key: str, kind: Any, default: Any = _MISSING) -> Any:
+        if key not in self.body or self.body[key] is None:
+            if default is not self._MISSING:
+                return default
+            raise ApiProtocolError(f"response lacks field '{key}'", endpoint=self.where)
+        value = self.body[key]
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise ApiProtocolError(
+                f"field '{key}' should be {_kind_name(kind)}, got {type(value).__name__}",
+                endpoint=self.where,
+            )
+        return value
+
+    def number(self, key: str) -> float:
+        value = float(self.get(key, int | float))
+        if not math.isfinite(value):
+            raise ApiProtocolError(f"field '{key}' is not a finite number", endpoint=self.where)
+        return value
+
+    def probabilities(self, key: str) -> dict[str, float]:
+        raw = self.get(key, dict)
+        result: dict[str, float] = {}
+        for label, value in raw.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ApiProtocolError(
+                    f"'{key}.{label}' should be a number, got {type(value).__name__}",
+                    endpoint=self.where,
+                )
+            result[str(label)] = float(value)
+        return result
+
+
+def _parse_segment(raw: Any, where: str) -> Segment:
+    reader = _Reader(raw, where)
+    silent = bool(reader.get("silent", bool, default=False))
+    emotion = reader.get("emotion", str, default=None)
+    confidence = reader.body.get("confidence")
+    if confidence is not None:
+        confidence = reader.number("confidence")
+    if emotion is None and not silent:
+        raise ApiProtocolError("segment has no 'emotion' and is not marked silent", endpoint=where)
+    return Segment(
+        start_s=reader.number("start_s"),
+        end_s=reader.number("end_s"),
+        emotion=None if silent else emotion,
+        confidence=None if silent else confidence,
+        probabilities=reader.probabilities("probabilities") if "probabilities" in raw else {},
+        silent=silent,
+    )
+
+
+def _parse_batch_entry(entry: Any, filename: str, where: str) -> BatchItem:
+    if not isinstance(entry, dict):
+        raise ApiProtocolError(f"expected an object, got {type(entry).__name__}", endpoint=where)
+    name = entry.get("filename") if isinstance(entry.get("filename"), str) else filename
+    # An error may be flat ({"detail"}) or nested ({"error": {"detail", "status"}}).
+    error = entry.get("error")
+    if error is None and "detail" in entry and "emotion" not in entry:
+        error = entry
+    if error is not None:
+        if isinstance(error, dict):
+            detail = error.get("detail", error.get("message", "rejected"))
+            status = error.get("status_code", error.get("status", entry.get("status_code")))
+        else:
+            detail, status = error, entry.get("status_code", entry.get("status"))
+        status = status if isinstance(status, int) and not isinstance(status, bool) else None
+        rejected = ApiRejectedError(str(detail), status_code=status, endpoint=where)
+        return BatchItem(filename=name, error=rejected)
+    result = entry.get("result", entry.get("prediction", entry))
+    return BatchItem(filename=name, prediction=parse_prediction(result, where))
+
+
+def _multipart(audio: AudioFile) -> tuple[str, bytes, str]:
+    suffix = PurePath(audio.name).suffix.lower()
+    return (audio.name, audio.content, AUDIO_MEDIA_TYPES.get(suffix, "application/octet-stream"))
+
+
+def _json_body(response: httpx.Response, endpoint: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        excerpt = response.text[:80]
+        raise ApiProtocolError(
+            f"answer is not JSON (starts with {excerpt!r})",
+            status_code=response.status_code,
+            endpoint=endpoint,
+        ) from None
+
+
+def _json_object(response: httpx.Response, endpoint: str) -> dict[str, Any]:
+    body = _json_body(response, endpoint)
+    if not isinstance(body, dict):
+        raise ApiProtocolError(
+            f"expected a JSON object, got {type(body).__name__}", endpoint=endpoint
+        )
+    return body
+
+
+def _is_json(response: httpx.Response) -> bool:
+    return response.headers.get("content-type", "").startswith("application/json")
+
+
+def _retry_after_s(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds (the delta form only), capped so the page stays responsive."""
+    value = response.headers.get("retry-after", "")
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S) if math.isfinite(seconds) else None
+
+
+def _short_reason(error: BaseException) -> str:
+    text = str(error).strip()
+    return text or type(error).__name__
+
+
+def _kind_name(kind: Any) -> str:
+    names = {str: "a string", list: "a list", dict: "an object", bool: "true/false"}
+    return names.get(kind, "a number" if kind == int | float else str(kind))
