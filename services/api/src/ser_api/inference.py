@@ -1,0 +1,382 @@
+"""The emotion classifier: ONNX Runtime session + the model's own feature configuration.
+
+Knows nothing about HTTP. :meth:`EmotionClassifier.load` refuses a model it cannot serve
+faithfully (missing file, not ONNX, metadata missing or naming a feature configuration this
+``ser_features`` cannot reproduce, input/output shapes that disagree with that configuration,
+outputs that are not probabilities). :meth:`EmotionClassifier.predict` turns the bytes of one
+recording into per-window probabilities and their aggregate, through
+``ser_features.file_features``: the same call the training pipeline makes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from ser_features import (
+    AudioError,
+    AudioInfo,
+    FeatureConfig,
+    FeatureExtractor,
+    SilentAudioError,
+    file_features,
+    read_audio_info,
+)
+from ser_features.model_metadata import INPUT_NAME, OUTPUT_NAME, ModelMetadata
+
+logger = logging.getLogger(__name__)
+
+# float32 values a decoded file may hold before resampling: 10 minutes of 96 kHz stereo
+# (115 M values, 460 MB) fits; a FLAC that would inflate to gigabytes is refused unread.
+MAX_DECODED_VALUES = 128 * 1024 * 1024
+PROBABILITY_SUM_TOLERANCE = 1e-3  # the model's rows must sum to 1 within this
+SIDECAR_SUFFIX = ".json"  # ser_model.onnx → ser_model.json
+_WARMUP_BATCH = 2  # windows in the start-up dry run (exercises a batch dimension > 1)
+
+
+class ModelLoadError(RuntimeError):
+    """The model cannot be served; the message is one line that says what to fix."""
+
+
+class AudioTooShortError(AudioError):
+    """The recording is shorter than the configured minimum."""
+
+
+class AudioTooLongError(AudioError):
+    """The recording is longer than the configured maximum (judged from the header)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AudioLimits:
+    """What a single recording may be; checked from the header before decoding."""
+
+    min_duration_s: float  # s
+    max_duration_s: float  # s
+    max_decoded_values: int = MAX_DECODED_VALUES  # frames × channels
+
+
+@dataclass(frozen=True, slots=True)
+class WindowPrediction:
+    """One model window of the timeline."""
+
+    start_s: float  # s, position in the uploaded recording
+    end_s: float  # s, end of the real (unpadded) audio in the window
+    rms_dbfs: float  # dB re full scale
+    silent: bool  # below the model's silence threshold: not classified
+    probabilities: np.ndarray | None  # shape (n_labels,), float32; None when silent
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """The classifier's answer for one recording."""
+
+    labels: tuple[str, ...]
+    probabilities: np.ndarray  # shape (n_labels,), float64, sums to 1: aggregate of windows
+    windows: list[WindowPrediction]  # time order, silent ones included
+    duration_s: float  # s, decoded length
+    source_sample_rate: int  # Hz, as stored in the file
+    source_channels: int
+    source_format: str  # container reported by libsndfile, e.g. "WAV", "FLAC"
+    features_ms: float  # decode + resample + windowing + features, wall-clock ms
+    inference_ms: float  # ONNX Runtime, wall-clock ms
+
+    @property
+    def emotion(self) -> str:
+        return self.labels[int(np.argmax(self.probabilities))]
+
+    @property
+    def confidence(self) -> float:
+        return float(np.max(self.probabilities))
+
+
+def aggregate(probabilities: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted mean of window probabilities, renormalised to sum to exactly 1.
+
+    Parameters
+    ----------
+    probabilities : np.ndarray, shape (n_windows, n_labels), rows sum to 1
+    weights : np.ndarray, shape (n_windows,), seconds of real audio in each window (> 0)
+
+    Returns
+    -------
+    np.ndarray, shape (n_labels,), float64
+    """
+    # Weighting by real audio keeps a zero-padded or end-aligned overlapping tail window
+    # from counting as much as a full one.
+    mean = np.average(probabilities.astype(np.float64), axis=0, weights=weights)
+    return mean / mean.sum()
+
+
+def read_metadata(session: ort.InferenceSession, model_path: Path) -> ModelMetadata:
+    """Metadata from the ONNX ``metadata_props``, else from the JSON sidecar next to it.
+
+    Raises
+    ------
+    ModelLoadError
+    """
+    props = dict(session.get_modelmeta().custom_metadata_map)
+    sidecar = model_path.with_suffix(SIDECAR_SUFFIX)
+    source = f"{model_path} metadata"
+    if not any(key.startswith("ser.") for key in props) and sidecar.is_file():
+        # A model exported without metadata_props can still be served from its sidecar.
+        source = str(sidecar)
+        try:
+            data = json.loads(sidecar.read_text(encoding="utf-8"))
+            props = {
+                "ser.labels": json.dumps(data["labels"]),
+                "ser.feature_config": json.dumps(data["feature_config"]),
+                "ser.model_version": str(data["model_version"]),
+                "ser.metrics": json.dumps(data.get("metrics", {})),
+                "ser.training_data": json.dumps(data.get("training_data", {})),
+                "ser.license": str(data.get("license", "")),
+            }
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ModelLoadError(f"model sidecar {sidecar} is unusable: {error!r}") from error
+    try:
+        return ModelMetadata.from_properties(props)
+    except ValueError as error:  # ModelMetadataError and FeatureConfigError
+        raise ModelLoadError(f"{source} cannot be served: {error}") from error
+
+
+def _check_signature(session: ort.InferenceSession, metadata: ModelMetadata) -> None:
+    """Compare the graph's declared input/output with the feature config and labels."""
+    n_frames, n_features = metadata.feature_config.input_shape
+    inputs = {node.name: node for node in session.get_inputs()}
+    outputs = {node.name: node for node in session.get_outputs()}
+    if set(inputs) != {INPUT_NAME} or OUTPUT_NAME not in outputs:
+        raise ModelLoadError(
+            f"model inputs {sorted(inputs)} / outputs {sorted(outputs)} do not match the "
+            f"contract: one input '{INPUT_NAME}', an output '{OUTPUT_NAME}'"
+        )
+    node = inputs[INPUT_NAME]
+    if node.type != "tensor(float)":
+        raise ModelLoadError(f"model input '{INPUT_NAME}' is {node.type}, expected float32")
+    shape = list(node.shape)
+    # Symbolic (str) or unknown (None) dimensions are accepted here; the dry run checks them.
+    fixed = [dim if isinstance(dim, int) else None for dim in shape]
+    if len(shape) != 3 or fixed[1] not in (None, n_frames) or fixed[2] not in (None, n_features):
+        raise ModelLoadError(
+            f"model input shape {shape} does not match its feature config "
+            f"(batch, {n_frames}, {n_features})"
+        )
+    out_shape = list(outputs[OUTPUT_NAME].shape)
+    n_labels = len(metadata.labels)
+    if out_shape and isinstance(out_shape[-1], int) and out_shape[-1] != n_labels:
+        raise ModelLoadError(f"model output shape {out_shape} does not match its {n_labels} labels")
+
+
+class EmotionClassifier:
+    """An ONNX emotion model together with the feature extractor it was trained with.
+
+    Thread-safe: ``InferenceSession.run`` and :class:`FeatureExtractor` may be called
+    from several threads at once.
+    """
+
+    def __init__(
+        self, session: ort.InferenceSession, metadata: ModelMetadata, model_path: Path
+    ) -> None:
+        self.session = session
+        self.metadata = metadata
+        self.model_path = model_path
+        self.extractor = FeatureExtractor(metadata.feature_config)
+
+    @classmethod
+    def load(cls, model_path: Path | str, *, threads: int = 1) -> EmotionClassifier:
+        """Open, verify and warm up the model.
+
+        Parameters
+        ----------
+        model_path : path to the ``.onnx`` file
+        threads : ONNX Runtime intra-op threads (1 = run on the calling thread only)
+
+        Raises
+        ------
+        ModelLoadError
+            With one line saying what is wrong and where.
+        """
+        path = Path(model_path)
+        if not path.is_file():
+            raise ModelLoadError(
+                f"model file not found: {path.resolve()} "
+                "(train one with 'make train' or point SER_MODEL_PATH at an exported model)"
+            )
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Spinning worker threads would burn the CPU that feature extraction needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3  # errors only: no optimiser chatter in service logs
+        try:
+            session = ort.InferenceSession(
+                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # onnxruntime raises its own untyped exceptions
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            raise ModelLoadError(
+                f"model file {path} is not a loadable ONNX model: {reason}"
+            ) from error
+        metadata = read_metadata(session, path)
+        _check_signature(session, metadata)
+        classifier = cls(session, metadata, path)
+        classifier._dry_run()
+        return classifier
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.metadata.labels
+
+    @property
+    def config(self) -> FeatureConfig:
+        return self.metadata.feature_config
+
+    @property
+    def model_version(self) -> str:
+        return self.metadata.model_version
+
+    def _dry_run(self) -> None:
+        """Run a zero batch once: proves the shapes end to end and pays first-call costs."""
+        batch = np.zeros((_WARMUP_BATCH, *self.config.input_shape), dtype=np.float32)
+        try:
+            output = self.run(batch)
+        except Exception as error:
+            raise ModelLoadError(
+                f"model {self.model_path} fails on a batch of shape {batch.shape}: "
+                f"{str(error).strip().splitlines()[0] if str(error).strip() else repr(error)}"
+            ) from error
+        expected = (_WARMUP_BATCH, len(self.labels))
+        if output.shape != expected:
+            raise ModelLoadError(
+                f"model {self.model_path} returns shape {output.shape} for a batch of "
+                f"{_WARMUP_BATCH}, expected {expected} (one probability per label)"
+            )
+        sums = output.sum(axis=1)
+        if not np.isfinite(output).all() or np.any(np.abs(sums - 1.0) > PROBABILITY_SUM_TOLERANCE):
+            raise ModelLoadError(
+                f"model {self.model_path} output '{OUTPUT_NAME}' is not a probability "
+                f"distribution (row sums {sums.tolist()}); export it with its softmax"
+            )
+
+    def run(self, features: np.ndarray) -> np.ndarray:
+        """Probabilities of a batch of windows in one ``session.run`` call.
+
+        Parameters
+        ----------
+        features : np.ndarray, shape (n_windows, n_frames, n_features), float32
+
+        Returns
+        -------
+        np.ndarray, shape (n_windows, n_labels), float32
+        """
+        (output,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: features})
+        return np.asarray(output, dtype=np.float32)
+
+    def check_header(self, data: bytes, limits: AudioLimits) -> AudioInfo:
+        """Refuse too short / too long / too large recordings from the header alone.
+
+        Returns
+        -------
+        AudioInfo
+            The header, for a recording within the limits.
+
+        Raises
+        ------
+        AudioError
+            EmptyAudioError, UndecodableAudioError, AudioTooShortError, AudioTooLongError.
+        """
+        info = read_audio_info(data)
+        duration = info.duration_s
+        if duration > limits.max_duration_s:
+            raise AudioTooLongError(
+                f"the recording is {duration:.1f} s long; the limit is "
+                f"{limits.max_duration_s:g} s — cut it into shorter parts"
+            )
+        if info.frames * info.channels > limits.max_decoded_values:
+            raise AudioTooLongError(
+                f"the recording has {info.frames} frames × {info.channels} channels, more "
+                f"than the {limits.max_decoded_values} samples this service decodes at once"
+            )
+        if duration < limits.min_duration_s:
+            raise AudioTooShortError(
+                f"the recording is {duration:.3f} s long; at least "
+                f"{limits.min_duration_s:g} s of audio is needed"
+            )
+        return info
+
+    def predict(self, data: bytes, limits: AudioLimits) -> Prediction:
+        """Classify one recording.
+
+        Parameters
+        ----------
+        data : the uploaded file's bytes (WAV, FLAC, OGG, AIFF, … as libsndfile reads them)
+        limits : duration and size limits, checked before decoding
+
+        Returns
+        -------
+        Prediction
+            Aggregate over the non-silent windows, weighted by their seconds of real audio.
+
+        Raises
+        ------
+        AudioError
+            The recording cannot be classified; the message is for the uploader.
+        """
+        started = time.perf_counter()
+        info = self.check_header(data, limits)
+        audio, utterance = file_features(data, self.extractor)
+        if audio.duration_s < limits.min_duration_s:
+            # The header can overstate what is really there (a truncated file).
+            raise AudioTooShortError(
+                f"the recording decodes to {audio.duration_s:.3f} s; at least "
+                f"{limits.min_duration_s:g} s of audio is needed"
+            )
+        if not utterance.voiced:
+            raise SilentAudioError(
+                f"the recording has no part louder than {self.config.silence_dbfs:g} dBFS: "
+                "there is no speech to classify"
+            )
+        features_done = time.perf_counter()
+        window_probabilities = self.run(utterance.features)
+        inference_done = time.perf_counter()
+
+        by_window = dict(zip(utterance.voiced, window_probabilities, strict=True))
+        windows = [
+            WindowPrediction(
+                start_s=w.start_s,
+                end_s=w.end_s,
+                rms_dbfs=w.rms_dbfs,
+                silent=w.silent,
+                probabilities=by_window.get(index),
+            )
+            for index, w in enumerate(utterance.windows)
+        ]
+        weights = np.array(
+            [utterance.windows[i].end_s - utterance.windows[i].start_s for i in utterance.voiced]
+        )
+        return Prediction(
+            labels=self.labels,
+            probabilities=aggregate(window_probabilities, weights),
+            windows=windows,
+            duration_s=audio.duration_s,
+            source_sample_rate=audio.source_sample_rate,
+            source_channels=audio.source_channels,
+            source_format=info.format,
+            features_ms=(features_done - started) * 1e3,
+            inference_ms=(inference_done - features_done) * 1e3,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """Runtime facts for the /model endpoint and logs."""
+        return {
+            "path": str(self.model_path),
+            "providers": self.session.get_providers(),
+            "input_shape": [None, *self.config.input_shape],
+        }

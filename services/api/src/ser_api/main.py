@@ -1,0 +1,107 @@
+"""The application: ``create_app()`` builds it, the lifespan loads the model once.
+
+Run with ``uvicorn ser_api.main:app`` (configured by ``SER_*`` environment variables).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import CapacityLimiter
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from pydantic import ValidationError
+
+from ser_api import __version__
+from ser_api.config import Settings, get_settings
+from ser_api.errors import install_error_handlers
+from ser_api.inference import EmotionClassifier, ModelLoadError
+from ser_api.logs import configure_logging
+from ser_api.metrics import Metrics
+from ser_api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from ser_api.routes import router
+
+logger = logging.getLogger("ser_api")
+
+MAX_FORM_FIELDS = 16  # non-file form fields: the API reads none, a few are tolerated
+MAX_FORM_PART_BYTES = 64 * 1024  # bytes per non-file form field
+
+
+class StartupError(RuntimeError):
+    """The service cannot start; the message is the one line an operator needs."""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    try:
+        classifier = EmotionClassifier.load(settings.model_path, threads=settings.ort_threads)
+    except ModelLoadError as error:
+        raise StartupError(f"cannot start the SER API: {error}") from None
+    app.state.classifier = classifier
+    app.state.limiter = CapacityLimiter(settings.max_concurrent_inferences)
+    app.state.started_at = time.monotonic()
+    app.state.metrics.model_info.labels(classifier.model_version).set(1)
+    logger.info(
+        "model %s loaded from %s",
+        classifier.model_version,
+        settings.model_path,
+        extra={"labels": list(classifier.labels), "input_shape": classifier.config.input_shape},
+    )
+    yield
+    logger.info("shutting down")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API. ``settings`` defaults to the environment (``SER_*`` variables)."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    metrics = Metrics()
+    app = FastAPI(
+        title="Speech emotion recognition API",
+        version=__version__,
+        summary="Upload speech, get its emotion and an emotion timeline.",
+        lifespan=lifespan,
+        form_limits={
+            "max_files": settings.max_batch_files,
+            "max_fields": MAX_FORM_FIELDS,
+            "max_part_size": MAX_FORM_PART_BYTES,
+        },
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    app.include_router(router)
+    # Added innermost first: the request context wraps everything, so a 413 from the body
+    # limit still gets a request id, an access line and a metric.
+    app.add_middleware(
+        BodySizeLimitMiddleware, max_bytes=settings.max_upload_bytes, metrics=metrics
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID"],
+        )
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app
+
+
+def _app_from_environment() -> FastAPI:
+    try:
+        return create_app()
+    except ValidationError as error:
+        # One line per bad variable instead of a traceback from deep inside the import.
+        problems = "; ".join(
+            f"SER_{'_'.join(str(p) for p in e['loc']).upper() or '?'}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise SystemExit(f"invalid SER API configuration: {problems}") from None
+
+
+app = _app_from_environment()

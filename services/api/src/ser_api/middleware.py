@@ -1,0 +1,166 @@
+"""Pure ASGI middleware: request id + access log + HTTP metrics, and the body size limit.
+
+Pure ASGI rather than ``BaseHTTPMiddleware``: no extra task per request, and the body
+limit can act on ``receive`` itself, i.e. before the body is read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ser_api.errors import BodyTooLargeError
+from ser_api.logs import request_id_var
+from ser_api.metrics import Metrics
+
+logger = logging.getLogger("ser_api.access")
+
+REQUEST_ID_HEADER = "x-request-id"
+# A client-supplied id is echoed only if it is short and tame (it ends up in logs).
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_UNMATCHED_ROUTE = "unmatched"  # metric label for 404s: raw paths would explode cardinality
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class RequestContextMiddleware:
+    """Give every request an id (``X-Request-ID`` in and out), log it, measure it.
+
+    For the lifespan scope it shortens a startup failure to its last line, so that a
+    missing or broken model makes the server exit with one readable line, not a traceback.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, _one_line_startup_failure(send))
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        supplied = _header(scope, REQUEST_ID_HEADER.encode())
+        request_id = (
+            supplied if supplied and _SAFE_REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
+        )
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status_code = 500  # if the app dies before answering, that is what the client sees
+        self.metrics.in_progress.inc()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            self.metrics.in_progress.dec()
+            route = scope.get("route")
+            template = getattr(route, "path", None) or _UNMATCHED_ROUTE
+            method = scope.get("method", "")
+            self.metrics.requests.labels(method, template, str(status_code)).inc()
+            self.metrics.latency.labels(method, template).observe(elapsed)
+            logger.info(
+                "%s %s %d %.1f ms",
+                method,
+                scope.get("path", ""),
+                status_code,
+                elapsed * 1e3,
+                extra={"status": status_code, "duration_ms": round(elapsed * 1e3, 2)},
+            )
+            request_id_var.reset(token)
+
+
+def _one_line_startup_failure(send: Send) -> Send:
+    async def send_short(message: Message) -> None:
+        if message["type"] == "lifespan.startup.failed" and message.get("message"):
+            lines = [line for line in str(message["message"]).splitlines() if line.strip()]
+            message = {**message, "message": lines[-1] if lines else ""}
+        await send(message)
+
+    return send_short
+
+
+class BodySizeLimitMiddleware:
+    """Refuse request bodies over ``max_bytes`` with 413, without reading them whole.
+
+    A declared ``Content-Length`` over the limit is refused before the app runs; a chunked
+    or lying body is counted as it streams in and cut off as soon as it passes the limit.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, metrics: Metrics) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send, BodyTooLargeError(self.max_bytes, int(declared)))
+            return
+
+        received = 0
+        response_started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLargeError(self.max_bytes)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLargeError as error:
+            # Normally FastAPI's handler has already answered; this covers reads elsewhere.
+            if response_started:
+                raise
+            await self._refuse(send, error)
+
+    async def _refuse(self, send: Send, error: BodyTooLargeError) -> None:
+        self.metrics.errors.labels("too_large").inc()
+        body = json.dumps({"detail": error.detail}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": error.status_code,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    # The unread rest of the body makes the connection unusable.
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,226 @@
+"""HTTP endpoints. Thin: validate the upload, hand the bytes to the classifier off the
+event loop, shape the answer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated, Any
+
+from anyio import to_thread
+from fastapi import APIRouter, File, Request, UploadFile, status
+from fastapi.responses import Response
+
+from ser_api.deps import ClassifierDep, LimiterDep, MetricsDep, SettingsDep
+from ser_api.errors import (
+    AUDIO_ERROR_STATUS,
+    FILE_FIELD,
+    FILES_FIELD,
+    ApiError,
+    audio_error_reason,
+)
+from ser_api.inference import AudioLimits, EmotionClassifier, Prediction
+from ser_api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from ser_api.metrics import Metrics
+from ser_api.schemas import (
+    BatchItem,
+    BatchResponse,
+    ErrorResponse,
+    HealthResponse,
+    ModelResponse,
+    PredictionResponse,
+    Segment,
+    Timing,
+)
+from ser_features import AudioError
+
+router = APIRouter()
+
+# Declared types that cannot be audio are refused (415) before decoding. Generic or missing
+# types are let through: libsndfile decides from the bytes, not from what the client claims.
+_GENERIC_TYPES = frozenset({"", "application/octet-stream", "application/ogg", "video/ogg"})
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": text}
+    for code, text in {
+        400: "Missing form field, or not exactly one file.",
+        413: "Request body over SER_MAX_UPLOAD_BYTES.",
+        415: "Not multipart/form-data, or a file declared as a non-audio type.",
+        422: "Empty, undecodable, too short, too long, silent or NaN audio.",
+    }.items()
+}
+
+
+def _check_media_type(upload: UploadFile) -> None:
+    declared = (upload.content_type or "").split(";")[0].strip().lower()
+    if declared in _GENERIC_TYPES or declared.startswith("audio/"):
+        return
+    raise ApiError(
+        status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+        f"file '{upload.filename}' was sent as '{declared}', which is not audio; "
+        "send WAV, FLAC, OGG or AIFF (or application/octet-stream)",
+        reason="unsupported_media",
+    )
+
+
+def _limits(settings: Any) -> AudioLimits:
+    return AudioLimits(
+        min_duration_s=settings.min_duration_s, max_duration_s=settings.max_duration_s
+    )
+
+
+def _probabilities(labels: tuple[str, ...], values: Any) -> dict[str, float]:
+    return {label: float(value) for label, value in zip(labels, values, strict=True)}
+
+
+def to_response(prediction: Prediction, model_version: str) -> PredictionResponse:
+    labels = prediction.labels
+    segments = []
+    for window in prediction.windows:
+        probs = window.probabilities
+        best = None if probs is None else int(probs.argmax())
+        segments.append(
+            Segment(
+                start_s=round(window.start_s, 4),
+                end_s=round(window.end_s, 4),
+                silent=window.silent,
+                emotion=None if best is None else labels[best],
+                confidence=None if probs is None else float(probs[best]),
+                probabilities=None if probs is None else _probabilities(labels, probs),
+            )
+        )
+    return PredictionResponse(
+        emotion=prediction.emotion,
+        confidence=prediction.confidence,
+        probabilities=_probabilities(labels, prediction.probabilities),
+        duration_s=round(prediction.duration_s, 4),
+        sample_rate=prediction.source_sample_rate,
+        channels=prediction.source_channels,
+        format=prediction.source_format,
+        model_version=model_version,
+        segments=segments,
+        timing=Timing(
+            features_ms=round(prediction.features_ms, 3),
+            inference_ms=round(prediction.inference_ms, 3),
+        ),
+    )
+
+
+async def _classify(
+    upload: UploadFile,
+    classifier: EmotionClassifier,
+    limits: AudioLimits,
+    limiter: Any,
+    metrics: Metrics,
+) -> PredictionResponse:
+    """Check, read and classify one upload; raises ApiError or AudioError."""
+    _check_media_type(upload)
+    data = await upload.read()
+    # Decoding, features and inference hold the GIL only in short stretches, but they are
+    # CPU-bound for milliseconds: off the event loop, and at most `limiter` at a time.
+    prediction = await to_thread.run_sync(classifier.predict, data, limits, limiter=limiter)
+    metrics.stage_seconds.labels("features").observe(prediction.features_ms / 1e3)
+    metrics.stage_seconds.labels("inference").observe(prediction.inference_ms / 1e3)
+    metrics.audio_seconds.observe(prediction.duration_s)
+    metrics.predictions.labels(prediction.emotion).inc()
+    return to_response(prediction, classifier.model_version)
+
+
+@router.post(
+    "/predict",
+    response_model=PredictionResponse,
+    responses=_ERRORS,
+    summary="Emotion of one recording, with its timeline",
+)
+async def predict(
+    request: Request,
+    file: Annotated[UploadFile, File(description="WAV, FLAC, OGG or AIFF; any rate/channels.")],
+    classifier: ClassifierDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    limiter: LimiterDep,
+) -> PredictionResponse:
+    # FastAPI keeps the last of repeated fields; silently ignoring the others would be wrong.
+    if len((await request.form()).getlist(FILE_FIELD)) != 1:
+        raise ApiError(
+            status.HTTP_400_BAD_REQUEST,
+            f"send exactly one file in form field '{FILE_FIELD}'; "
+            f"use /predict/batch with field '{FILES_FIELD}' for several",
+            reason="several_files",
+        )
+    return await _classify(file, classifier, _limits(settings), limiter, metrics)
+
+
+@router.post(
+    "/predict/batch",
+    response_model=BatchResponse,
+    responses=_ERRORS,
+    summary="Several recordings in one request: one result or error per file, in order",
+)
+async def predict_batch(
+    files: Annotated[list[UploadFile], File(description="Repeat the field once per file.")],
+    classifier: ClassifierDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    limiter: LimiterDep,
+) -> BatchResponse:
+    if len(files) > settings.max_batch_files:
+        raise ApiError(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            f"{len(files)} files in one batch; the limit is {settings.max_batch_files}",
+            reason="too_many_files",
+        )
+    limits = _limits(settings)
+
+    async def one(upload: UploadFile) -> BatchItem:
+        try:
+            result = await _classify(upload, classifier, limits, limiter, metrics)
+        except ApiError as error:
+            metrics.errors.labels(error.reason).inc()
+            return BatchItem(
+                filename=upload.filename, status_code=error.status_code, detail=error.detail
+            )
+        except AudioError as error:
+            metrics.errors.labels(audio_error_reason(error)).inc()
+            return BatchItem(
+                filename=upload.filename, status_code=AUDIO_ERROR_STATUS, detail=str(error)
+            )
+        return BatchItem(filename=upload.filename, status_code=status.HTTP_200_OK, result=result)
+
+    # The limiter, not the batch size, decides how many files are processed at once.
+    return BatchResponse(results=list(await asyncio.gather(*(one(f) for f in files))))
+
+
+@router.get("/health", response_model=HealthResponse, summary="Liveness and model readiness")
+async def health(request: Request, classifier: ClassifierDep) -> HealthResponse:
+    return HealthResponse(
+        status="ok",
+        model_loaded=True,
+        model_version=classifier.model_version,
+        uptime_s=round(time.monotonic() - request.app.state.started_at, 3),
+    )
+
+
+@router.get("/model", response_model=ModelResponse, summary="The loaded model's metadata")
+async def model_info(classifier: ClassifierDep, settings: SettingsDep) -> ModelResponse:
+    metadata = classifier.metadata
+    return ModelResponse(
+        model_version=metadata.model_version,
+        labels=list(metadata.labels),
+        feature_config=metadata.feature_config.to_dict(),
+        input_shape=[None, *metadata.feature_config.input_shape],
+        metrics=metadata.metrics,
+        training_data=metadata.training_data,
+        license=metadata.license,
+        runtime={**classifier.describe(), "intra_op_threads": settings.ort_threads},
+        limits={
+            "max_upload_bytes": settings.max_upload_bytes,
+            "min_duration_s": settings.min_duration_s,
+            "max_duration_s": settings.max_duration_s,
+            "max_batch_files": settings.max_batch_files,
+        },
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def prometheus_metrics(metrics: MetricsDep) -> Response:
+    return Response(content=metrics.render(), media_type=METRICS_CONTENT_TYPE)
