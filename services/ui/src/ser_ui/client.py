@@ -514,7 +514,9 @@ def _parse_segment(raw: Any, where: str) -> Segment:
         end_s=reader.number("end_s"),
         emotion=None if silent else emotion,
         confidence=None if silent else confidence,
-        probabilities=reader.probabilities("probabilities") if "probabilities" in raw else {},
+        probabilities=(
+            reader.probabilities("probabilities") if raw.get("probabilities") is not None else {}
+        ),
         silent=silent,
     )
 

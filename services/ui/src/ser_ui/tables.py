@@ -6,7 +6,8 @@ snake_case words a spreadsheet user can read without the docs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -105,3 +106,74 @@ def segments_frame(prediction: Prediction) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["start_s", "end_s", "emotion", "confidence"])
     frame["confidence"] = frame["confidence"].astype(float)
     return frame
+
+
+# Evaluation summaries ------------------------------------------------------------------
+
+# Headline numbers the training job reports (ser_training.metrics); shown first, in order.
+HEADLINE_METRICS = ("accuracy", "uar", "macro_f1", "macro_precision", "n")
+RATE_METRICS = frozenset({"accuracy", "uar", "macro_f1", "macro_precision", "weighted_f1"})
+# Bulky breakdowns that are not one evaluation: shown elsewhere or only in the raw view.
+NOT_AN_EVALUATION = frozenset({"per_class", "confusion_matrix", "prediction_distribution"})
+MAX_METRICS_DEPTH = 3  # nesting levels searched, e.g. metrics → "loco" → "crema_d"
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def metrics_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per evaluation found in the model's ``metrics``, one column per number.
+
+    The layout of ``metrics`` belongs to the training job, so this looks for any object
+    holding numbers (the top level is the row ``"overall"``; nested objects are named by
+    their path, e.g. ``"loco / crema_d"``).
+
+    Returns
+    -------
+    DataFrame with column ``evaluation`` then the numeric metrics, :data:`HEADLINE_METRICS`
+    first; empty when there are no numbers.
+    """
+    rows: list[dict[str, Any]] = []
+
+    def visit(node: Mapping[str, Any], path: tuple[str, ...]) -> None:
+        numbers = {key: value for key, value in node.items() if _is_number(value)}
+        if numbers:
+            rows.append({"evaluation": " / ".join(path) or "overall", **numbers})
+        if len(path) >= MAX_METRICS_DEPTH:
+            return
+        for key, value in node.items():
+            if isinstance(value, Mapping) and key not in NOT_AN_EVALUATION:
+                visit(value, (*path, str(key)))
+
+    visit(metrics, ())
+    if not rows:
+        return pd.DataFrame(columns=["evaluation"])
+    found = list(dict.fromkeys(key for row in rows for key in row if key != "evaluation"))
+    ordered = [key for key in HEADLINE_METRICS if key in found]
+    ordered += [key for key in found if key not in ordered]
+    return pd.DataFrame(rows, columns=["evaluation", *ordered])
+
+
+def per_class_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """Precision/recall/F1/support per emotion from the first ``per_class`` block found.
+
+    Searched breadth-first, so a top-level (or test-set) breakdown wins over nested ones.
+
+    Returns
+    -------
+    DataFrame with column ``emotion`` then the block's numeric fields; empty if none.
+    """
+    queue: list[Mapping[str, Any]] = [metrics]
+    while queue:
+        node = queue.pop(0)
+        block = node.get("per_class")
+        if isinstance(block, Mapping) and block:
+            rows = [
+                {"emotion": label, **{k: v for k, v in values.items() if _is_number(v)}}
+                for label, values in block.items()
+                if isinstance(values, Mapping)
+            ]
+            return pd.DataFrame(rows)
+        queue += [value for value in node.values() if isinstance(value, Mapping)]
+    return pd.DataFrame(columns=["emotion"])

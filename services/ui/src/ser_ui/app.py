@@ -1,0 +1,579 @@
+"""The speech-emotion web page: upload or record speech, see the emotion.
+
+Run with ``streamlit run services/ui/src/ser_ui/app.py`` (``make run`` starts it next to
+the API). Every prediction comes from the API at ``SER_API_URL`` through
+:class:`ser_ui.client.ApiClient`; this module only lays out widgets and results.
+
+Streamlit reruns this script top to bottom on every interaction, so API answers are kept
+in ``st.session_state`` keyed by a digest of the audio: clicking a download button or
+switching tabs never sends the same file again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from ser_ui import charts, tables
+from ser_ui import client as api
+from ser_ui.display_audio import DisplayAudio, DisplayAudioError, decode_audio
+
+PAGE_TITLE = "Speech emotion recognition"
+AUDIO_TYPES = ["wav", "flac", "ogg"]  # what the API decodes; the uploader refuses the rest
+SOURCE_UPLOAD = "Upload a file"
+SOURCE_RECORD = "Record with the microphone"
+RECORDING_NAME = "recording.wav"  # st.audio_input always yields one WAV file
+# A top probability below this, or a lead over the runner-up below UNCLEAR_MARGIN, is
+# flagged as "not a clear call" so nobody reads 0.31 as a verdict.
+UNCLEAR_CONFIDENCE = 0.5
+UNCLEAR_MARGIN = 0.1
+# Batch requests are split so the progress bar moves and no request nears the API's
+# upload limit (128 MiB by default) or its per-request file cap (16 by default).
+BATCH_CHUNK_FILES = 8
+BATCH_CHUNK_MAX_BYTES = 32 * 1024 * 1024  # bytes
+MAX_REMEMBERED_PREDICTIONS = 32  # per browser session; older answers are recomputed
+
+# st.session_state keys (prefixed so they cannot collide with widget keys).
+PREDICTIONS_KEY = "ser_predictions"
+DISPLAY_AUDIO_KEY = "ser_display_audio"
+MODEL_INFO_KEY = "ser_model_info"
+BATCH_KEY = "ser_batch"
+BATCH_RETRY_KEY = "ser_batch_retry"
+
+HONEST_NOTE = (
+    "The model hears *how* something is said, not *what* is said. It was trained on acted "
+    "emotional speech, so spontaneous speech, other languages, noisy rooms and poor "
+    "microphones make it less reliable. Treat the result as a probability, not a fact "
+    "about a person's feelings."
+)
+
+
+@dataclass(frozen=True)
+class BatchRun:
+    """The outcome of pressing "Analyse" for one set of uploaded files."""
+
+    key: str  # digest of the files' names and bytes
+    items: tuple[api.BatchItem, ...] = ()
+    error: api.ApiError | None = None
+
+
+# --------------------------------------------------------------------------------------
+# Session state helpers
+
+
+def _digest(*parts: bytes) -> str:
+    hasher = hashlib.sha256()
+    for part in parts:
+        hasher.update(len(part).to_bytes(8, "little"))
+        hasher.update(part)
+    return hasher.hexdigest()
+
+
+def _predictions() -> dict[str, api.Prediction | api.ApiError]:
+    return st.session_state.setdefault(PREDICTIONS_KEY, {})
+
+
+def _forget_prediction(key: str) -> None:
+    _predictions().pop(key, None)
+
+
+def _forget_model_info() -> None:
+    st.session_state.pop(MODEL_INFO_KEY, None)
+
+
+def _retry_batch() -> None:
+    st.session_state[BATCH_RETRY_KEY] = True
+
+
+def _model_info(client: api.ApiClient) -> api.ModelInfo | api.ApiError:
+    """``GET /model``, asked once per browser session (and again after "Check again")."""
+    if MODEL_INFO_KEY not in st.session_state:
+        try:
+            st.session_state[MODEL_INFO_KEY] = client.model_info()
+        except api.ApiError as error:
+            st.session_state[MODEL_INFO_KEY] = error
+    return st.session_state[MODEL_INFO_KEY]
+
+
+def _display_audio(key: str, content: bytes) -> DisplayAudio | DisplayAudioError:
+    """Decoded audio for the charts; only the current clip is kept (it can be large)."""
+    cached = st.session_state.get(DISPLAY_AUDIO_KEY)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    try:
+        decoded: DisplayAudio | DisplayAudioError = decode_audio(content)
+    except DisplayAudioError as error:
+        decoded = error
+    st.session_state[DISPLAY_AUDIO_KEY] = (key, decoded)
+    return decoded
+
+
+# --------------------------------------------------------------------------------------
+# Messages
+
+
+def show_api_error(
+    error: api.ApiError,
+    *,
+    subject: str,
+    retry: Callable[[], None] | None = None,
+    retry_key: str = "retry",
+) -> None:
+    """Explain a failed API call in words a person can act on, with a retry button.
+
+    Parameters
+    ----------
+    error
+        What the client raised.
+    subject
+        What was being done, e.g. ``"speech.wav"``; used in the message.
+    retry
+        Called when the person presses "Try again" (before the rerun); ``None`` hides it.
+    retry_key
+        Streamlit widget key of the retry button, unique on the page.
+    """
+    if isinstance(error, api.ApiRejectedError):
+        st.error(f"**The service could not analyse {subject}.**\n\n{error.detail}", icon="🚫")
+    elif isinstance(error, api.ApiUnavailableError):
+        st.error(
+            "**The analysis service is not reachable right now.** It may be starting up or "
+            "stopped. Please try again in a moment.",
+            icon="🔌",
+        )
+        st.caption(f"Details: {error.detail}")
+    elif isinstance(error, api.ApiTimeoutError):
+        st.warning(
+            "**The analysis service is taking too long to answer.** It may be busy with "
+            "other requests; trying again in a moment usually works. Shorter clips are faster.",
+            icon="⏳",
+        )
+        st.caption(f"Details: {error.detail}")
+    elif isinstance(error, api.ApiServerError):
+        st.error(
+            f"**The analysis service failed while working on {subject}** "
+            f"(HTTP {error.status_code}). Trying again may help.\n\n{error.detail}",
+            icon="⚠️",
+        )
+    else:  # ApiProtocolError or a future subclass
+        st.error(
+            "**The analysis service answered in a way this page does not understand.** The "
+            "web app and the API may be different versions.",
+            icon="🧩",
+        )
+        st.caption(f"Details: {error}")
+    if retry is not None:
+        st.button("Try again", key=retry_key, on_click=retry, icon="🔄")
+
+
+# --------------------------------------------------------------------------------------
+# One clip
+
+
+def render_single(client: api.ApiClient) -> None:
+    """Upload or record one clip, send it to ``POST /predict``, show the result."""
+    source = st.radio(
+        "Audio source",
+        [SOURCE_UPLOAD, SOURCE_RECORD],
+        horizontal=True,
+        key="source",
+        label_visibility="collapsed",
+    )
+    if source == SOURCE_UPLOAD:
+        uploaded = st.file_uploader(
+            "Speech recording (WAV, FLAC or OGG)",
+            type=AUDIO_TYPES,
+            key="single_file",
+            help="A few seconds of one person speaking works best. Longer recordings get "
+            "an emotion timeline.",
+        )
+    else:
+        uploaded = st.audio_input(
+            "Record a few seconds of speech",
+            key="recording",
+            help="Your browser asks for microphone access. The recording is sent only to "
+            "the analysis service.",
+        )
+    if uploaded is None:
+        st.info(
+            "Upload a recording or record yourself to see which emotion it sounds like.",
+            icon="🎧",
+        )
+        return
+
+    content = uploaded.getvalue()
+    name = uploaded.name if source == SOURCE_UPLOAD else RECORDING_NAME
+    if source == SOURCE_UPLOAD:
+        # The recorder draws its own player; an uploaded file needs one.
+        suffix = PurePath(name).suffix.lower()
+        st.audio(content, format=api.AUDIO_MEDIA_TYPES.get(suffix, "audio/wav"))
+    key = _digest(name.encode(), content)
+    predictions = _predictions()
+    outcome = predictions.get(key)
+    if outcome is None:
+        with st.spinner(f"Analysing {name}…", show_time=True):
+            try:
+                outcome = client.predict(api.AudioFile(name, content))
+            except api.ApiError as error:
+                outcome = error
+        while len(predictions) >= MAX_REMEMBERED_PREDICTIONS:
+            predictions.pop(next(iter(predictions)))
+        predictions[key] = outcome
+        if isinstance(outcome, api.Prediction) and isinstance(
+            st.session_state.get(MODEL_INFO_KEY), api.ApiError
+        ):
+            _forget_model_info()  # the API is evidently back: let the sidebar recover
+    if isinstance(outcome, api.ApiError):
+        show_api_error(outcome, subject=name, retry=lambda: _forget_prediction(key))
+        return
+    render_prediction(outcome, name=name, audio_key=key, content=content)
+
+
+def render_prediction(
+    prediction: api.Prediction, *, name: str, audio_key: str, content: bytes
+) -> None:
+    """The result of one clip: headline, probabilities, waveform/timeline, spectrogram."""
+    ranked = prediction.ranked()
+    runner_up = ranked[1] if len(ranked) > 1 else None
+
+    headline, confidence_col, clip_col = st.columns(3)
+    headline.metric(
+        "Detected emotion",
+        f"{charts.emotion_emoji(prediction.emotion)} {prediction.emotion.capitalize()}",
+    )
+    confidence_col.metric(
+        "Confidence",
+        f"{100 * prediction.confidence:.0f} %",
+        help="The model's probability for this emotion, over the whole clip.",
+    )
+    clip_col.metric(
+        "Clip",
+        f"{prediction.duration_s:.1f} s",
+        help=f"{prediction.sample_rate} Hz · model {prediction.model_version}",
+    )
+    if runner_up is not None and (
+        prediction.confidence < UNCLEAR_CONFIDENCE
+        or prediction.confidence - runner_up[1] < UNCLEAR_MARGIN
+    ):
+        st.caption(
+            f"Not a clear call: **{runner_up[0]}** is close behind at {100 * runner_up[1]:.0f} %."
+        )
+
+    bars_col, wave_col = st.columns([2, 3], gap="large")
+    with bars_col:
+        st.markdown("**All emotions**")
+        st.altair_chart(charts.probability_chart(prediction.probabilities), width="stretch")
+    with wave_col:
+        display = _display_audio(audio_key, content)
+        if isinstance(display, DisplayAudioError):
+            st.info(f"The waveform cannot be drawn for this file ({display}).", icon="ℹ️")
+        else:
+            timeline = None
+            if len(prediction.segments) > 1:
+                timeline = charts.timeline_frame(prediction.segments, prediction.duration_s)
+                st.markdown("**Emotion over time**")
+            else:
+                st.markdown("**Waveform**")
+            st.pyplot(charts.waveform_figure(display, timeline), width="stretch")
+            if timeline is not None:
+                st.caption(
+                    "Each colour is the emotion of the nearest analysis window; light grey "
+                    "marks silence, which is not classified."
+                )
+            with st.expander("Spectrogram", expanded=True):
+                st.pyplot(charts.spectrogram_figure(display), width="stretch")
+
+    with st.expander("Details and downloads"):
+        if prediction.segments:
+            st.dataframe(
+                tables.segments_frame(prediction),
+                hide_index=True,
+                column_config={
+                    "start_s": st.column_config.NumberColumn("start (s)", format="%.2f"),
+                    "end_s": st.column_config.NumberColumn("end (s)", format="%.2f"),
+                    "confidence": st.column_config.ProgressColumn(
+                        "confidence", min_value=0.0, max_value=1.0, format="percent"
+                    ),
+                },
+            )
+        stem = PurePath(name).stem or "clip"
+        st.download_button(
+            "Download result (JSON)",
+            data=json.dumps(_prediction_json(prediction, name), indent=2),
+            file_name=f"{stem}-emotion.json",
+            mime="application/json",
+            on_click="ignore",
+            icon="⬇️",
+        )
+
+
+def _prediction_json(prediction: api.Prediction, name: str) -> dict[str, Any]:
+    data = dataclasses.asdict(prediction)
+    data["segments"] = [dict(segment) for segment in data["segments"]]
+    data["probabilities"] = dict(prediction.probabilities)
+    return {"file": name, **data}
+
+
+# --------------------------------------------------------------------------------------
+# Batch
+
+
+def _chunks(audios: Sequence[api.AudioFile]) -> list[list[api.AudioFile]]:
+    """Split into requests of at most BATCH_CHUNK_FILES files and BATCH_CHUNK_MAX_BYTES."""
+    chunks: list[list[api.AudioFile]] = []
+    size = 0
+    for audio in audios:
+        if (
+            chunks
+            and len(chunks[-1]) < BATCH_CHUNK_FILES
+            and size + len(audio.content) <= (BATCH_CHUNK_MAX_BYTES)
+        ):
+            chunks[-1].append(audio)
+            size += len(audio.content)
+        else:
+            chunks.append([audio])
+            size = len(audio.content)
+    return chunks
+
+
+def run_batch(client: api.ApiClient, audios: Sequence[api.AudioFile], key: str) -> BatchRun:
+    """Send ``audios`` to ``POST /predict/batch`` chunk by chunk, moving a progress bar.
+
+    A chunk refused as a whole (e.g. 413, too large together) is retried file by file, so
+    one bad file costs only its own row. An API outage stops the run with its error.
+    """
+    progress = st.progress(0.0, text=f"Analysed 0 of {len(audios)} files")
+    items: list[api.BatchItem] = []
+    try:
+        for chunk in _chunks(audios):
+            try:
+                items += client.predict_batch(chunk)
+            except api.ApiRejectedError as error:
+                if len(chunk) == 1:
+                    items.append(api.BatchItem(filename=chunk[0].name, error=error))
+                else:
+                    for audio in chunk:
+                        try:
+                            items += client.predict_batch([audio])
+                        except api.ApiRejectedError as single_error:
+                            items.append(api.BatchItem(filename=audio.name, error=single_error))
+            progress.progress(
+                len(items) / len(audios), text=f"Analysed {len(items)} of {len(audios)} files"
+            )
+    except api.ApiError as error:
+        return BatchRun(key=key, error=error)
+    finally:
+        progress.empty()
+    return BatchRun(key=key, items=tuple(items))
+
+
+def render_batch(client: api.ApiClient, labels: Sequence[str]) -> None:
+    """Several files at once: a table of results, a summary chart and a CSV download."""
+    uploaded = st.file_uploader(
+        "Speech recordings (WAV, FLAC or OGG)",
+        type=AUDIO_TYPES,
+        accept_multiple_files=True,
+        key="batch_files",
+    )
+    if not uploaded:
+        st.info("Add several recordings to analyse them together and download a CSV.", icon="📂")
+        return
+    audios = [api.AudioFile(file.name, file.getvalue()) for file in uploaded]
+    key = _digest(*(part for audio in audios for part in (audio.name.encode(), audio.content)))
+    previous: BatchRun | None = st.session_state.get(BATCH_KEY)
+    current = previous if previous is not None and previous.key == key else None
+
+    count = f"{len(audios)} file{'s' if len(audios) != 1 else ''}"
+    pressed = st.button(f"Analyse {count}", type="primary", key="batch_run", icon="▶️")
+    # The error's "Try again" button (below) sets the flag during its callback.
+    if pressed or st.session_state.pop(BATCH_RETRY_KEY, False):
+        current = run_batch(client, audios, key)
+        st.session_state[BATCH_KEY] = current
+    if current is None:
+        return
+    if current.error is not None:
+        show_api_error(current.error, subject=count, retry=_retry_batch, retry_key="batch_retry")
+        return
+
+    frame = tables.batch_frame(current.items, labels)
+    n_ok = int((frame["status"] == "ok").sum())
+    n_rejected = len(frame) - n_ok
+    done, rejected, _ = st.columns([1, 1, 2])
+    done.metric("Analysed", n_ok)
+    rejected.metric("Rejected", n_rejected)
+    if n_ok:
+        st.altair_chart(_emotion_counts_chart(frame), width="stretch")
+    st.dataframe(
+        frame,
+        hide_index=True,
+        column_config={
+            "confidence": st.column_config.ProgressColumn(
+                "confidence", min_value=0.0, max_value=1.0, format="percent"
+            ),
+            "error": st.column_config.TextColumn("error", width="large"),
+        },
+    )
+    st.download_button(
+        "Download results (CSV)",
+        data=tables.frame_to_csv(frame),
+        file_name="emotion-results.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon="⬇️",
+        type="primary",
+    )
+
+
+def _emotion_counts_chart(frame: pd.DataFrame) -> alt.Chart:
+    counts = frame.loc[frame["status"] == "ok", "emotion"].value_counts()
+    data = pd.DataFrame({"emotion": counts.index, "files": counts.to_numpy()})
+    order = list(data["emotion"])
+    return (
+        alt.Chart(data)
+        .mark_bar(cornerRadiusEnd=3)
+        .encode(
+            x=alt.X("files:Q", title="files", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("emotion:N", sort=order, title=None),
+            color=alt.Color(
+                "emotion:N",
+                scale=alt.Scale(domain=order, range=[charts.emotion_colour(e) for e in order]),
+                legend=None,
+            ),
+            tooltip=["emotion:N", "files:Q"],
+        )
+        .properties(height=charts.BAR_HEIGHT_PX * len(order))
+    )
+
+
+# --------------------------------------------------------------------------------------
+# About the model
+
+
+def render_about(info: api.ModelInfo | api.ApiError) -> None:
+    """``GET /model`` for people: labels, evaluation with its protocol, data, licence."""
+    if isinstance(info, api.ApiError):
+        show_api_error(
+            info, subject="the model description", retry=_forget_model_info, retry_key="about_retry"
+        )
+        return
+    st.subheader(f"Model {info.model_version}")
+    st.markdown(
+        "**Emotions it can recognise:** "
+        + " · ".join(f"{charts.emotion_emoji(label)} {label}" for label in info.labels)
+    )
+    st.markdown(HONEST_NOTE)
+
+    st.markdown("#### How well it works")
+    protocol = info.metrics.get("protocol")
+    if isinstance(protocol, str) and protocol:
+        st.info(f"**How these numbers were measured:** {protocol}", icon="🧪")
+    summary = tables.metrics_table(info.metrics)
+    if summary.empty:
+        st.caption("The model does not report evaluation numbers.")
+    else:
+        st.dataframe(
+            summary,
+            hide_index=True,
+            column_config={
+                name: st.column_config.NumberColumn(name, format="percent")
+                for name in summary.columns
+                if name in tables.RATE_METRICS
+            },
+        )
+    notes = [
+        f"**{key.replace('_', ' ')}:** {value}"
+        for key, value in info.metrics.items()
+        if isinstance(value, str) and key != "protocol"
+    ]
+    for note in notes:
+        st.markdown(note)
+    per_class = tables.per_class_table(info.metrics)
+    if not per_class.empty:
+        with st.expander("Per-emotion precision and recall"):
+            st.dataframe(per_class, hide_index=True)
+    if info.metrics:
+        with st.expander("All evaluation numbers (raw)"):
+            st.json(dict(info.metrics), expanded=False)
+
+    st.markdown("#### Training data")
+    if info.training_data:
+        corpora = info.training_data.get("corpora")
+        if isinstance(corpora, list) and corpora:
+            st.dataframe(
+                pd.json_normalize(corpora)
+                if isinstance(corpora[0], dict)
+                else pd.DataFrame({"corpus": corpora}),
+                hide_index=True,
+            )
+        with st.expander("Training data details (raw)"):
+            st.json(dict(info.training_data), expanded=False)
+    else:
+        st.caption("The model does not describe its training data.")
+
+    st.markdown("#### Licence")
+    if info.license:
+        st.warning(info.license, icon="📜")
+    else:
+        st.caption("The model does not state a licence; ask its publisher before reuse.")
+    with st.expander("Feature configuration"):
+        st.json(dict(info.feature_config), expanded=False)
+
+
+# --------------------------------------------------------------------------------------
+# Page
+
+
+def render_sidebar(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> None:
+    with st.sidebar:
+        st.header("Service")
+        if isinstance(info, api.ModelInfo):
+            st.success(f"Connected · model {info.model_version}", icon="✅")
+        else:
+            st.error("Not connected to the analysis service.", icon="🔌")
+            st.button("Check again", key="sidebar_retry", on_click=_forget_model_info, icon="🔄")
+        st.caption(f"API: `{client.base_url}`")
+        st.markdown(
+            "**Reading the result.** The bars are the model's probabilities for every "
+            "emotion. Longer clips are cut into overlapping windows and coloured by "
+            "emotion over time."
+        )
+        st.caption(HONEST_NOTE)
+
+
+def main() -> None:
+    st.set_page_config(page_title=PAGE_TITLE, page_icon="🎙️", layout="wide")
+    st.title(f"🎙️ {PAGE_TITLE}")
+    st.caption("Hear how something was said: upload or record speech and see the emotion.")
+    try:
+        client = api.ApiClient.from_env()
+    except ValueError as error:
+        st.error(f"The web app is misconfigured: {error}")
+        st.stop()
+    try:
+        single_tab, batch_tab, about_tab = st.tabs(
+            ["🎧 Analyse a clip", "📂 Batch", "ℹ️ About the model"]
+        )
+        with single_tab:
+            render_single(client)
+        # Asked after the clip so a prediction that proves the API is back refreshes it.
+        info = _model_info(client)
+        with batch_tab:
+            labels = info.labels if isinstance(info, api.ModelInfo) else ()
+            render_batch(client, labels)
+        with about_tab:
+            render_about(info)
+        render_sidebar(client, info)
+    finally:
+        client.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""Fixtures for the web app's tests: a stub API client and synthesized predictions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import pytest
+
+from ser_ui import client as api
+
+LABELS = ("angry", "disgust", "fearful", "happy", "neutral", "sad", "surprised")
+
+
+def make_prediction(
+    emotion: str = "happy",
+    confidence: float = 0.62,
+    *,
+    duration_s: float = 1.5,
+    segments: Sequence[api.Segment] = (),
+) -> api.Prediction:
+    """A contract-shaped prediction whose probabilities sum to 1 with ``emotion`` on top."""
+    rest = (1.0 - confidence) / (len(LABELS) - 1)
+    probabilities = {label: (confidence if label == emotion else rest) for label in LABELS}
+    return api.Prediction(
+        emotion=emotion,
+        confidence=confidence,
+        probabilities=probabilities,
+        duration_s=duration_s,
+        sample_rate=16_000,
+        model_version="stub-1",
+        segments=tuple(segments),
+    )
+
+
+def make_model_info() -> api.ModelInfo:
+    return api.ModelInfo(
+        labels=LABELS,
+        model_version="stub-1",
+        feature_config={"window_s": 3.0, "sample_rate": 16_000},
+        metrics={
+            "protocol": "speaker-independent test split: 4 held-out speakers per corpus",
+            "test": {
+                "accuracy": 0.71,
+                "uar": 0.66,
+                "macro_f1": 0.64,
+                "n": 812,
+                "per_class": {
+                    "happy": {"precision": 0.7, "recall": 0.6, "f1": 0.65, "support": 120}
+                },
+            },
+        },
+        training_data={
+            "corpora": [{"name": "RAVDESS", "clips": 1440, "license": "CC BY-NC-SA 4.0"}]
+        },
+        license="Trained on CC BY-NC-SA 4.0 data: non-commercial use only.",
+    )
+
+
+@dataclass
+class StubApiClient:
+    """Stands in for :class:`ser_ui.client.ApiClient`; records calls, answers from scripts.
+
+    Each behaviour is a callable so a test can return a value or raise an ApiError.
+    """
+
+    base_url: str = "http://stub-api:8000"
+    predict_fn: Callable[[api.AudioFile], api.Prediction] = lambda audio: make_prediction()
+    batch_fn: Callable[[Sequence[api.AudioFile]], list[api.BatchItem]] | None = None
+    model_info_fn: Callable[[], api.ModelInfo] = make_model_info
+    calls: list[str] = field(default_factory=list)
+
+    def predict(self, audio: api.AudioFile) -> api.Prediction:
+        self.calls.append(f"predict:{audio.name}")
+        return self.predict_fn(audio)
+
+    def predict_batch(self, audios: Sequence[api.AudioFile]) -> list[api.BatchItem]:
+        self.calls.append("batch:" + ",".join(audio.name for audio in audios))
+        if self.batch_fn is not None:
+            return self.batch_fn(audios)
+        return [
+            api.BatchItem(filename=audio.name, prediction=self.predict_fn(audio))
+            for audio in audios
+        ]
+
+    def model_info(self) -> api.ModelInfo:
+        self.calls.append("model_info")
+        return self.model_info_fn()
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def stub_client(monkeypatch: pytest.MonkeyPatch) -> StubApiClient:
+    """Every ``ApiClient.from_env()`` the app makes returns this one stub."""
+    stub = StubApiClient()
+    monkeypatch.setattr(api.ApiClient, "from_env", classmethod(lambda cls, environ=None: stub))
+    return stub
