@@ -6,6 +6,7 @@ import math
 import re
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 
 from ser_features import EMOTIONS
@@ -90,6 +91,7 @@ def test_different_audio_gives_different_probabilities(client: TestClient) -> No
     assert low.json()["probabilities"] != high.json()["probabilities"]
 
 
+@pytest.mark.slow
 def test_ten_minute_recording_is_accepted_with_its_timeline(client: TestClient) -> None:
     ten_minutes = np.tile(harmonic_tone(10.0, seed=3), 60)
     response = client.post("/predict", files=upload(wav_bytes(ten_minutes)))

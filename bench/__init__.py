@@ -1,0 +1,1 @@
+"""Speed benchmarks of the inference API (``make bench``); results in bench/results/."""

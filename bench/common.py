@@ -1,0 +1,70 @@
+"""Shared pieces: which model to time, test clips, percentiles, machine description."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED_MODEL = REPO / "models" / "ser_model.onnx"
+CLIP_S = 3.0  # s: the reference clip length of the issue's targets
+CLIP_RATE = 48_000  # Hz: a typical browser / phone recording rate (exercises resampling)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+        f"Python {sys.version.split()[0]}"
+    )
+
+
+def model_path() -> tuple[Path, str]:
+    """The shipped model if exported, else a tiny model with the production FeatureConfig."""
+    if SHIPPED_MODEL.is_file():
+        return SHIPPED_MODEL, f"shipped {SHIPPED_MODEL.relative_to(REPO)}"
+    sys.path.insert(0, str(REPO))
+    from ser_features import FeatureConfig
+    from tests.support.tiny_model import build_tiny_model, tiny_metadata
+
+    path = Path(tempfile.mkdtemp(prefix="ser-bench-")) / "bench_model.onnx"
+    build_tiny_model(path, tiny_metadata(FeatureConfig()))
+    return path, "tiny test model (mean-pool + linear) with the production FeatureConfig()"
+
+
+def speech_like(seconds: float, rate: int, seed: int = 0) -> np.ndarray:
+    """Vowel-like harmonic tone with vibrato and noise, shape (n,), float32, peak 0.5."""
+    sys.path.insert(0, str(REPO))
+    from tests.support.audio import harmonic_tone
+
+    return harmonic_tone(seconds, rate=rate, seed=seed)
+
+
+def wav(samples: np.ndarray, rate: int) -> bytes:
+    sys.path.insert(0, str(REPO))
+    from tests.support.audio import wav_bytes
+
+    return wav_bytes(samples, rate=rate)
+
+
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    """p50/p99/mean in milliseconds."""
+    ms = np.asarray(seconds) * 1e3
+    return {
+        "p50_ms": round(float(np.percentile(ms, 50)), 3),
+        "p99_ms": round(float(np.percentile(ms, 99)), 3),
+        "mean_ms": round(float(ms.mean()), 3),
+        "n": len(ms),
+    }

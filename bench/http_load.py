@@ -1,0 +1,175 @@
+"""A real uvicorn process on 127.0.0.1: cold start, concurrent load, a 10-minute file, RSS.
+
+The client is asyncio + httpx in this process; the server is a separate process, so both
+compete for the same cores, as they would on a single small host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.common import CLIP_RATE, CLIP_S, REPO, model_path, percentiles, speech_like, wav
+
+HOST = "127.0.0.1"  # loopback only
+CONCURRENCY = 8
+LOAD_REQUESTS = 3_000
+LOAD_MAX_S = 60.0  # s: stop the load phase after this even if requests remain
+STARTUP_TIMEOUT_S = 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Server:
+    """``uvicorn ser_api.main:app`` in a subprocess, logs to a temp file."""
+
+    def __init__(self, model: Path) -> None:
+        self.port = _free_port()
+        self.url = f"http://{HOST}:{self.port}"
+        # Outlives this method: the server writes to it until stop().
+        self.log = tempfile.NamedTemporaryFile(prefix="ser-bench-", suffix=".log", delete=False)  # noqa: SIM115
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SER_")}
+        env |= {"SER_MODEL_PATH": str(model), "SER_ORT_THREADS": "1"}
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "ser_api.main:app", "--host", HOST,
+             "--port", str(self.port), "--no-access-log"],
+            cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+async def _first_answer(server: Server, clip: bytes) -> float:
+    """Seconds from process start to the first 200 from /predict."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        deadline = time.perf_counter() + STARTUP_TIMEOUT_S
+        while time.perf_counter() < deadline:
+            if server.process.poll() is not None:
+                raise RuntimeError(f"server exited; see {server.log.name}")
+            try:
+                response = await client.post("/predict", files={"file": ("c.wav", clip)})
+                if response.status_code == 200:
+                    return time.perf_counter() - server.started
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.02)
+    raise RuntimeError("server did not answer in time")
+
+
+async def _load(url: str, clip: bytes, total: int, concurrency: int, max_s: float) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    remaining = total
+    deadline = time.perf_counter() + max_s
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+
+        async def worker() -> None:
+            nonlocal remaining, errors
+            while remaining > 0 and time.perf_counter() < deadline:
+                remaining -= 1
+                started = time.perf_counter()
+                try:
+                    response = await client.post("/predict", files={"file": ("c.wav", clip)})
+                    ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append(time.perf_counter() - started)
+                errors += not ok
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return percentiles(latencies) | {
+        "requests": len(latencies),
+        "errors": errors,
+        "elapsed_s": round(elapsed, 2),
+        "throughput_rps": round(len(latencies) / elapsed, 1),
+        "concurrency": concurrency,
+    }
+
+
+async def _long_file(url: str, seconds: float = 600.0) -> dict:
+    data = wav(speech_like(seconds, 16_000, seed=5), 16_000)
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        times, segments = [], 0
+        for _ in range(3):
+            started = time.perf_counter()
+            response = await client.post("/predict", files={"file": ("long.wav", data)})
+            times.append(time.perf_counter() - started)
+            response.raise_for_status()
+            segments = len(response.json()["segments"])
+    return {
+        "best_s": round(min(times), 3),
+        "median_s": round(sorted(times)[1], 3),
+        "upload_mib": round(len(data) / 2**20, 1),
+        "segments": segments,
+        "server_timing_ms": response.json()["timing"],
+    }
+
+
+async def _rss_after(url: str, pid: int, clip: bytes, count: int) -> dict:
+    before = _rss_mib(pid)
+    checkpoints = {}
+    done = 0
+    while done < count:
+        batch = min(1_000, count - done)
+        await _load(url, clip, batch, CONCURRENCY, max_s=600)
+        done += batch
+        checkpoints[done] = round(_rss_mib(pid), 1)
+    return {"rss_before_mib": round(before, 1), "rss_after_mib": checkpoints[done],
+            "requests": count, "checkpoints_mib": checkpoints}  # fmt: skip
+
+
+def run(rss_requests: int = 10_000, load_requests: int = LOAD_REQUESTS) -> list[dict]:
+    model, model_desc = model_path()
+    clip = wav(speech_like(CLIP_S, CLIP_RATE), CLIP_RATE)
+    clip_desc = f"{CLIP_S:g}-s 16-bit mono WAV at {CLIP_RATE // 1000} kHz; model: {model_desc}"
+    server = Server(model)
+    try:
+        cold = asyncio.run(_first_answer(server, clip))
+        asyncio.run(_load(server.url, clip, 200, CONCURRENCY, 30))  # warm-up
+        load = asyncio.run(_load(server.url, clip, load_requests, CONCURRENCY, LOAD_MAX_S))
+        long_file = asyncio.run(_long_file(server.url))
+        rss = asyncio.run(_rss_after(server.url, server.process.pid, clip, rss_requests))
+    finally:
+        server.stop()
+    command = "python -m bench.run_all (uvicorn ser_api.main:app, 1 worker, SER_ORT_THREADS=1)"
+    return [
+        {"name": "cold start to first answer", "input": clip_desc, "command": command,
+         "results": {"seconds": round(cold, 3)}},
+        {"name": f"HTTP /predict, {CONCURRENCY} concurrent clients, loopback",
+         "input": clip_desc + "; asyncio httpx client in a separate process",
+         "command": command, "results": load},
+        {"name": "10-minute file through /predict (client-side wall time)",
+         "input": "600-s 16-bit mono WAV at 16 kHz; model: " + model_desc,
+         "command": command, "results": long_file},
+        {"name": f"server RSS after {rss_requests} requests", "input": clip_desc,
+         "command": command, "results": rss},
+    ]  # fmt: skip
