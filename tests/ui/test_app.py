@@ -6,6 +6,7 @@ caching and the charts all run for real.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from collections.abc import Iterator, Sequence
@@ -340,14 +341,12 @@ def test_batch_chunk_refused_as_a_whole_is_retried_file_by_file(
     assert table.loc[3, "error"] == "d.wav is too large."
 
 
-def test_chunks_bound_files_and_bytes_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_chunks_bound_files_and_bytes_per_request() -> None:
     from ser_ui import app as app_module
 
-    monkeypatch.setattr(app_module, "BATCH_CHUNK_FILES", 3)
-    monkeypatch.setattr(app_module, "BATCH_CHUNK_MAX_BYTES", 100)
     sizes = [10] * 7 + [150, 60, 60]  # bytes
     audios = [api.AudioFile(f"{i}.wav", b"x" * size) for i, size in enumerate(sizes)]
-    chunks = app_module._chunks(audios)
+    chunks = app_module._chunks(audios, max_files=3, max_bytes=100)
     assert [[audio.name for audio in chunk] for chunk in chunks] == [
         ["0.wav", "1.wav", "2.wav"],
         ["3.wav", "4.wav", "5.wav"],
@@ -357,6 +356,24 @@ def test_chunks_bound_files_and_bytes_per_request(monkeypatch: pytest.MonkeyPatc
         ["9.wav"],
     ]
     assert sum(len(chunk) for chunk in chunks) == len(audios)
+
+
+def test_batch_requests_respect_the_api_limits() -> None:
+    from ser_ui import app as app_module
+    from tests.ui.conftest import make_model_info
+
+    info = dataclasses.replace(
+        make_model_info(), limits={"max_batch_files": 4, "max_upload_bytes": 10_000_000}
+    )
+    assert app_module.batch_request_limits(info) == (4, 9_000_000)
+    unlimited = app_module.batch_request_limits(api.ApiUnavailableError("down"))
+    assert unlimited == (app_module.BATCH_CHUNK_FILES, app_module.BATCH_CHUNK_MAX_BYTES)
+    assert (
+        app_module.limits_hint(
+            dataclasses.replace(info, limits={"max_duration_s": 600, "max_upload_bytes": 128 << 20})
+        )
+        == "Up to 10 min and 128 MiB per file."
+    )
 
 
 def test_batch_with_api_down_offers_try_again(app: AppTest, stub_client: StubApiClient) -> None:

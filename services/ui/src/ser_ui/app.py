@@ -28,7 +28,7 @@ from ser_ui import client as api
 from ser_ui.display_audio import DisplayAudio, DisplayAudioError, decode_audio
 
 PAGE_TITLE = "Speech emotion recognition"
-AUDIO_TYPES = ["wav", "flac", "ogg"]  # what the API decodes; the uploader refuses the rest
+AUDIO_TYPES = ["wav", "flac", "ogg", "aiff", "aif"]  # what the API decodes; others refused
 SOURCE_UPLOAD = "Upload a file"
 SOURCE_RECORD = "Record with the microphone"
 RECORDING_NAME = "recording.wav"  # st.audio_input always yields one WAV file
@@ -37,9 +37,10 @@ RECORDING_NAME = "recording.wav"  # st.audio_input always yields one WAV file
 UNCLEAR_CONFIDENCE = 0.5
 UNCLEAR_MARGIN = 0.1
 # Batch requests are split so the progress bar moves and no request nears the API's
-# upload limit (128 MiB by default) or its per-request file cap (16 by default).
+# upload limit or its per-request file cap (both from GET /model "limits" when known).
 BATCH_CHUNK_FILES = 8
 BATCH_CHUNK_MAX_BYTES = 32 * 1024 * 1024  # bytes
+MIB = 1024 * 1024  # bytes
 MAX_REMEMBERED_PREDICTIONS = 32  # per browser session; older answers are recomputed
 
 # st.session_state keys (prefixed so they cannot collide with widget keys).
@@ -178,7 +179,22 @@ def show_api_error(
 # One clip
 
 
-def render_single(client: api.ApiClient) -> None:
+def limits_hint(info: api.ModelInfo | api.ApiError | None) -> str | None:
+    """ "Up to 10 min and 128 MiB per file." from the API's limits, when it states them."""
+    if not isinstance(info, api.ModelInfo):
+        return None
+    parts = []
+    max_duration_s = info.limit("max_duration_s")
+    max_bytes = info.limit("max_upload_bytes")
+    if max_duration_s is not None:
+        minutes = max_duration_s / 60
+        parts.append(f"{minutes:g} min" if minutes >= 1 else f"{max_duration_s:g} s")
+    if max_bytes is not None:
+        parts.append(f"{max_bytes / MIB:.0f} MiB")
+    return f"Up to {' and '.join(parts)} per file." if parts else None
+
+
+def render_single(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> None:
     """Upload or record one clip, send it to ``POST /predict``, show the result."""
     source = st.radio(
         "Audio source",
@@ -193,7 +209,7 @@ def render_single(client: api.ApiClient) -> None:
             type=AUDIO_TYPES,
             key="single_file",
             help="A few seconds of one person speaking works best. Longer recordings get "
-            "an emotion timeline.",
+            "an emotion timeline. " + (limits_hint(info) or ""),
         )
     else:
         uploaded = st.audio_input(
@@ -326,16 +342,33 @@ def _prediction_json(prediction: api.Prediction, name: str) -> dict[str, Any]:
 # Batch
 
 
-def _chunks(audios: Sequence[api.AudioFile]) -> list[list[api.AudioFile]]:
-    """Split into requests of at most BATCH_CHUNK_FILES files and BATCH_CHUNK_MAX_BYTES."""
+def batch_request_limits(info: api.ModelInfo | api.ApiError | None) -> tuple[int, int]:
+    """Files and bytes per batch request: our defaults, tightened by the API's limits."""
+    max_files, max_bytes = BATCH_CHUNK_FILES, BATCH_CHUNK_MAX_BYTES
+    if isinstance(info, api.ModelInfo):
+        api_files = info.limit("max_batch_files")
+        api_bytes = info.limit("max_upload_bytes")
+        if api_files is not None and api_files >= 1:
+            max_files = min(max_files, int(api_files))
+        if api_bytes is not None and api_bytes > 0:
+            # Leave room for the multipart framing around the files.
+            max_bytes = min(max_bytes, int(api_bytes * 0.9))
+    return max_files, max_bytes
+
+
+def _chunks(
+    audios: Sequence[api.AudioFile],
+    max_files: int = BATCH_CHUNK_FILES,
+    max_bytes: int = BATCH_CHUNK_MAX_BYTES,
+) -> list[list[api.AudioFile]]:
+    """Split into requests of at most ``max_files`` files and ``max_bytes`` bytes.
+
+    A file larger than ``max_bytes`` on its own goes alone; the API then explains (413).
+    """
     chunks: list[list[api.AudioFile]] = []
     size = 0
     for audio in audios:
-        if (
-            chunks
-            and len(chunks[-1]) < BATCH_CHUNK_FILES
-            and size + len(audio.content) <= (BATCH_CHUNK_MAX_BYTES)
-        ):
+        if chunks and len(chunks[-1]) < max_files and size + len(audio.content) <= max_bytes:
             chunks[-1].append(audio)
             size += len(audio.content)
         else:
@@ -344,7 +377,12 @@ def _chunks(audios: Sequence[api.AudioFile]) -> list[list[api.AudioFile]]:
     return chunks
 
 
-def run_batch(client: api.ApiClient, audios: Sequence[api.AudioFile], key: str) -> BatchRun:
+def run_batch(
+    client: api.ApiClient,
+    audios: Sequence[api.AudioFile],
+    key: str,
+    limits: tuple[int, int] = (BATCH_CHUNK_FILES, BATCH_CHUNK_MAX_BYTES),
+) -> BatchRun:
     """Send ``audios`` to ``POST /predict/batch`` chunk by chunk, moving a progress bar.
 
     A chunk refused as a whole (e.g. 413, too large together) is retried file by file, so
@@ -353,7 +391,7 @@ def run_batch(client: api.ApiClient, audios: Sequence[api.AudioFile], key: str) 
     progress = st.progress(0.0, text=f"Analysed 0 of {len(audios)} files")
     items: list[api.BatchItem] = []
     try:
-        for chunk in _chunks(audios):
+        for chunk in _chunks(audios, *limits):
             try:
                 items += client.predict_batch(chunk)
             except api.ApiRejectedError as error:
@@ -375,13 +413,15 @@ def run_batch(client: api.ApiClient, audios: Sequence[api.AudioFile], key: str) 
     return BatchRun(key=key, items=tuple(items))
 
 
-def render_batch(client: api.ApiClient, labels: Sequence[str]) -> None:
+def render_batch(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> None:
     """Several files at once: a table of results, a summary chart and a CSV download."""
+    labels = info.labels if isinstance(info, api.ModelInfo) else ()
     uploaded = st.file_uploader(
         "Speech recordings (WAV, FLAC or OGG)",
         type=AUDIO_TYPES,
         accept_multiple_files=True,
         key="batch_files",
+        help=limits_hint(info),
     )
     if not uploaded:
         st.info("Add several recordings to analyse them together and download a CSV.", icon="📂")
@@ -395,7 +435,7 @@ def render_batch(client: api.ApiClient, labels: Sequence[str]) -> None:
     pressed = st.button(f"Analyse {count}", type="primary", key="batch_run", icon="▶️")
     # The error's "Try again" button (below) sets the flag during its callback.
     if pressed or st.session_state.pop(BATCH_RETRY_KEY, False):
-        current = run_batch(client, audios, key)
+        current = run_batch(client, audios, key, batch_request_limits(info))
         st.session_state[BATCH_KEY] = current
     if current is None:
         return
@@ -561,13 +601,14 @@ def main() -> None:
         single_tab, batch_tab, about_tab = st.tabs(
             ["🎧 Analyse a clip", "📂 Batch", "ℹ️ About the model"]
         )
-        with single_tab:
-            render_single(client)
-        # Asked after the clip so a prediction that proves the API is back refreshes it.
         info = _model_info(client)
+        with single_tab:
+            render_single(client, info)
+        if MODEL_INFO_KEY not in st.session_state:
+            # A prediction just proved the API is back after an outage: ask again.
+            info = _model_info(client)
         with batch_tab:
-            labels = info.labels if isinstance(info, api.ModelInfo) else ()
-            render_batch(client, labels)
+            render_batch(client, info)
         with about_tab:
             render_about(info)
         render_sidebar(client, info)

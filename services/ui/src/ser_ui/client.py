@@ -41,6 +41,8 @@ AUDIO_MEDIA_TYPES = {
     ".flac": "audio/flac",
     ".ogg": "audio/ogg",
     ".oga": "audio/ogg",
+    ".aiff": "audio/aiff",
+    ".aif": "audio/aiff",
 }
 
 
@@ -127,6 +129,8 @@ class Prediction:
     sample_rate: int  # Hz, of the uploaded file
     model_version: str
     segments: tuple[Segment, ...] = ()
+    channels: int | None = None  # in the uploaded file, before mixing to mono
+    format: str | None = None  # container the API detected: "WAV", "FLAC", ...
 
     def ranked(self) -> list[tuple[str, float]]:
         """``(label, probability)`` pairs, most probable first."""
@@ -160,7 +164,16 @@ class ModelInfo:
     metrics: Mapping[str, Any] = field(default_factory=dict)
     training_data: Mapping[str, Any] = field(default_factory=dict)
     license: str = ""
+    # Service limits, e.g. max_upload_bytes, max_duration_s, max_batch_files.
+    limits: Mapping[str, float] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict)  # the whole JSON body
+
+    def limit(self, name: str) -> float | None:
+        """A numeric service limit, or ``None`` when the API does not state it."""
+        value = self.limits.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return float(value)
 
 
 @dataclass(frozen=True)
@@ -407,6 +420,8 @@ def parse_prediction(body: Mapping[str, Any], endpoint: str = "POST /predict") -
         sample_rate=int(reader.number("sample_rate")),
         model_version=str(reader.get("model_version", str | int | float, default="unknown")),
         segments=segments,
+        channels=reader.get("channels", int, default=None),
+        format=reader.get("format", str, default=None),
     )
 
 
@@ -447,6 +462,7 @@ def parse_model_info(body: Mapping[str, Any], endpoint: str = "GET /model") -> M
         metrics=reader.get("metrics", dict, default={}),
         training_data=reader.get("training_data", dict, default={}),
         license=str(reader.get("license", str, default="") or ""),
+        limits=reader.get("limits", dict, default={}),
         raw=dict(body),
     )
 
@@ -522,24 +538,26 @@ def _parse_segment(raw: Any, where: str) -> Segment:
 
 
 def _parse_batch_entry(entry: Any, filename: str, where: str) -> BatchItem:
+    """One batch entry. The API sends ``{"filename", "status_code", "result", "detail"}``
+    with exactly one of ``result`` and ``detail`` set; a bare prediction or a nested
+    ``{"error": {...}}`` are accepted too, so a small change there still reads right."""
     if not isinstance(entry, dict):
         raise ApiProtocolError(f"expected an object, got {type(entry).__name__}", endpoint=where)
-    name = entry.get("filename") if isinstance(entry.get("filename"), str) else filename
-    # An error may be flat ({"detail"}) or nested ({"error": {"detail", "status"}}).
+    name = entry["filename"] if isinstance(entry.get("filename"), str) else filename
+    result = entry.get("result", entry.get("prediction"))
+    if result is None and "emotion" in entry:
+        result = entry
+    if result is not None:
+        return BatchItem(filename=name, prediction=parse_prediction(result, where))
     error = entry.get("error")
-    if error is None and "detail" in entry and "emotion" not in entry:
-        error = entry
-    if error is not None:
-        if isinstance(error, dict):
-            detail = error.get("detail", error.get("message", "rejected"))
-            status = error.get("status_code", error.get("status", entry.get("status_code")))
-        else:
-            detail, status = error, entry.get("status_code", entry.get("status"))
-        status = status if isinstance(status, int) and not isinstance(status, bool) else None
-        rejected = ApiRejectedError(str(detail), status_code=status, endpoint=where)
-        return BatchItem(filename=name, error=rejected)
-    result = entry.get("result", entry.get("prediction", entry))
-    return BatchItem(filename=name, prediction=parse_prediction(result, where))
+    error = error if isinstance(error, dict) else {"detail": error} if error else entry
+    detail = error.get("detail", error.get("message"))
+    if detail is None:
+        raise ApiProtocolError("entry has neither a 'result' nor a 'detail'", endpoint=where)
+    status = error.get("status_code", entry.get("status_code"))
+    status = status if isinstance(status, int) and not isinstance(status, bool) else None
+    rejected = ApiRejectedError(str(detail), status_code=status, endpoint=where)
+    return BatchItem(filename=name, error=rejected)
 
 
 def _multipart(audio: AudioFile) -> tuple[str, bytes, str]:
