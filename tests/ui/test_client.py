@@ -1,0 +1,385 @@
+"""The HTTP client: contract parsing, retries with backoff, error detail propagation.
+
+Most tests answer through ``httpx.MockTransport``; connection failures and timeouts use a
+real socket on 127.0.0.1 because that is where those errors come from.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from ser_ui import client as api
+
+LABELS = ["angry", "disgust", "fearful", "happy", "neutral", "sad", "surprised"]
+
+
+def probabilities(top: str = "happy", p: float = 0.7) -> dict[str, float]:
+    rest = (1 - p) / (len(LABELS) - 1)
+    return {label: p if label == top else rest for label in LABELS}
+
+
+def api_prediction(**overrides: Any) -> dict[str, Any]:
+    """A body shaped like ser_api.schemas.PredictionResponse."""
+    body = {
+        "emotion": "happy",
+        "confidence": 0.7,
+        "probabilities": probabilities(),
+        "duration_s": 4.5,
+        "sample_rate": 48_000,
+        "channels": 2,
+        "format": "WAV",
+        "model_version": "2026.11-a",
+        "segments": [
+            {
+                "start_s": 0.0,
+                "end_s": 3.0,
+                "silent": False,
+                "emotion": "happy",
+                "confidence": 0.7,
+                "probabilities": probabilities(),
+            },
+            {
+                "start_s": 1.5,
+                "end_s": 4.5,
+                "silent": True,
+                "emotion": None,
+                "confidence": None,
+                "probabilities": None,
+            },
+        ],
+        "timing": {"features_ms": 1.2, "inference_ms": 0.3},
+    }
+    return body | overrides
+
+
+class Recorder:
+    """A MockTransport handler that replays ``answers`` in order and records requests."""
+
+    def __init__(self, *answers: httpx.Response | Exception) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        request.read()
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def make_client(
+    handler: Callable[[httpx.Request], httpx.Response], **kwargs: Any
+) -> tuple[api.ApiClient, list[float]]:
+    sleeps: list[float] = []
+    client = api.ApiClient(
+        "http://api.test", transport=httpx.MockTransport(handler), sleep=sleeps.append, **kwargs
+    )
+    return client, sleeps
+
+
+WAV = api.AudioFile("speech.wav", b"RIFF fake wav bytes")
+
+
+# --------------------------------------------------------------------------------------
+# Success paths
+
+
+def test_predict_parses_the_api_contract_and_uploads_the_file() -> None:
+    recorder = Recorder(httpx.Response(200, json=api_prediction()))
+    client, _ = make_client(recorder)
+    prediction = client.predict(WAV)
+
+    assert prediction.emotion == "happy"
+    assert prediction.confidence == pytest.approx(0.7)
+    assert prediction.ranked()[0] == ("happy", pytest.approx(0.7))
+    assert (prediction.sample_rate, prediction.channels, prediction.format) == (48_000, 2, "WAV")
+    first, second = prediction.segments
+    assert (first.start_s, first.end_s, first.emotion, first.silent) == (0.0, 3.0, "happy", False)
+    assert second.silent and second.emotion is None and second.probabilities == {}
+
+    (request,) = recorder.requests
+    assert (request.method, request.url.path) == ("POST", "/predict")
+    body = request.content
+    assert b'name="file"; filename="speech.wav"' in body
+    assert b"Content-Type: audio/wav" in body
+    assert b"RIFF fake wav bytes" in body
+
+
+def test_batch_pairs_results_and_refusals_with_their_files_in_order() -> None:
+    body = {
+        "results": [
+            {"filename": "a.wav", "status_code": 200, "result": api_prediction(), "detail": None},
+            {
+                "filename": "b.flac",
+                "status_code": 422,
+                "result": None,
+                "detail": "audio is silent",
+            },
+        ]
+    }
+    recorder = Recorder(httpx.Response(200, json=body))
+    client, _ = make_client(recorder)
+    first, second = client.predict_batch(
+        [api.AudioFile("a.wav", b"a"), api.AudioFile("b.flac", b"b")]
+    )
+
+    assert first.ok and first.filename == "a.wav" and first.prediction.emotion == "happy"
+    assert not second.ok and second.filename == "b.flac"
+    assert second.error.detail == "audio is silent"
+    assert second.error.status_code == 422
+    request_body = recorder.requests[0].content
+    assert request_body.count(b'name="files"') == 2
+    assert b"Content-Type: audio/flac" in request_body
+
+
+def test_batch_accepts_a_bare_list_and_nested_errors() -> None:
+    body = [api_prediction(), {"error": {"detail": "too long", "status_code": 422}}]
+    client, _ = make_client(Recorder(httpx.Response(200, json=body)))
+    first, second = client.predict_batch([api.AudioFile("a.wav", b"a"), api.AudioFile("b", b"")])
+    assert first.ok and second.error.detail == "too long"
+
+
+def test_empty_batch_sends_nothing() -> None:
+    recorder = Recorder(httpx.Response(500))
+    client, _ = make_client(recorder)
+    assert client.predict_batch([]) == []
+    assert recorder.requests == []
+
+
+def test_model_info_and_limits() -> None:
+    body = {
+        "model_version": "2026.11-a",
+        "labels": LABELS,
+        "feature_config": {"window_s": 3.0},
+        "input_shape": [None, 301, 146],
+        "metrics": {"protocol": "held-out speakers", "test": {"accuracy": 0.7}},
+        "training_data": {"corpora": ["RAVDESS"]},
+        "license": "CC BY-NC-SA 4.0",
+        "runtime": {"provider": "CPUExecutionProvider"},
+        "limits": {"max_upload_bytes": 134217728, "max_batch_files": 16},
+    }
+    client, _ = make_client(Recorder(httpx.Response(200, json=body)))
+    info = client.model_info()
+    assert info.labels == tuple(LABELS)
+    assert info.metrics["protocol"] == "held-out speakers"
+    assert info.license == "CC BY-NC-SA 4.0"
+    assert info.limit("max_batch_files") == 16
+    assert info.limit("max_duration_s") is None
+    assert info.raw["runtime"] == {"provider": "CPUExecutionProvider"}
+
+
+def test_health_accepts_a_json_503_as_not_ready() -> None:
+    ready = {"status": "ok", "model_loaded": True, "model_version": "x", "uptime_s": 1.0}
+    client, _ = make_client(Recorder(httpx.Response(200, json=ready)))
+    assert client.health() == api.Health(ok=True, model_loaded=True, raw=ready)
+    loading = {"detail": "model loading"}
+    client, _ = make_client(Recorder(httpx.Response(503, json=loading)))
+    health = client.health()
+    assert not health.ok and health.model_loaded is None
+
+
+# --------------------------------------------------------------------------------------
+# Errors: the API's detail reaches the person verbatim
+
+
+def test_rejection_carries_the_api_detail_verbatim_and_is_not_retried() -> None:
+    detail = "file 'notes.wav' could not be decoded: Format not recognised."
+    recorder = Recorder(httpx.Response(422, json={"detail": detail}))
+    client, sleeps = make_client(recorder)
+    with pytest.raises(api.ApiRejectedError) as caught:
+        client.predict(WAV)
+    assert caught.value.detail == detail
+    assert caught.value.status_code == 422
+    assert caught.value.endpoint == "POST /predict"
+    assert detail in str(caught.value)
+    assert len(recorder.requests) == 1 and sleeps == []
+
+
+def test_validation_error_list_is_joined_into_one_readable_line() -> None:
+    detail = [{"loc": ["body", "file"], "msg": "Field required", "type": "missing"}]
+    client, _ = make_client(Recorder(httpx.Response(422, json={"detail": detail})))
+    with pytest.raises(api.ApiRejectedError, match=r"body\.file: Field required"):
+        client.predict(WAV)
+
+
+def test_non_json_error_body_is_shown_as_an_excerpt() -> None:
+    html = "<html><body>413 Request Entity Too Large</body></html>"
+    client, _ = make_client(Recorder(httpx.Response(413, text=html)))
+    with pytest.raises(api.ApiRejectedError) as caught:
+        client.predict(WAV)
+    assert caught.value.detail == html
+
+
+# --------------------------------------------------------------------------------------
+# Retries
+
+
+def test_5xx_is_retried_with_exponential_backoff_then_succeeds() -> None:
+    recorder = Recorder(
+        httpx.Response(503, json={"detail": "busy"}),
+        httpx.Response(502, text="bad gateway"),
+        httpx.Response(200, json=api_prediction()),
+    )
+    client, sleeps = make_client(recorder)
+    assert client.predict(WAV).emotion == "happy"
+    assert len(recorder.requests) == 3
+    assert sleeps == pytest.approx([api.BACKOFF_BASE_S, 2 * api.BACKOFF_BASE_S])
+    # Every try re-sends the whole file, not an exhausted stream.
+    assert all(b"RIFF fake wav bytes" in request.content for request in recorder.requests)
+
+
+def test_persistent_5xx_raises_server_error_with_the_last_detail() -> None:
+    recorder = Recorder(httpx.Response(500, json={"detail": "model crashed"}))
+    client, sleeps = make_client(recorder, max_attempts=4)
+    with pytest.raises(api.ApiServerError) as caught:
+        client.predict(WAV)
+    assert caught.value.detail == "model crashed" and caught.value.status_code == 500
+    assert len(recorder.requests) == 4 and len(sleeps) == 3
+
+
+def test_retry_after_is_honoured_but_capped() -> None:
+    recorder = Recorder(
+        httpx.Response(503, headers={"Retry-After": "2"}, json={"detail": "warming up"}),
+        httpx.Response(503, headers={"Retry-After": "3600"}, json={"detail": "warming up"}),
+        httpx.Response(200, json=api_prediction()),
+    )
+    client, sleeps = make_client(recorder)
+    client.predict(WAV)
+    assert sleeps == [2.0, api.MAX_RETRY_AFTER_S]
+
+
+def test_dropped_connection_is_retried() -> None:
+    recorder = Recorder(
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+        httpx.Response(200, json=api_prediction()),
+    )
+    client, sleeps = make_client(recorder)
+    assert client.predict(WAV).emotion == "happy"
+    assert len(sleeps) == 1
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_nothing_listening_gives_unavailable_after_all_tries() -> None:
+    sleeps: list[float] = []
+    url = f"http://127.0.0.1:{free_port()}"
+    client = api.ApiClient(url, sleep=sleeps.append)
+    with pytest.raises(api.ApiUnavailableError) as caught:
+        client.model_info()
+    assert url in caught.value.detail
+    assert caught.value.status_code is None
+    assert len(sleeps) == api.MAX_ATTEMPTS - 1
+
+
+@pytest.fixture
+def slow_server() -> Iterator[tuple[str, list[str]]]:
+    """A real HTTP server on 127.0.0.1 that takes 2 s to answer; yields (url, paths seen)."""
+    seen: list[str] = []
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen.append(self.path)
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            time.sleep(2.0)
+            body = json.dumps(api_prediction()).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_slow_answer_times_out_once_without_resending(slow_server: tuple[str, list[str]]) -> None:
+    url, seen = slow_server
+    sleeps: list[float] = []
+    client = api.ApiClient(url, read_timeout_s=0.3, sleep=sleeps.append)
+    started = time.monotonic()
+    with pytest.raises(api.ApiTimeoutError, match=r"did not answer within 0\.3 s"):
+        client.predict(WAV)
+    assert time.monotonic() - started < 1.5
+    assert seen == ["/predict"] and sleeps == []
+
+
+# --------------------------------------------------------------------------------------
+# Contract drift surfaces as one clear error
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (api_prediction(emotion=None), "lacks field 'emotion'"),
+        (api_prediction(confidence="high"), "field 'confidence' should be a number, got str"),
+        (api_prediction(probabilities=[0.5, 0.5]), "'probabilities' should be an object"),
+        (api_prediction(probabilities={"happy": "x"}), "'probabilities.happy' should be a number"),
+        (api_prediction(duration_s=float("nan")), "'duration_s' is not a finite number"),
+        (api_prediction(segments=[{"start_s": 0}]), "segments[0]"),
+        ([api_prediction()], "expected a JSON object, got list"),
+    ],
+)
+def test_unexpected_shapes_raise_protocol_errors(body: Any, message: str) -> None:
+    content = json.dumps(body).encode()  # json.dumps writes NaN, as a sloppy server might
+    response = httpx.Response(200, content=content, headers={"Content-Type": "application/json"})
+    client, _ = make_client(Recorder(response))
+    with pytest.raises(api.ApiProtocolError) as caught:
+        client.predict(WAV)
+    assert message in str(caught.value)
+
+
+def test_batch_result_count_mismatch_is_a_protocol_error() -> None:
+    client, _ = make_client(Recorder(httpx.Response(200, json={"results": []})))
+    with pytest.raises(api.ApiProtocolError, match="sent 1 files but got 0 results"):
+        client.predict_batch([WAV])
+
+
+def test_non_json_success_is_a_protocol_error() -> None:
+    client, _ = make_client(Recorder(httpx.Response(200, text="<html>proxy login</html>")))
+    with pytest.raises(api.ApiProtocolError, match="not JSON"):
+        client.model_info()
+
+
+# --------------------------------------------------------------------------------------
+# Configuration
+
+
+def test_from_env_reads_url_and_timeout() -> None:
+    client = api.ApiClient.from_env(
+        {"SER_API_URL": "http://api.internal:9000/", "SER_UI_TIMEOUT_S": "12.5"}
+    )
+    assert client.base_url == "http://api.internal:9000"
+    assert client.read_timeout_s == 12.5
+    default = api.ApiClient.from_env({})
+    assert default.base_url == api.DEFAULT_API_URL
+    assert default.read_timeout_s == api.DEFAULT_READ_TIMEOUT_S
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-3", "inf"])
+def test_from_env_refuses_a_bad_timeout_naming_the_variable(value: str) -> None:
+    with pytest.raises(ValueError, match="SER_UI_TIMEOUT_S"):
+        api.ApiClient.from_env({"SER_UI_TIMEOUT_S": value})
