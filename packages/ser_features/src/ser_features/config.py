@@ -37,7 +37,7 @@ class FeatureConfig:
     hop_length: int = 160  # samples between frames (10 ms at 16 kHz)
     n_fft: int = 512  # FFT size; frames are zero-padded up to it
     n_mels: int = 64
-    n_mfcc: int = 40
+    n_mfcc: int = 20
     fmin: float = 20.0  # Hz
     fmax: float = 8_000.0  # Hz
     delta_width: int = 9  # frames in the delta regression window (odd)

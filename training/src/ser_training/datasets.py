@@ -1,0 +1,279 @@
+"""Readers for emotional-speech corpora in their original layouts.
+
+Each reader walks a directory, finds audio by extension (``.wav`` as downloaded, ``.flac`` as
+in shared/), parses corpus, speaker, sentence and raw emotion from the file name, maps the raw
+emotion to the product's label set, and reports every file it skipped and why. Nothing here
+decodes audio.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+
+# Raw emotion name in each corpus → product label. None: left out on purpose (see model card).
+DEFAULT_LABEL_MAP: dict[str, dict[str, str | None]] = {
+    "ravdess": {
+        "neutral": "neutral", "calm": "neutral", "happy": "happy", "sad": "sad",
+        "angry": "angry", "fearful": "fearful", "disgust": "disgust", "surprised": "surprised",
+    },
+    "tess": {
+        "angry": "angry", "disgust": "disgust", "fear": "fearful", "happy": "happy",
+        "neutral": "neutral", "ps": "surprised", "sad": "sad",
+    },
+    "emodb": {
+        "anger": "angry", "boredom": None, "disgust": "disgust", "fear": "fearful",
+        "happiness": "happy", "sadness": "sad", "neutral": "neutral",
+    },
+    "crema-d": {
+        "anger": "angry", "disgust": "disgust", "fear": "fearful", "happy": "happy",
+        "neutral": "neutral", "sad": "sad",
+    },
+    "savee": {
+        "anger": "angry", "disgust": "disgust", "fear": "fearful", "happiness": "happy",
+        "neutral": "neutral", "sadness": "sad", "surprise": "surprised",
+    },
+}  # fmt: skip
+
+LabelMap = dict[str, dict[str, str | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Utterance:
+    """One labelled recording."""
+
+    path: Path
+    corpus: str  # "ravdess", "tess", "emodb", "crema-d", "savee"
+    speaker: str  # globally unique: "<corpus>:<id>"
+    sentence: str  # globally unique text id: "<corpus>:<id>"
+    raw_emotion: str  # the corpus's own emotion name
+    label: str  # product label after mapping
+
+
+@dataclass
+class ScanResult:
+    """Utterances found under a directory, plus every skipped file with its reason."""
+
+    utterances: list[Utterance] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+    def extend(self, other: ScanResult) -> None:
+        self.utterances.extend(other.utterances)
+        self.skipped.extend(other.skipped)
+
+    def summary(self) -> str:
+        by_corpus = Counter(u.corpus for u in self.utterances)
+        reasons = Counter(reason for _, reason in self.skipped)
+        lines = [f"{corpus}: {n} utterances" for corpus, n in sorted(by_corpus.items())]
+        lines += [f"skipped {n}: {reason}" for reason, n in reasons.most_common()]
+        return "\n".join(lines)
+
+
+class UnrecognisedName(ValueError):
+    """A file name that does not follow the corpus's naming scheme."""
+
+
+# A parser takes a path and returns (speaker id, sentence id, raw emotion) or raises.
+NameParser = Callable[[Path], tuple[str, str, str]]
+
+_RAVDESS_EMOTIONS = {
+    "01": "neutral", "02": "calm", "03": "happy", "04": "sad",
+    "05": "angry", "06": "fearful", "07": "disgust", "08": "surprised",
+}  # fmt: skip
+_RAVDESS_NAME = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
+
+
+def parse_ravdess(path: Path) -> tuple[str, str, str]:
+    """``MM-VV-EE-II-SS-RR-AA``: modality 03 = audio only, vocal channel 01 = speech."""
+    match = _RAVDESS_NAME.match(path.stem)
+    if not match:
+        raise UnrecognisedName("not a RAVDESS name (MM-VV-EE-II-SS-RR-AA)")
+    modality, channel, emotion, _intensity, statement, _repetition, actor = match.groups()
+    if modality != "03":
+        raise UnrecognisedName(f"modality {modality} is not audio-only (03)")
+    if channel != "01":
+        raise UnrecognisedName("song, not speech (vocal channel 02)")
+    if emotion not in _RAVDESS_EMOTIONS:
+        raise UnrecognisedName(f"unknown RAVDESS emotion code {emotion}")
+    return actor, statement, _RAVDESS_EMOTIONS[emotion]
+
+
+_TESS_SPEAKERS = ("OAF", "YAF")
+_TESS_EMOTIONS = {"angry", "disgust", "fear", "happy", "neutral", "ps", "sad"}
+
+
+def parse_tess(path: Path) -> tuple[str, str, str]:
+    """``<SPK>_<word>_<emotion>``; the speaker also from the folder (one file says ``OA_``)."""
+    parts = path.stem.split("_")
+    if len(parts) != 3:
+        raise UnrecognisedName("not a TESS name (<speaker>_<word>_<emotion>)")
+    speaker, word, emotion = parts[0].upper(), parts[1].lower(), parts[2].lower()
+    if speaker not in _TESS_SPEAKERS:
+        folder_speaker = path.parent.name.split("_")[0].upper()
+        if folder_speaker not in _TESS_SPEAKERS:
+            raise UnrecognisedName(f"unknown TESS speaker {parts[0]!r}")
+        speaker = folder_speaker
+    if emotion not in _TESS_EMOTIONS:
+        raise UnrecognisedName(f"unknown TESS emotion {emotion!r}")
+    return speaker, word, emotion
+
+
+_EMODB_EMOTIONS = {
+    "W": "anger", "L": "boredom", "E": "disgust", "A": "fear",
+    "F": "happiness", "T": "sadness", "N": "neutral",
+}  # fmt: skip
+_EMODB_NAME = re.compile(r"^(\d\d)([ab]\d\d)([A-Z])([a-z])$")
+
+
+def parse_emodb(path: Path) -> tuple[str, str, str]:
+    """``SSTTTEV``: speaker, text code, emotion letter (German initials), version."""
+    match = _EMODB_NAME.match(path.stem)
+    if not match:
+        raise UnrecognisedName("not an EMO-DB name (SSTTTEV, e.g. 03a01Wa)")
+    speaker, text, emotion, _version = match.groups()
+    if emotion not in _EMODB_EMOTIONS:
+        raise UnrecognisedName(f"unknown EMO-DB emotion letter {emotion}")
+    return speaker, text, _EMODB_EMOTIONS[emotion]
+
+
+_CREMAD_EMOTIONS = {
+    "ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "happy", "NEU": "neutral", "SAD": "sad",
+}  # fmt: skip
+_CREMAD_NAME = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
+
+
+def parse_crema_d(path: Path) -> tuple[str, str, str]:
+    """``AAAA_SSS_EEE_II``: actor 1001-1091, sentence, emotion, intensity (LO/MD/HI/XX)."""
+    match = _CREMAD_NAME.match(path.stem)
+    if not match:
+        raise UnrecognisedName("not a CREMA-D name (1001_DFA_ANG_XX)")
+    actor, sentence, emotion, _intensity = match.groups()
+    if emotion not in _CREMAD_EMOTIONS:
+        raise UnrecognisedName(f"unknown CREMA-D emotion code {emotion}")
+    return actor, sentence, _CREMAD_EMOTIONS[emotion]
+
+
+_SAVEE_EMOTIONS = {
+    "a": "anger", "d": "disgust", "f": "fear", "h": "happiness",
+    "n": "neutral", "sa": "sadness", "su": "surprise",
+}  # fmt: skip
+_SAVEE_SPEAKERS = ("DC", "JE", "JK", "KL")
+_SAVEE_NAME = re.compile(r"^(?:([A-Z]{2})_)?(sa|su|a|d|f|h|n)(\d\d)$")
+
+
+def parse_savee(path: Path) -> tuple[str, str, str]:
+    """``AudioData/<SPK>/<e><NN>`` (release layout) or ``<SPK>_<e><NN>`` (flattened copies)."""
+    match = _SAVEE_NAME.match(path.stem)
+    if not match:
+        raise UnrecognisedName("not a SAVEE name (e.g. DC/a01 or DC_a01)")
+    speaker, emotion, number = match.groups()
+    speaker = speaker or path.parent.name.upper()
+    if speaker not in _SAVEE_SPEAKERS:
+        raise UnrecognisedName(f"unknown SAVEE speaker {speaker!r}")
+    # SAVEE's sentences are numbered per emotion with common (1-3) and emotion-specific texts.
+    return speaker, f"{emotion}{number}", _SAVEE_EMOTIONS[emotion]
+
+
+PARSERS: dict[str, NameParser] = {
+    "ravdess": parse_ravdess,
+    "tess": parse_tess,
+    "emodb": parse_emodb,
+    "crema-d": parse_crema_d,
+    "savee": parse_savee,
+}
+
+# Folder names (lower case, without separators) under which each corpus is recognised.
+CORPUS_FOLDER_ALIASES: dict[str, tuple[str, ...]] = {
+    "ravdess": ("ravdess",),
+    "tess": ("tess",),
+    "emodb": ("emodb", "emodbberlin", "berlin"),
+    "crema-d": ("cremad", "crema"),
+    "savee": ("savee",),
+}
+
+
+def audio_files(root: Path) -> list[Path]:
+    """Every audio file below ``root``, sorted, found by extension (case-insensitive)."""
+    return sorted(
+        p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
+    )
+
+
+def scan_corpus(root: Path, corpus: str, label_map: LabelMap | None = None) -> ScanResult:
+    """Read one corpus directory in its original layout.
+
+    Parameters
+    ----------
+    root : directory holding the corpus (any depth of sub-folders)
+    corpus : one of PARSERS
+    label_map : raw emotion → product label per corpus; defaults to DEFAULT_LABEL_MAP
+    """
+    parse = PARSERS[corpus]
+    mapping = (label_map or DEFAULT_LABEL_MAP)[corpus]
+    result = ScanResult()
+    for path in audio_files(root):
+        try:
+            speaker, sentence, raw = parse(path)
+        except UnrecognisedName as error:
+            result.skipped.append((path, f"{corpus}: {error}"))
+            continue
+        if raw not in mapping:
+            result.skipped.append((path, f"{corpus}: emotion {raw!r} not in the label map"))
+            continue
+        label = mapping[raw]
+        if label is None:
+            result.skipped.append((path, f"{corpus}: emotion {raw!r} left out by the label map"))
+            continue
+        result.utterances.append(
+            Utterance(
+                path=path,
+                corpus=corpus,
+                speaker=f"{corpus}:{speaker}",
+                sentence=f"{corpus}:{sentence}",
+                raw_emotion=raw,
+                label=label,
+            )
+        )
+    return result
+
+
+def _normalised(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def find_corpora(data_dir: Path) -> dict[str, Path]:
+    """Corpus name → directory for each recognised sub-folder of ``data_dir``."""
+    found: dict[str, Path] = {}
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"data directory {data_dir} does not exist")
+    for child in sorted(data_dir.iterdir()):
+        if not child.is_dir():
+            continue
+        key = _normalised(child.name)
+        for corpus, aliases in CORPUS_FOLDER_ALIASES.items():
+            if key in aliases and corpus not in found:
+                found[corpus] = child
+    return found
+
+
+def scan_data_dir(
+    data_dir: Path, corpora: Iterable[str] | None = None, label_map: LabelMap | None = None
+) -> ScanResult:
+    """Scan every recognised corpus under ``data_dir`` (or only those named in ``corpora``)."""
+    found = find_corpora(data_dir)
+    wanted = list(corpora) if corpora is not None else list(found)
+    missing = [c for c in wanted if c not in found]
+    if missing:
+        raise FileNotFoundError(
+            f"no folder for {missing} under {data_dir}; found {sorted(found) or 'none'} "
+            f"(expected sub-folders named like {sorted(CORPUS_FOLDER_ALIASES)})"
+        )
+    result = ScanResult()
+    for corpus in wanted:
+        result.extend(scan_corpus(found[corpus], corpus, label_map))
+    return result

@@ -1,0 +1,101 @@
+"""Keras → ONNX via tf2onnx, metadata embedding, and the Keras-vs-ONNX Runtime parity gate.
+
+``tf2onnx.convert.from_keras`` does not work with Keras 3, so the model is wrapped in a
+``tf.function`` with a named ``tf.TensorSpec`` (batch dimension None) and converted with
+``from_function``; the graph's output is then renamed to the contract's ``probabilities``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime
+
+from ser_features.model_metadata import INPUT_NAME, OUTPUT_NAME, ModelMetadata
+
+ONNX_OPSET = 17
+PARITY_TOLERANCE = 1e-4  # max |Keras − ONNX Runtime| probability difference allowed
+
+
+class ParityError(RuntimeError):
+    """The exported ONNX model does not reproduce the Keras model's outputs."""
+
+
+def keras_to_onnx(model, input_shape: tuple[int, int]) -> onnx.ModelProto:
+    """Convert a Keras model taking (batch, n_frames, n_features) to an ONNX graph."""
+    import tensorflow as tf
+    import tf2onnx
+
+    spec = (tf.TensorSpec((None, *input_shape), tf.float32, name=INPUT_NAME),)
+
+    @tf.function(input_signature=spec)
+    def serve(features):
+        return model(features, training=False)
+
+    proto, _ = tf2onnx.convert.from_function(serve, input_signature=spec, opset=ONNX_OPSET)
+    _rename_output(proto, OUTPUT_NAME)
+    onnx.checker.check_model(proto)
+    return proto
+
+
+def _rename_output(proto: onnx.ModelProto, new_name: str) -> None:
+    (output,) = proto.graph.output
+    old_name = output.name
+    for node in proto.graph.node:
+        for i, name in enumerate(node.output):
+            if name == old_name:
+                node.output[i] = new_name
+        for i, name in enumerate(node.input):
+            if name == old_name:
+                node.input[i] = new_name
+    output.name = new_name
+
+
+def embed_metadata(proto: onnx.ModelProto, metadata: ModelMetadata) -> None:
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, metadata.to_properties())
+    proto.producer_name = "ser-train"
+    proto.doc_string = "Speech emotion recognition CNN; see the ser.* metadata and the model card."
+
+
+def check_parity(model, proto: onnx.ModelProto, batch: np.ndarray) -> float:
+    """Run the same real batch through Keras and ONNX Runtime; raise if they differ.
+
+    Returns
+    -------
+    float : the maximum absolute difference of the probabilities.
+    """
+    session = onnxruntime.InferenceSession(
+        proto.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    expected = np.asarray(model(batch, training=False))
+    actual = session.run([OUTPUT_NAME], {INPUT_NAME: batch.astype(np.float32)})[0]
+    difference = float(np.max(np.abs(expected - actual)))
+    if not difference <= PARITY_TOLERANCE:
+        raise ParityError(
+            f"Keras and ONNX Runtime disagree by {difference:.2e} (> {PARITY_TOLERANCE:.0e}); "
+            "the export is not trustworthy"
+        )
+    return difference
+
+
+def export_model(
+    model, metadata: ModelMetadata, parity_batch: np.ndarray, out_dir: Path, name: str = "ser_model"
+) -> tuple[Path, float]:
+    """Write ``<name>.onnx`` (metadata embedded) and ``<name>.json`` (the same, as a sidecar).
+
+    The parity check runs before anything is written, so a failing export leaves no file.
+    """
+    proto = keras_to_onnx(model, metadata.feature_config.input_shape)
+    difference = check_parity(model, proto, parity_batch)
+    metadata.metrics.setdefault("export", {})["keras_onnx_max_abs_diff"] = difference
+    embed_metadata(proto, metadata)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    onnx_path = out_dir / f"{name}.onnx"
+    onnx.save(proto, str(onnx_path))
+    sidecar = out_dir / f"{name}.json"
+    sidecar.write_text(json.dumps(metadata.to_json_dict(), indent=2, sort_keys=True) + "\n")
+    return onnx_path, difference

@@ -1,0 +1,81 @@
+"""models/MODEL_CARD.md, generated from the same summary as the report so the two agree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ser_training.report import CORPUS_NAMES, metrics_table, pct
+
+
+def write_model_card(summary: dict, path: Path, license_note: str) -> None:
+    test = summary["test"]
+    lines = [
+        f"# Model card — speech emotion recognition CNN ({summary['model_version']})",
+        "",
+        "## What it does",
+        f"Classifies the emotion of speech into {len(summary['labels'])} classes "
+        f"({', '.join(summary['labels'])}). Input: any recording, decoded to 16 kHz mono, cut into "
+        f"{summary['feature_config']['window_s']:g}-second windows every "
+        f"{summary['feature_config']['window_hop_s']:g} s after trimming leading/trailing silence; "
+        "silent windows are skipped; the recording's emotion is the mean of its windows' probabilities.",
+        "",
+        "Features per 10 ms frame: zero-crossing rate, RMS energy (dB), 20 MFCCs, their deltas and a "
+        "64-band log-mel spectrum, normalised per window (zero mean, unit variance per feature). "
+        "Network: Conv1D blocks over time with batch norm and max pooling, mean+max pooling over "
+        f"time, a dense layer and softmax. Hyperparameters: `{summary['hyperparameters']}`.",
+        "",
+        "## Training data",
+        f"Speakers used for training: `{summary['split']['train']}`.",
+        f"Label mapping (corpus label → product label; null = left out): `{summary['label_map']}`.",
+        "RAVDESS 'calm' is merged into neutral; TESS 'ps' (pleasant surprise) is 'surprised'; "
+        "EMO-DB 'boredom' is left out. Training files (only) were augmented after the split: speed "
+        "±10 %, synthetic reverberation, telephone band, OGG codec, white/pink noise 5–30 dB SNR, "
+        "gain −20…+6 dB; SpecAugment-style masking during training.",
+        "",
+        "## Licence",
+        license_note,
+        "",
+        "## Honest evaluation",
+        f"> {summary['protocol']}",
+        "",
+        "### Held-out speakers",
+        *metrics_table(test),
+        "",
+    ]
+    if "tess_reverse" in summary:
+        lines += [
+            f"TESS, the other direction (trained with OAF, tested on YAF): {pct(summary['tess_reverse']['accuracy'])}.",
+            "",
+        ]
+    if "leave_one_corpus_out" in summary:
+        lines += ["### Held-out corpus (never seen in training)", "",
+                  "| held-out corpus | accuracy | UAR | unrestricted accuracy |", "|---|---|---|---|"]  # fmt: skip
+        for corpus, m in summary["leave_one_corpus_out"].items():
+            lines.append(
+                f"| {CORPUS_NAMES.get(corpus, corpus)} | {pct(m['accuracy'])} | {pct(m['uar'])} | {pct(m['unrestricted_accuracy'])} |"
+            )
+        lines.append("")
+    if "robustness" in summary:
+        lines += [
+            "### Robustness (held-out RAVDESS + EMO-DB speakers)",
+            "",
+            "| condition | accuracy | UAR |",
+            "|---|---|---|",
+        ]
+        for condition, by_corpus in summary["robustness"].items():
+            m = by_corpus.get("all", next(iter(by_corpus.values())))
+            lines.append(f"| {condition} | {pct(m['accuracy'])} | {pct(m['uar'])} |")
+        lines.append("")
+    lines += [
+        "Full report with per-class figures and confusion matrices: `models/evaluation/report.md`.",
+        "",
+        "## Known limits",
+        "- Acted emotions by a few dozen speakers in quiet studios (English, and German for EMO-DB); "
+        "spontaneous speech, other languages, children and noisy far-field audio are out of domain, "
+        "and accuracy there is lower than the figures above (see the held-out-corpus table).",
+        "- The classes are acted prototypes; real speech often mixes or hides emotions. Treat the output "
+        "as a probability, not a verdict, and never use it to make decisions about people.",
+        "- Not for commercial use (see Licence).",
+        "",
+    ]
+    path.write_text("\n".join(lines))

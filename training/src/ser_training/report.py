@@ -1,0 +1,182 @@
+"""The evaluation report: markdown tables, confusion-matrix and learning-curve PNGs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: the job runs in containers and CI without a display
+import matplotlib.pyplot as plt
+import numpy as np
+
+CORPUS_NAMES = {"ravdess": "RAVDESS", "emodb": "EMO-DB", "tess": "TESS", "crema-d": "CREMA-D",
+                "savee": "SAVEE", "all": "all test speakers"}  # fmt: skip
+
+
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def plot_confusion(
+    matrix: Sequence[Sequence[int]], labels: Sequence[str], title: str, path: Path
+) -> None:
+    counts = np.asarray(matrix, dtype=float)
+    rows = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
+    fig, ax = plt.subplots(figsize=(6.4, 5.4))
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if counts[i, j]:
+                colour = "white" if share[i, j] > 0.5 else "black"
+                ax.text(
+                    j, i, f"{int(counts[i, j])}", ha="center", va="center", fontsize=8, color=colour
+                )
+    fig.colorbar(image, ax=ax, label="share of true class")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_learning_curves(history: dict[str, list[float]], best_epoch: int, path: Path) -> None:
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    for key, ax in (("loss", loss_ax), ("accuracy", acc_ax)):
+        ax.plot(epochs, history[key], label=f"train {key} (augmented windows)")
+        if f"val_{key}" in history:
+            ax.plot(epochs, history[f"val_{key}"], label=f"validation {key} (windows)")
+        ax.axvline(
+            best_epoch, color="grey", linestyle="--", linewidth=1, label=f"kept: epoch {best_epoch}"
+        )
+        ax.set_xlabel("epoch")
+        ax.set_title(key)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def metrics_table(results: dict[str, dict]) -> list[str]:
+    lines = ["| corpus | utterances | accuracy | UAR | macro F1 |", "|---|---|---|---|---|"]
+    for corpus, m in results.items():
+        name = CORPUS_NAMES.get(corpus, corpus)
+        lines.append(
+            f"| {name} | {m['n']} | {pct(m['accuracy'])} | {pct(m['uar'])} | {pct(m['macro_f1'])} |"
+        )
+    return lines
+
+
+def per_class_table(metrics: dict, labels: Sequence[str]) -> list[str]:
+    lines = [
+        "| class | precision | recall | F1 | support | predicted |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label in labels:
+        c = metrics["per_class"][label]
+        predicted = metrics["prediction_distribution"][label]
+        lines.append(
+            f"| {label} | {pct(c['precision'])} | {pct(c['recall'])} | {pct(c['f1'])} | {c['support']} | {predicted} |"
+        )
+    return lines
+
+
+def write_report(summary: dict, report_dir: Path) -> Path:
+    """Write report.md and its figures into ``report_dir``; returns the markdown path."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    labels = summary["labels"]
+    test = summary["test"]
+    lines = [
+        f"# Evaluation report — {summary['model_version']}",
+        "",
+        "Written by `ser-train train`; every figure below comes from this protocol:",
+        "",
+        f"> {summary['protocol']}",
+        "",
+        "## Held-out speakers (test set)",
+        "",
+        *metrics_table(test),
+        "",
+    ]
+    if "tess_reverse" in summary:
+        r = summary["tess_reverse"]
+        lines += [f"TESS has two speakers. Trained with YAF, tested on OAF: {pct(test.get('tess', {}).get('accuracy'))}; "
+                  f"trained with OAF, tested on YAF: {pct(r['accuracy'])} (UAR {pct(r['uar'])}).", ""]  # fmt: skip
+    for corpus, m in test.items():
+        png = f"confusion_{corpus}.png"
+        plot_confusion(
+            m["confusion_matrix"],
+            labels,
+            f"{CORPUS_NAMES.get(corpus, corpus)}, held-out speakers",
+            report_dir / png,
+        )
+        lines += [
+            f"### {CORPUS_NAMES.get(corpus, corpus)}",
+            "",
+            *per_class_table(m, labels),
+            "",
+            f"![confusion]({png})",
+            "",
+        ]
+    if "leave_one_corpus_out" in summary:
+        lines += ["## Held-out corpus (leave one corpus out)", "",
+                  "Trained on the other corpora (their validation speakers for early stopping), tested on "
+                  "every speaker of the held-out corpus; the model chooses among the labels the held-out "
+                  "corpus contains ('unrestricted' lets it choose among all 7).", "",
+                  "| held-out corpus | trained on | utterances | accuracy | UAR | unrestricted accuracy | predictions |",
+                  "|---|---|---|---|---|---|---|"]  # fmt: skip
+        for corpus, m in summary["leave_one_corpus_out"].items():
+            dist = ", ".join(f"{k} {v}" for k, v in m["prediction_distribution"].items() if v)
+            lines.append(
+                f"| {CORPUS_NAMES.get(corpus, corpus)} | {' + '.join(CORPUS_NAMES.get(c, c) for c in m['trained_on'])} "
+                f"| {m['n']} | {pct(m['accuracy'])} | {pct(m['uar'])} | {pct(m['unrestricted_accuracy'])} | {dist} |"
+            )
+            png = f"confusion_loco_{corpus}.png"
+            plot_confusion(
+                m["confusion_matrix"],
+                labels,
+                f"{CORPUS_NAMES.get(corpus, corpus)} never seen in training",
+                report_dir / png,
+            )
+        lines += [
+            "",
+            *[f"![loco {c}](confusion_loco_{c}.png)" for c in summary["leave_one_corpus_out"]],
+            "",
+        ]
+    if "robustness" in summary:
+        corpora = [c for c in next(iter(summary["robustness"].values())) if c != "all"]
+        lines += ["## Robustness (held-out RAVDESS + EMO-DB speakers, degraded copies)", "",
+                  "| condition | " + " | ".join(f"{CORPUS_NAMES.get(c, c)} accuracy" for c in corpora) + " | all: accuracy | all: UAR |",
+                  "|---|" + "---|" * (len(corpora) + 2)]  # fmt: skip
+        for condition, by_corpus in summary["robustness"].items():
+            cells = " | ".join(pct(by_corpus[c]["accuracy"]) for c in corpora)
+            overall = by_corpus.get("all", by_corpus[corpora[0]])
+            lines.append(
+                f"| {condition} | {cells} | {pct(overall['accuracy'])} | {pct(overall['uar'])} |"
+            )
+        lines.append("")
+    plot_learning_curves(
+        summary["history"], summary["best_epoch"], report_dir / "learning_curves.png"
+    )
+    lines += [
+        "## Training",
+        "",
+        f"- Validation speakers, utterance accuracy: {pct(summary['validation'].get('accuracy'))} "
+        f"(UAR {pct(summary['validation'].get('uar'))}); weights kept from epoch {summary['best_epoch']}.",
+        f"- Counts: {summary['counts']}",
+        f"- Hyperparameters: `{summary['hyperparameters']}`",
+        f"- Timing (s): {summary['timing_s']} on {summary['machine']}",
+        f"- Skipped files: {len(summary['skipped'])} (e.g. {'; '.join(summary['skipped'][:2])})",
+        "",
+        "![learning curves](learning_curves.png)",
+        "",
+    ]
+    path = report_dir / "report.md"
+    path.write_text("\n".join(lines))
+    return path

@@ -1,0 +1,70 @@
+"""Stacking cached window features of many utterances into training arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ser_training.datasets import Utterance
+from ser_training.feature_cache import FeatureCache, Variant
+
+
+@dataclass
+class WindowSet:
+    """Windows of several utterances, each row tagged with its utterance."""
+
+    features: np.ndarray  # shape (n_windows, n_frames, n_features), float32
+    labels: np.ndarray  # shape (n_windows,), int label index
+    utterance: np.ndarray  # shape (n_windows,), index into ``utterances``
+    utterances: list[Utterance]
+
+    @property
+    def utterance_labels(self) -> np.ndarray:
+        """Label index per utterance that has at least one voiced window, in index order."""
+        return self.labels[np.unique(self.utterance, return_index=True)[1]]
+
+
+def assemble(
+    utterances: Sequence[Utterance],
+    cache: FeatureCache,
+    labels: Sequence[str],
+    variants: Sequence[Variant] = (0,),
+) -> WindowSet:
+    """Load every (utterance, variant) from the cache; utterances without voice are dropped."""
+    index = {label: i for i, label in enumerate(labels)}
+    chunks, label_rows, owner_rows = [], [], []
+    kept: list[Utterance] = []
+    for utterance in utterances:
+        if utterance.label not in index:
+            continue
+        rows = [cache.load(utterance.path, v) for v in variants]
+        rows = [r for r in rows if len(r)]
+        if not rows:
+            continue
+        block = np.concatenate(rows)
+        chunks.append(block)
+        label_rows.append(np.full(len(block), index[utterance.label]))
+        owner_rows.append(np.full(len(block), len(kept)))
+        kept.append(utterance)
+    if not chunks:
+        raise ValueError("no voiced windows in this set of utterances")
+    return WindowSet(
+        features=np.concatenate(chunks).astype(np.float32),
+        labels=np.concatenate(label_rows),
+        utterance=np.concatenate(owner_rows),
+        utterances=kept,
+    )
+
+
+def utterance_probabilities(window_probabilities: np.ndarray, utterance: np.ndarray) -> np.ndarray:
+    """Mean of window probabilities per utterance, shape (n_utterances, n_labels).
+
+    This is the same aggregation the API applies to a recording's voiced windows.
+    """
+    n = int(utterance.max()) + 1
+    sums = np.zeros((n, window_probabilities.shape[1]))
+    np.add.at(sums, utterance, window_probabilities)
+    counts = np.bincount(utterance, minlength=n)[:, None]
+    return sums / np.maximum(counts, 1)
