@@ -13,9 +13,9 @@ import numpy as np
 
 from ser_features.config import FeatureConfig
 
-AMIN_POWER = 1e-10  # power floor before log (−100 dB)
-TOP_DB = 80.0  # dB: log-mel values are floored at (max − TOP_DB) per window
-AMIN_RMS = 1e-5  # linear: RMS floor before log (−100 dB)
+AMIN_POWER = 1e-20  # power floor before log (−200 dB): far below the relative TOP_DB floor
+TOP_DB = 80.0  # dB: log-mel and RMS values are floored at (max − TOP_DB) per window
+AMIN_RMS = 1e-10  # linear RMS floor before log (−200 dB): likewise
 NORM_EPSILON = 1e-5  # added to the standard deviation in per-window normalisation
 
 
@@ -164,7 +164,10 @@ class FeatureExtractor:
             columns["zcr"] = np.mean(signs[:, 1:] != signs[:, :-1], axis=1, keepdims=True)
         if "rms" in groups:
             rms = np.sqrt(np.mean(np.square(frames, dtype=np.float32), axis=1, keepdims=True))
-            columns["rms"] = 20.0 * np.log10(np.maximum(rms, AMIN_RMS))
+            rms_db = 20.0 * np.log10(np.maximum(rms, AMIN_RMS))
+            # Floor relative to the loudest frame, like log-mel: an absolute floor would make
+            # zero-padding look different at different recording gains.
+            columns["rms"] = np.maximum(rms_db, rms_db.max() - TOP_DB)
         if groups & {"mfcc", "delta_mfcc", "log_mel"}:
             spectrum = np.fft.rfft(frames * self._window, n=config.n_fft, axis=1)
             power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)

@@ -1,0 +1,144 @@
+"""Feature extraction: golden values, an independent check against librosa, and invariants.
+
+The golden file holds features of one synthesised signal. Every implementation of the
+features (this numpy one today; any faster one later) must reproduce it. Regenerate it only
+for a deliberate formula change, together with a FEATURE_VERSION bump:
+``python -m tests.features.test_features``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ser_features import FeatureConfig, FeatureExtractor
+from ser_features.features import delta, frame_signal, mel_filterbank
+from tests.support.audio import harmonic_tone
+
+GOLDEN_PATH = Path(__file__).with_name("golden_features.json")
+GOLDEN_FRAMES = [0, 37, 150, 263, 300]  # first, interior and last frames
+
+
+def golden_window(config: FeatureConfig) -> np.ndarray:
+    """2 s of harmonic tone, zero-padded to one window: exercises voiced and padded frames."""
+    window = np.zeros(config.window_samples, dtype=np.float32)
+    tone = harmonic_tone(2.0, seed=7)
+    window[: len(tone)] = tone
+    return window
+
+
+def golden_features() -> dict[str, list]:
+    out = {}
+    for normalization in ("none", "window"):
+        config = FeatureConfig(normalization=normalization)
+        matrix = FeatureExtractor(config).window_features(golden_window(config))
+        out[normalization] = matrix[GOLDEN_FRAMES].round(4).tolist()
+    return out
+
+
+def test_features_match_the_golden_values() -> None:
+    golden = json.loads(GOLDEN_PATH.read_text())
+    assert golden["config"] == FeatureConfig().to_dict(), "golden file made for another config"
+    actual = golden_features()
+    for normalization in ("none", "window"):
+        np.testing.assert_allclose(
+            actual[normalization], golden[normalization], atol=2e-3, rtol=1e-4
+        )
+
+
+def test_output_shape_and_dtype() -> None:
+    config = FeatureConfig()
+    matrix = FeatureExtractor(config).window_features(golden_window(config))
+    assert matrix.shape == config.input_shape
+    assert matrix.dtype == np.float32
+    assert np.isfinite(matrix).all()
+
+
+def test_window_normalisation_gives_zero_mean_unit_variance() -> None:
+    config = FeatureConfig()
+    matrix = FeatureExtractor(config).window_features(golden_window(config))
+    np.testing.assert_allclose(matrix.mean(axis=0), 0.0, atol=1e-4)
+    # NORM_EPSILON (1e-5) is visible on ZCR, whose raw spread is only ~0.01.
+    np.testing.assert_allclose(matrix.std(axis=0), 1.0, atol=2e-3)
+
+
+def test_normalised_features_ignore_recording_gain() -> None:
+    config = FeatureConfig()
+    extractor = FeatureExtractor(config)
+    window = golden_window(config)
+    quiet, loud = extractor.window_features(0.05 * window), extractor.window_features(window)
+    # Log-domain groups shift by a constant under gain; normalisation removes it. ZCR of the
+    # zero-padded tail and the 80 dB log-mel floor may differ slightly.
+    np.testing.assert_allclose(quiet[:, 1:42], loud[:, 1:42], atol=5e-3)
+
+
+def test_wrong_window_length_is_refused() -> None:
+    with pytest.raises(ValueError, match="window of shape"):
+        FeatureExtractor(FeatureConfig()).window_features(np.zeros(100, np.float32))
+
+
+def test_framing_is_centred() -> None:
+    frames = frame_signal(np.arange(1600, dtype=np.float32), 400, 160)
+    assert frames.shape == (11, 400)
+    assert frames[1, 200] == 160.0  # frame i is centred on sample i * hop
+
+
+def test_delta_of_a_linear_ramp_is_its_slope() -> None:
+    ramp = np.arange(50, dtype=np.float64)[:, None] * 3.0
+    np.testing.assert_allclose(delta(ramp, 9)[5:-5], 3.0)
+
+
+class TestAgainstLibrosa:
+    """librosa is an independent implementation of the same formulas (tests only)."""
+
+    librosa = pytest.importorskip("librosa")
+
+    def test_mel_filterbank(self) -> None:
+        ours = mel_filterbank(16_000, 512, 64, 20.0, 8_000.0)
+        theirs = self.librosa.filters.mel(sr=16_000, n_fft=512, n_mels=64, fmin=20.0, fmax=8_000.0)
+        np.testing.assert_allclose(ours, theirs, atol=1e-7)
+
+    def test_log_mel_mfcc_rms_and_zcr(self) -> None:
+        librosa = self.librosa
+        config = FeatureConfig(normalization="none")
+        window = golden_window(config)
+        ours = FeatureExtractor(config).window_features(window)
+        sizes = config.group_sizes
+        columns = np.cumsum([0, *sizes.values()])
+        group = {name: ours[:, columns[i] : columns[i + 1]] for i, name in enumerate(sizes)}
+        power = (
+            np.abs(
+                librosa.stft(
+                    window,
+                    n_fft=512,
+                    hop_length=160,
+                    win_length=400,
+                    center=True,
+                    pad_mode="reflect",
+                )
+            )
+            ** 2
+        )
+        mel = librosa.feature.melspectrogram(S=power, sr=16_000, n_mels=64, fmin=20.0, fmax=8_000.0)
+        log_mel = librosa.power_to_db(mel, top_db=80.0).T
+        mfcc = librosa.feature.mfcc(S=log_mel.T, n_mfcc=20).T
+        np.testing.assert_allclose(group["log_mel"], log_mel, atol=1e-3)
+        np.testing.assert_allclose(group["mfcc"], mfcc, atol=5e-3)
+        # librosa zero-pads RMS/ZCR frames at the edges where we reflect: compare the interior.
+        interior = slice(3, -3)
+        rms = librosa.feature.rms(y=window, frame_length=400, hop_length=160)[0]
+        rms_db = 20 * np.log10(np.maximum(rms, 1e-10))
+        rms_db = np.maximum(rms_db, rms_db.max() - 80.0)  # our floor is relative, like log-mel
+        np.testing.assert_allclose(group["rms"][interior, 0], rms_db[interior], atol=1e-3)
+        zcr = librosa.feature.zero_crossing_rate(window, frame_length=400, hop_length=160)[0]
+        np.testing.assert_allclose(group["zcr"][interior, 0], zcr[interior], atol=3e-3)
+
+
+if __name__ == "__main__":
+    GOLDEN_PATH.write_text(
+        json.dumps({"config": FeatureConfig().to_dict(), **golden_features()}) + "\n"
+    )
+    print(f"wrote {GOLDEN_PATH}")

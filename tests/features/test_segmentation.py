@@ -1,0 +1,66 @@
+"""Windowing: trimming, coverage of the whole voiced part, silence flags, times."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from ser_features import FeatureConfig, split_windows, voiced_bounds
+from ser_features.segmentation import window_starts
+from tests.support.audio import harmonic_tone
+
+CONFIG = FeatureConfig()
+RATE = CONFIG.sample_rate
+
+
+def with_silence(before_s: float, speech_s: float, after_s: float) -> np.ndarray:
+    return np.concatenate([np.zeros(round(before_s * RATE), np.float32), harmonic_tone(speech_s),
+                           np.zeros(round(after_s * RATE), np.float32)])  # fmt: skip
+
+
+def test_leading_and_trailing_silence_is_trimmed() -> None:
+    # Bounds keep up to half a trim frame (32 ms) plus the 50 ms fade of margin: never cut speech.
+    start, end = voiced_bounds(with_silence(1.0, 1.5, 0.8), CONFIG)
+    assert start / RATE == pytest.approx(1.0, abs=0.1)
+    assert end / RATE == pytest.approx(2.5, abs=0.1)
+
+
+def test_short_utterance_is_one_padded_window_with_original_times() -> None:
+    (window,) = split_windows(with_silence(1.0, 1.5, 0.8), CONFIG)
+    assert window.samples.shape == (CONFIG.window_samples,)
+    assert window.start_s == pytest.approx(1.0, abs=0.1)
+    assert window.end_s == pytest.approx(2.5, abs=0.1)
+    assert not window.silent
+    assert np.all(window.samples[round(1.6 * RATE) :] == 0)  # padded at the end
+
+
+@pytest.mark.parametrize("n_samples", [48_000, 48_001, 100_000, 16_000 * 600])
+def test_windows_cover_every_sample_and_the_last_is_aligned_to_the_end(n_samples: int) -> None:
+    starts = window_starts(n_samples, 48_000, 24_000)
+    assert starts[0] == 0
+    assert starts[-1] + 48_000 == max(n_samples, 48_000)
+    assert all(b - a <= 24_000 for a, b in itertools.pairwise(starts))
+
+
+def test_silence_in_the_middle_is_flagged_not_classified() -> None:
+    audio = np.concatenate(
+        [harmonic_tone(3.0), np.zeros(6 * RATE, np.float32), harmonic_tone(3.0, seed=1)]
+    )
+    windows = split_windows(audio, CONFIG)
+    flags = [w.silent for w in windows]
+    assert flags[0] is False and flags[-1] is False
+    assert any(flags)  # the 6 s gap holds at least one all-silent window
+    assert windows[-1].end_s == pytest.approx(len(audio) / RATE, abs=0.1)
+
+
+def test_all_silent_recording_gives_silent_windows() -> None:
+    windows = split_windows(np.zeros(5 * RATE, np.float32), CONFIG)
+    assert windows and all(w.silent for w in windows)
+
+
+def test_quiet_room_noise_is_not_taken_for_speech() -> None:
+    rng = np.random.default_rng(0)
+    noise = (10 ** (-70 / 20) * rng.standard_normal(4 * RATE)).astype(np.float32)  # -70 dBFS
+    assert all(w.silent for w in split_windows(noise, CONFIG))
