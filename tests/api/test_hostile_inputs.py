@@ -1,4 +1,3 @@
-# ruff: noqa: E501  (the case table reads best one case per line)
 """Hostile and odd uploads: each gets its documented status, none harms the next request."""
 
 from __future__ import annotations
