@@ -1,0 +1,119 @@
+"""Corpus readers: labels, speakers and sentences from names; skipped files with reasons."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ser_training.datasets import (
+    find_corpora,
+    parse_crema_d,
+    parse_savee,
+    scan_corpus,
+    scan_data_dir,
+)
+from tests.support.audio import write_audio
+from tests.training.conftest import make_emodb, make_ravdess, make_tess
+
+SHORT = np.full(1600, 0.1, dtype=np.float32)
+
+
+def test_ravdess_labels_speakers_and_calm_merged_into_neutral(tmp_path: Path) -> None:
+    result = scan_corpus(make_ravdess(tmp_path, actors=[1, 2]), "ravdess")
+    assert len(result.utterances) == 16 and not result.skipped
+    labels = Counter(u.label for u in result.utterances)
+    assert labels["neutral"] == 4  # neutral + calm, two actors
+    assert {u.speaker for u in result.utterances} == {"ravdess:01", "ravdess:02"}
+    assert {u.raw_emotion for u in result.utterances} >= {"calm", "neutral"}
+
+
+def test_ravdess_song_and_video_files_are_skipped_with_reasons(tmp_path: Path) -> None:
+    write_audio(tmp_path / "Actor_01" / "03-02-05-01-01-01-01.wav", SHORT)  # song
+    write_audio(tmp_path / "Actor_01" / "01-01-05-01-01-01-01.wav", SHORT)  # audio-video
+    write_audio(tmp_path / "Actor_01" / "notes.wav", SHORT)
+    result = scan_corpus(tmp_path, "ravdess")
+    assert not result.utterances
+    reasons = " ".join(reason for _, reason in result.skipped)
+    assert "song" in reasons and "modality 01" in reasons and "not a RAVDESS name" in reasons
+
+
+def test_tess_ps_is_surprised_and_the_misnamed_file_gets_its_folder_speaker(tmp_path: Path) -> None:
+    make_tess(tmp_path, per_emotion=1)
+    write_audio(tmp_path / "OAF_neutral" / "OA_bite_neutral.wav", SHORT)
+    result = scan_corpus(tmp_path, "tess")
+    assert not result.skipped
+    by_name = {u.path.name: u for u in result.utterances}
+    assert by_name["OA_bite_neutral.wav"].speaker == "tess:OAF"
+    assert by_name["YAF_back_ps.wav"].label == "surprised"
+    assert by_name["OAF_back_fear.wav"].label == "fearful"
+
+
+def test_emodb_boredom_is_left_out_and_reported(tmp_path: Path) -> None:
+    result = scan_corpus(make_emodb(tmp_path, speakers=("03",)), "emodb")
+    assert sorted(u.label for u in result.utterances) == sorted(
+        ["angry", "disgust", "fearful", "happy", "sad", "neutral"]
+    )
+    assert len(result.skipped) == 1 and "boredom" in result.skipped[0][1]
+    assert result.utterances[0].sentence == "emodb:a01"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("1001_DFA_ANG_XX", ("1001", "DFA", "anger")), ("1091_IEO_SAD_HI", ("1091", "IEO", "sad"))],
+)
+def test_crema_d_names(name: str, expected: tuple) -> None:
+    assert parse_crema_d(Path(f"AudioWAV/{name}.wav")) == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [("AudioData/DC/a01.wav", ("DC", "a01", "anger")), ("AudioData/JE/sa15.wav", ("JE", "sa15", "sadness")),
+     ("ALL/KL_su03.wav", ("KL", "su03", "surprise")), ("ALL/JK_n30.wav", ("JK", "n30", "neutral"))],
+)  # fmt: skip
+def test_savee_names_in_both_layouts(path: str, expected: tuple) -> None:
+    assert parse_savee(Path(path)) == expected
+
+
+def test_crema_d_and_savee_directories_scan(tmp_path: Path) -> None:
+    write_audio(tmp_path / "CREMA-D" / "AudioWAV" / "1001_DFA_ANG_XX.wav", SHORT)
+    write_audio(tmp_path / "CREMA-D" / "AudioWAV" / "1002_DFA_BOR_XX.wav", SHORT)  # no such code
+    write_audio(tmp_path / "SAVEE" / "AudioData" / "DC" / "h01.wav", SHORT)
+    result = scan_data_dir(tmp_path)
+    assert Counter(u.corpus for u in result.utterances) == {"crema-d": 1, "savee": 1}
+    assert {u.label for u in result.utterances} == {"angry", "happy"}
+    assert len(result.skipped) == 1
+
+
+def test_find_corpora_by_folder_name_and_refuse_missing(tmp_path: Path) -> None:
+    for folder in ("RAVDESS", "emo-db", "TESS", "other"):
+        (tmp_path / folder).mkdir()
+    assert set(find_corpora(tmp_path)) == {"ravdess", "emodb", "tess"}
+    with pytest.raises(FileNotFoundError, match="savee"):
+        scan_data_dir(tmp_path, corpora=["savee"])
+    with pytest.raises(FileNotFoundError):
+        find_corpora(tmp_path / "absent")
+
+
+def test_uppercase_and_flac_extensions_are_found(tmp_path: Path) -> None:
+    write_audio(tmp_path / "Actor_03" / "03-01-03-01-01-01-03.flac", SHORT)
+    (tmp_path / "Actor_03" / "03-01-04-01-01-01-03.WAV").write_bytes(
+        (tmp_path / "Actor_03" / "03-01-03-01-01-01-03.flac").read_bytes()
+    )
+    assert len(scan_corpus(tmp_path, "ravdess").utterances) == 2
+
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+
+
+@pytest.mark.corpus
+@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/datasets is not beside this checkout")
+def test_the_shared_corpora_parse_completely() -> None:
+    result = scan_data_dir(SHARED)
+    counts = Counter(u.corpus for u in result.utterances)
+    assert counts == {"ravdess": 1320, "tess": 2799, "emodb": 353}
+    assert {reason for _, reason in result.skipped} == {
+        "emodb: emotion 'boredom' left out by the label map"
+    }

@@ -1,0 +1,69 @@
+"""A tiny real run: train → evaluate → export ONNX → parity, on synthesised corpora."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import pytest
+from typer.testing import CliRunner
+
+from ser_features import FeatureExtractor, file_features
+from ser_features.model_metadata import INPUT_NAME, OUTPUT_NAME, ModelMetadata
+
+pytestmark = [pytest.mark.training, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def trained(toy_corpora: Path, tmp_path_factory) -> Path:
+    pytest.importorskip("tensorflow")
+    from ser_training.cli import app
+
+    out = tmp_path_factory.mktemp("model")
+    result = CliRunner().invoke(app, ["train", "--data", str(toy_corpora), "--out", str(out),
+                                      "--cache", str(out / "cache"), "--quick", "--no-robustness",
+                                      "--workers", "1"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_export_writes_model_sidecar_card_and_report(trained: Path) -> None:
+    for name in ("ser_model.onnx", "ser_model.json", "MODEL_CARD.md", "evaluation/report.md",
+                 "evaluation/learning_curves.png", "evaluation/confusion_ravdess.png"):  # fmt: skip
+        assert (trained / name).is_file(), name
+    summary = json.loads((trained / "evaluation" / "summary.json").read_text())
+    assert summary["export"]["keras_onnx_max_abs_diff"] <= 1e-4
+    assert "Speaker-independent" in summary["protocol"]
+    assert set(summary["test"]) == {"ravdess", "emodb", "tess", "all"}
+
+
+def test_onnx_metadata_matches_sidecar_and_serving_can_use_it(
+    trained: Path, toy_corpora: Path
+) -> None:
+    import onnx
+
+    proto = onnx.load(str(trained / "ser_model.onnx"))
+    metadata = ModelMetadata.from_properties({p.key: p.value for p in proto.metadata_props})
+    assert metadata.to_json_dict() == json.loads((trained / "ser_model.json").read_text())
+    assert "non-commercial" in metadata.license.lower()
+    session = onnxruntime.InferenceSession(
+        str(trained / "ser_model.onnx"), providers=["CPUExecutionProvider"]
+    )
+    wav = next((toy_corpora / "ravdess").rglob("*.wav")).read_bytes()
+    _, features = file_features(wav, FeatureExtractor(metadata.feature_config))
+    probabilities = session.run([OUTPUT_NAME], {INPUT_NAME: features.features})[0]
+    assert probabilities.shape == (len(features.features), len(metadata.labels))
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_missing_data_fails_with_a_clear_message(tmp_path: Path) -> None:
+    pytest.importorskip("tensorflow")
+    from ser_training.cli import app
+
+    result = CliRunner().invoke(
+        app, ["train", "--data", str(tmp_path / "nothing"), "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 1
+    assert "does not exist" in result.output
