@@ -54,7 +54,18 @@ def test_probability_chart_uses_the_emotion_colours_and_a_0_to_1_axis() -> None:
     }
     assert scale["domain"][0] == "fearful"  # most probable on top
     assert bars["encoding"]["x"]["scale"]["domain"] == [0, 1]
-    assert spec["height"] == charts.BAR_HEIGHT_PX * len(LABELS)
+    assert spec["height"] == charts.bar_chart_height(len(LABELS))
+
+
+def test_emotion_counts_chart_counts_files_per_emotion_most_frequent_first() -> None:
+    spec = charts.emotion_counts_chart(["sad", "happy", "sad"]).to_dict()
+    values = spec["datasets"][next(iter(spec["datasets"]))]
+    assert values == [{"emotion": "sad", "files": 2}, {"emotion": "happy", "files": 1}]
+    bars = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "bar")
+    assert bars["encoding"]["color"]["scale"]["range"] == [
+        charts.EMOTION_COLOURS["sad"],
+        charts.EMOTION_COLOURS["happy"],
+    ]
 
 
 # --------------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -143,36 +142,39 @@ def show_api_error(
         Streamlit widget key of the retry button, unique on the page.
     """
     if isinstance(error, api.ApiRejectedError):
-        st.error(f"**The service could not analyse {subject}.**\n\n{error.detail}", icon="🚫")
+        st.error(
+            f"**The service could not analyse {subject}.**\n\n{error.detail}",
+            icon=":material/block:",
+        )
     elif isinstance(error, api.ApiUnavailableError):
         st.error(
             "**The analysis service is not reachable right now.** It may be starting up or "
             "stopped. Please try again in a moment.",
-            icon="🔌",
+            icon=":material/cloud_off:",
         )
         st.caption(f"Details: {error.detail}")
     elif isinstance(error, api.ApiTimeoutError):
         st.warning(
             "**The analysis service is taking too long to answer.** It may be busy with "
             "other requests; trying again in a moment usually works. Shorter clips are faster.",
-            icon="⏳",
+            icon=":material/hourglass_top:",
         )
         st.caption(f"Details: {error.detail}")
     elif isinstance(error, api.ApiServerError):
         st.error(
             f"**The analysis service failed while working on {subject}** "
             f"(HTTP {error.status_code}). Trying again may help.\n\n{error.detail}",
-            icon="⚠️",
+            icon=":material/error:",
         )
     else:  # ApiProtocolError or a future subclass
         st.error(
             "**The analysis service answered in a way this page does not understand.** The "
             "web app and the API may be different versions.",
-            icon="🧩",
+            icon=":material/sync_problem:",
         )
         st.caption(f"Details: {error}")
     if retry is not None:
-        st.button("Try again", key=retry_key, on_click=retry, icon="🔄")
+        st.button("Try again", key=retry_key, on_click=retry, icon=":material/refresh:")
 
 
 # --------------------------------------------------------------------------------------
@@ -221,7 +223,7 @@ def render_single(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> 
     if uploaded is None:
         st.info(
             "Upload a recording or record yourself to see which emotion it sounds like.",
-            icon="🎧",
+            icon=":material/upload_file:",
         )
         return
 
@@ -286,11 +288,18 @@ def render_prediction(
     bars_col, wave_col = st.columns([2, 3], gap="large")
     with bars_col:
         st.markdown("**All emotions**")
-        st.altair_chart(charts.probability_chart(prediction.probabilities), width="stretch")
+        # The height is passed too: Streamlit otherwise squeezes short charts.
+        st.altair_chart(
+            charts.probability_chart(prediction.probabilities),
+            width="stretch",
+            height=charts.bar_chart_height(len(prediction.probabilities)),
+        )
     with wave_col:
         display = _display_audio(audio_key, content)
         if isinstance(display, DisplayAudioError):
-            st.info(f"The waveform cannot be drawn for this file ({display}).", icon="ℹ️")
+            st.info(
+                f"The waveform cannot be drawn for this file ({display}).", icon=":material/info:"
+            )
         else:
             timeline = None
             if len(prediction.segments) > 1:
@@ -327,7 +336,7 @@ def render_prediction(
             file_name=f"{stem}-emotion.json",
             mime="application/json",
             on_click="ignore",
-            icon="⬇️",
+            icon=":material/download:",
         )
 
 
@@ -424,7 +433,10 @@ def render_batch(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
         help=limits_hint(info),
     )
     if not uploaded:
-        st.info("Add several recordings to analyse them together and download a CSV.", icon="📂")
+        st.info(
+            "Add several recordings to analyse them together and download a CSV.",
+            icon=":material/library_music:",
+        )
         return
     audios = [api.AudioFile(file.name, file.getvalue()) for file in uploaded]
     key = _digest(*(part for audio in audios for part in (audio.name.encode(), audio.content)))
@@ -432,7 +444,9 @@ def render_batch(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
     current = previous if previous is not None and previous.key == key else None
 
     count = f"{len(audios)} file{'s' if len(audios) != 1 else ''}"
-    pressed = st.button(f"Analyse {count}", type="primary", key="batch_run", icon="▶️")
+    pressed = st.button(
+        f"Analyse {count}", type="primary", key="batch_run", icon=":material/play_arrow:"
+    )
     # The error's "Try again" button (below) sets the flag during its callback.
     if pressed or st.session_state.pop(BATCH_RETRY_KEY, False):
         current = run_batch(client, audios, key, batch_request_limits(info))
@@ -450,10 +464,18 @@ def render_batch(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
     done.metric("Analysed", n_ok)
     rejected.metric("Rejected", n_rejected)
     if n_ok:
-        st.altair_chart(_emotion_counts_chart(frame), width="stretch")
+        emotions = frame.loc[frame["status"] == "ok", "emotion"]
+        st.altair_chart(
+            charts.emotion_counts_chart(list(emotions)),
+            width="stretch",
+            height=charts.bar_chart_height(emotions.nunique()),
+        )
+    # Error next to status so a refusal's reason is visible without scrolling sideways.
+    first = ["file", "status", "emotion", "confidence", "error"]
     st.dataframe(
         frame,
         hide_index=True,
+        column_order=first + [column for column in frame.columns if column not in first],
         column_config={
             "confidence": st.column_config.ProgressColumn(
                 "confidence", min_value=0.0, max_value=1.0, format="percent"
@@ -467,29 +489,8 @@ def render_batch(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
         file_name="emotion-results.csv",
         mime="text/csv",
         on_click="ignore",
-        icon="⬇️",
+        icon=":material/download:",
         type="primary",
-    )
-
-
-def _emotion_counts_chart(frame: pd.DataFrame) -> alt.Chart:
-    counts = frame.loc[frame["status"] == "ok", "emotion"].value_counts()
-    data = pd.DataFrame({"emotion": counts.index, "files": counts.to_numpy()})
-    order = list(data["emotion"])
-    return (
-        alt.Chart(data)
-        .mark_bar(cornerRadiusEnd=3)
-        .encode(
-            x=alt.X("files:Q", title="files", axis=alt.Axis(tickMinStep=1)),
-            y=alt.Y("emotion:N", sort=order, title=None),
-            color=alt.Color(
-                "emotion:N",
-                scale=alt.Scale(domain=order, range=[charts.emotion_colour(e) for e in order]),
-                legend=None,
-            ),
-            tooltip=["emotion:N", "files:Q"],
-        )
-        .properties(height=charts.BAR_HEIGHT_PX * len(order))
     )
 
 
@@ -514,7 +515,7 @@ def render_about(info: api.ModelInfo | api.ApiError) -> None:
     st.markdown("#### How well it works")
     protocol = info.metrics.get("protocol")
     if isinstance(protocol, str) and protocol:
-        st.info(f"**How these numbers were measured:** {protocol}", icon="🧪")
+        st.info(f"**How these numbers were measured:** {protocol}", icon=":material/science:")
     summary = tables.metrics_table(info.metrics)
     if summary.empty:
         st.caption("The model does not report evaluation numbers.")
@@ -560,7 +561,7 @@ def render_about(info: api.ModelInfo | api.ApiError) -> None:
 
     st.markdown("#### Licence")
     if info.license:
-        st.warning(info.license, icon="📜")
+        st.warning(info.license, icon=":material/gavel:")
     else:
         st.caption("The model does not state a licence; ask its publisher before reuse.")
     with st.expander("Feature configuration"):
@@ -575,10 +576,15 @@ def render_sidebar(client: api.ApiClient, info: api.ModelInfo | api.ApiError) ->
     with st.sidebar:
         st.header("Service")
         if isinstance(info, api.ModelInfo):
-            st.success(f"Connected · model {info.model_version}", icon="✅")
+            st.success(f"Connected · model {info.model_version}", icon=":material/check_circle:")
         else:
-            st.error("Not connected to the analysis service.", icon="🔌")
-            st.button("Check again", key="sidebar_retry", on_click=_forget_model_info, icon="🔄")
+            st.error("Not connected to the analysis service.", icon=":material/cloud_off:")
+            st.button(
+                "Check again",
+                key="sidebar_retry",
+                on_click=_forget_model_info,
+                icon=":material/refresh:",
+            )
         st.caption(f"API: `{client.base_url}`")
         st.markdown(
             "**Reading the result.** The bars are the model's probabilities for every "
@@ -589,8 +595,11 @@ def render_sidebar(client: api.ApiClient, info: api.ModelInfo | api.ApiError) ->
 
 
 def main() -> None:
-    st.set_page_config(page_title=PAGE_TITLE, page_icon="🎙️", layout="wide")
-    st.title(f"🎙️ {PAGE_TITLE}")
+    st.set_page_config(page_title=PAGE_TITLE, page_icon=":material/graphic_eq:", layout="wide")
+    # People using the app have nothing to deploy; the toolbar keeps only what they need.
+    st.set_option("client.toolbarMode", "minimal")
+    # Material icons ship with Streamlit; emoji need a font the viewer may not have.
+    st.title(f":material/graphic_eq: {PAGE_TITLE}")
     st.caption("Hear how something was said: upload or record speech and see the emotion.")
     try:
         client = api.ApiClient.from_env()
@@ -599,7 +608,11 @@ def main() -> None:
         st.stop()
     try:
         single_tab, batch_tab, about_tab = st.tabs(
-            ["🎧 Analyse a clip", "📂 Batch", "ℹ️ About the model"]
+            [
+                ":material/mic: Analyse a clip",
+                ":material/library_music: Batch",
+                ":material/info: About the model",
+            ]
         )
         info = _model_info(client)
         with single_tab:

@@ -17,6 +17,7 @@ matplotlib.use("Agg")  # headless server: never try to open a window
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
@@ -52,8 +53,20 @@ FALLBACK_COLOURS = ("#e377c2", "#7f7f7f", "#bcbd22", "#9edae5", "#ff9896", "#c49
 WAVEFORM_COLOUR = "#333333"
 TIMELINE_BACKGROUND_ALPHA = 0.22  # tint behind the waveform; the strip below is opaque
 MIN_LABEL_FRACTION = 0.06  # of the clip's width: narrower runs get no text label
-FIGURE_WIDTH_IN = 10.0  # inches at 100 dpi ≈ the width of Streamlit's wide layout column
-BAR_HEIGHT_PX = 30  # per emotion in the probability chart
+# The figures fill a column about 700 px wide: 7 in at 150 dpi keeps 9-pt text readable
+# after the browser scales the PNG to fit, and sharp on high-density screens.
+FIGURE_WIDTH_IN = 7.0  # inches
+FIGURE_DPI = 150
+FONT_SIZE_PT = 8
+# Shared horizontal placement (fractions of the figure width) so the waveform and the
+# spectrogram stacked under it have the same time axis, pixel for pixel.
+AXES_LEFT = 0.09
+AXES_RIGHT = 0.92
+COLOURBAR_GAP = 0.01
+COLOURBAR_WIDTH = 0.015
+BAR_HEIGHT_PX = 28  # per emotion in the bar charts
+# Streamlit fits the whole chart, axis and title included, into the height it is given.
+BAR_CHART_AXIS_PX = 85  # x-axis ticks, labels and title; measured in Chromium
 
 
 def emotion_colour(label: str | None) -> str:
@@ -100,7 +113,13 @@ def probability_chart(probabilities: Mapping[str, float]) -> alt.LayerChart:
         legend=None,
     )
     base = alt.Chart(frame).encode(
-        y=alt.Y("emotion:N", sort=order, title=None, axis=alt.Axis(labelFontSize=13)),
+        # labelOverlap=False: Vega would otherwise hide every other emotion name.
+        y=alt.Y(
+            "emotion:N",
+            sort=order,
+            title=None,
+            axis=alt.Axis(labelFontSize=13, labelOverlap=False),
+        ),
         x=alt.X(
             "probability:Q",
             scale=alt.Scale(domain=[0, 1]),
@@ -113,7 +132,39 @@ def probability_chart(probabilities: Mapping[str, float]) -> alt.LayerChart:
     )
     bars = base.mark_bar(cornerRadiusEnd=3).encode(color=colour)
     labels = base.mark_text(align="left", dx=4, fontSize=12).encode(text="percent:N")
-    return (bars + labels).properties(height=BAR_HEIGHT_PX * len(order))
+    return (bars + labels).properties(height=bar_chart_height(len(order)))
+
+
+def bar_chart_height(n_bars: int) -> int:
+    """Pixels for a horizontal bar chart of ``n_bars`` bars plus its x axis."""
+    return BAR_HEIGHT_PX * max(n_bars, 1) + BAR_CHART_AXIS_PX
+
+
+def emotion_counts_chart(emotions: Sequence[str]) -> alt.LayerChart:
+    """How many files got each emotion (batch summary), most frequent on top.
+
+    Parameters
+    ----------
+    emotions
+        One detected emotion per successfully analysed file.
+    """
+    counts = pd.Series(list(emotions), dtype=object).value_counts()
+    frame = pd.DataFrame({"emotion": counts.index.astype(str), "files": counts.to_numpy()})
+    order = list(frame["emotion"])
+    base = alt.Chart(frame).encode(
+        y=alt.Y("emotion:N", sort=order, title=None, axis=alt.Axis(labelOverlap=False)),
+        x=alt.X("files:Q", title="files", axis=alt.Axis(tickMinStep=1, format="d")),
+        tooltip=["emotion:N", "files:Q"],
+    )
+    bars = base.mark_bar(cornerRadiusEnd=3).encode(
+        color=alt.Color(
+            "emotion:N",
+            scale=alt.Scale(domain=order, range=[emotion_colour(label) for label in order]),
+            legend=None,
+        )
+    )
+    labels = base.mark_text(align="left", dx=4, fontSize=12).encode(text="files:Q")
+    return (bars + labels).properties(height=bar_chart_height(len(order)))
 
 
 # --------------------------------------------------------------------------------------
@@ -189,7 +240,7 @@ def waveform_figure(audio: DisplayAudio, timeline: pd.DataFrame | None = None) -
         From :func:`timeline_frame`; ``None`` or empty draws the waveform alone.
     """
     has_timeline = timeline is not None and not timeline.empty
-    figure = Figure(figsize=(FIGURE_WIDTH_IN, 2.9 if has_timeline else 2.2), dpi=100)
+    figure = Figure(figsize=(FIGURE_WIDTH_IN, 2.6 if has_timeline else 2.0), dpi=FIGURE_DPI)
     if has_timeline:
         wave_axes, strip_axes = figure.subplots(
             2, 1, sharex=True, gridspec_kw={"height_ratios": [4, 1], "hspace": 0.08}
@@ -214,7 +265,7 @@ def waveform_figure(audio: DisplayAudio, timeline: pd.DataFrame | None = None) -
                     run.emotion,
                     ha="center",
                     va="center",
-                    fontsize=9,
+                    fontsize=FONT_SIZE_PT,
                     color="#222222" if run.emotion in ("happy", SILENCE_LABEL) else "white",
                 )
         strip_axes.set_yticks([])
@@ -226,7 +277,7 @@ def waveform_figure(audio: DisplayAudio, timeline: pd.DataFrame | None = None) -
             loc="upper center",
             ncol=min(len(present), 8),
             frameon=False,
-            fontsize=9,
+            fontsize=FONT_SIZE_PT,
         )
     else:
         wave_axes.set_xlabel("time (s)")
@@ -244,17 +295,19 @@ def waveform_figure(audio: DisplayAudio, timeline: pd.DataFrame | None = None) -
     wave_axes.set_xlim(0, duration)
     wave_axes.set_ylabel("amplitude")
     for axes in filter(None, (wave_axes, strip_axes)):
-        for side in ("top", "right"):
-            axes.spines[side].set_visible(False)
-    figure.subplots_adjust(left=0.07, right=0.99, bottom=0.18, top=0.86 if has_timeline else 0.95)
+        _style(axes)
+    figure.subplots_adjust(
+        left=AXES_LEFT, right=AXES_RIGHT, bottom=0.17, top=0.87 if has_timeline else 0.95
+    )
     return figure
 
 
 def spectrogram_figure(audio: DisplayAudio) -> Figure:
     """Log-magnitude spectrogram up to 8 kHz, time axis aligned with :func:`waveform_figure`."""
     result = compute_spectrogram(audio)
-    figure = Figure(figsize=(FIGURE_WIDTH_IN, 2.6), dpi=100)
+    figure = Figure(figsize=(FIGURE_WIDTH_IN, 2.2), dpi=FIGURE_DPI)
     axes = figure.subplots(1, 1)
+    figure.subplots_adjust(left=AXES_LEFT, right=AXES_RIGHT, bottom=0.2, top=0.95)
     extent = (
         0.0,
         max(audio.duration_s, float(result.times_s[-1])),
@@ -272,7 +325,22 @@ def spectrogram_figure(audio: DisplayAudio) -> Figure:
     axes.set_xlim(0, max(audio.duration_s, 1e-3))
     axes.set_xlabel("time (s)")
     axes.set_ylabel("frequency (kHz)")
-    colourbar = figure.colorbar(image, ax=axes, pad=0.01, fraction=0.03)
-    colourbar.set_label("dB")
-    figure.subplots_adjust(left=0.07, right=0.97, bottom=0.2, top=0.95)
+    _style(axes)
+    # A colourbar in its own axes right of the plot, so the plot keeps the waveform's width.
+    box = axes.get_position()
+    colourbar_axes = figure.add_axes(
+        (AXES_RIGHT + COLOURBAR_GAP, box.y0, COLOURBAR_WIDTH, box.height)
+    )
+    colourbar = figure.colorbar(image, cax=colourbar_axes)
+    colourbar.set_label("dB", fontsize=FONT_SIZE_PT)
+    colourbar.ax.tick_params(labelsize=FONT_SIZE_PT)
     return figure
+
+
+def _style(axes: Axes) -> None:
+    """House look: no top/right frame, the shared font size."""
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    axes.tick_params(labelsize=FONT_SIZE_PT)
+    axes.xaxis.label.set_size(FONT_SIZE_PT)
+    axes.yaxis.label.set_size(FONT_SIZE_PT)

@@ -1,0 +1,178 @@
+"""End to end in a real headless browser: the real API, the real UI, synthesized audio.
+
+Debian's Chromium (``make browser`` installs it) is driven by Playwright through
+``executable_path``; no browser is ever downloaded. The tests skip, saying why, when
+Chromium, Playwright or the API package is missing. Both servers are started once for
+the module and always stopped; every wait is bounded.
+
+Screenshots land in ``test-artifacts/``: ``ui-e2e.png`` (one clip analysed),
+``ui-e2e-batch.png`` and ``ui-e2e-about.png``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.audio import harmonic_tone, write_audio
+from tests.ui.live_servers import REPO_ROOT, api_import_problem, live_api, live_ui
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+SCREENSHOT = ARTIFACTS / "ui-e2e.png"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",  # runs as root in CI containers
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",  # no calls home: the machine may be offline
+    "--disable-component-update",
+    "--disable-sync",
+]
+PAGE_TIMEOUT_MS = 60_000  # ms, for each browser wait
+CLIP_DURATION_S = 4.0  # s; longer than the tiny model's 1-s window, so a timeline shows
+VIEWPORT = {"width": 1440, "height": 1500}  # a laptop-sized window, tall enough for results
+TEXT_FILE = b"these are meeting notes, not audio"
+
+
+def _skip_reason() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} not found: install Debian's chromium (`make browser`, needs root)"
+    if importlib.util.find_spec("playwright") is None:
+        return "the playwright package is not installed"
+    return api_import_problem()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """``(api_url, ui_url)``: the API with a tiny model and the UI pointing at it."""
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    workdir = tmp_path_factory.mktemp("stack")
+    with live_api(workdir) as api_url, live_ui(workdir, api_url) as ui_url:
+        yield api_url, ui_url
+
+
+@pytest.fixture
+def page(stack: tuple[str, str]) -> Iterator[Any]:
+    """A fresh browser page on the UI (one browser session per test)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=PAGE_TIMEOUT_MS)  # its default of 5 s is for idle machines
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=PAGE_TIMEOUT_MS
+        )
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
+            page.goto(stack[1], wait_until="domcontentloaded")
+            expect(page.get_by_role("heading", name="Speech emotion recognition")).to_be_visible()
+            yield page
+        finally:
+            browser.close()
+
+
+def _screenshot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.wait_for_timeout(500)  # let the charts' entry transitions finish
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+    return path
+
+
+def _file_input(page: Any, label: str) -> Any:
+    uploader = page.get_by_test_id("stFileUploader").filter(has_text=label)
+    return uploader.locator("input[type=file]")
+
+
+def test_upload_shows_emotion_and_charts(stack: tuple[str, str], page: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    api_url, _ = stack
+    wav = write_audio(tmp_path / "speech.wav", harmonic_tone(CLIP_DURATION_S, f0_hz=180))
+    # What the API says about this file is what the page must show.
+    answer = httpx.post(
+        f"{api_url}/predict", files={"file": ("speech.wav", wav.read_bytes(), "audio/wav")}
+    )
+    assert answer.status_code == 200, answer.text
+    expected = answer.json()["emotion"]
+
+    expect(page.get_by_text("Connected · model tiny-test-0")).to_be_visible()
+    _file_input(page, "Speech recording (").set_input_files(str(wav))
+
+    expect(page.get_by_test_id("stMetricValue").first).to_contain_text(expected.capitalize())
+    expect(page.get_by_test_id("stMetricValue").nth(1)).to_contain_text("%")
+    # The probability bars (Vega-Lite, drawn on a canvas or as SVG) ...
+    chart = page.get_by_test_id("stVegaLiteChart").first
+    expect(chart.locator("canvas, svg").first).to_be_visible()
+    # ... and the waveform with its timeline, and the spectrogram.
+    expect(page.get_by_text("Emotion over time", exact=True)).to_be_visible()
+    expect(page.get_by_test_id("stImage").nth(1)).to_be_visible()
+    assert page.get_by_test_id("stException").count() == 0
+    _screenshot(page, SCREENSHOT.name)
+
+
+def test_rejected_file_shows_the_api_detail(
+    stack: tuple[str, str], page: Any, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    api_url, _ = stack
+    detail = httpx.post(
+        f"{api_url}/predict", files={"file": ("notes.wav", TEXT_FILE, "audio/wav")}
+    ).json()["detail"]
+    notes = tmp_path / "notes.wav"
+    notes.write_bytes(TEXT_FILE)
+    _file_input(page, "Speech recording (").set_input_files(str(notes))
+    alert = page.get_by_test_id("stAlert").filter(has_text="could not analyse notes.wav")
+    expect(alert).to_contain_text(detail)
+
+
+def test_batch_table_and_csv_download(stack: tuple[str, str], page: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    files = [
+        write_audio(tmp_path / "calm.wav", harmonic_tone(2.0, f0_hz=120, seed=1)),
+        tmp_path / "notes.wav",
+        write_audio(tmp_path / "lively.wav", harmonic_tone(2.0, f0_hz=260, seed=2)),
+    ]
+    files[1].write_bytes(TEXT_FILE)
+    page.get_by_role("tab", name="Batch").click()
+    _file_input(page, "Speech recordings (").set_input_files([str(path) for path in files])
+    page.get_by_role("button", name="Analyse 3 files").click()
+
+    expect(page.get_by_test_id("stMetricValue").filter(has_text="2").first).to_be_visible()
+    download_button = page.get_by_role("button", name="Download results (CSV)")
+    expect(download_button).to_be_visible()
+    with page.expect_download() as download_info:
+        download_button.click()
+    csv = Path(download_info.value.path()).read_text()
+    lines = csv.splitlines()
+    assert lines[0].startswith("file,status,emotion,confidence")
+    assert [line.split(",")[:2] for line in lines[1:]] == [
+        ["calm.wav", "ok"],
+        ["notes.wav", "rejected"],
+        ["lively.wav", "ok"],
+    ]
+    _screenshot(page, "ui-e2e-batch.png")
+
+
+def test_about_panel_shows_the_model_card(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="About the model").click()
+    expect(page.get_by_role("heading", name="Model tiny-test-0")).to_be_visible()
+    expect(page.get_by_text("none: random weights for tests")).to_be_visible()
+    expect(page.get_by_text("test only", exact=True)).to_be_visible()
+    _screenshot(page, "ui-e2e-about.png")
