@@ -2,7 +2,7 @@
 runs with any Python 3: the host's, or the one inside the API image.
 
   python e2e_client.py wav OUT.wav                 a 2-second 16 kHz speech-like tone
-  python e2e_client.py dataset DIR                 a tiny RAVDESS-layout corpus (56 files)
+  python e2e_client.py dataset DIR                 a tiny corpus, DIR/ravdess/Actor_NN/*.wav (56 files)
   python e2e_client.py predict URL WAV             POST WAV as multipart field "file"; check JSON
   python e2e_client.py get URL                     expect 200
   python e2e_client.py wait URL SECONDS            poll until 200 or time runs out
@@ -69,7 +69,10 @@ def make_dataset(root: Path) -> int:
     for a, actor in enumerate(ACTORS):
         for code, f0 in RAVDESS_EMOTIONS.items():
             name = f"03-01-{code}-01-01-01-{actor}.wav"
-            write_wav(root / f"Actor_{actor}" / name, tone(f0 * (1 + 0.03 * a), 1.5, seed=count))
+            write_wav(
+                root / "ravdess" / f"Actor_{actor}" / name,
+                tone(f0 * (1 + 0.03 * a), 1.5, seed=count),
+            )
             count += 1
     return count
 
