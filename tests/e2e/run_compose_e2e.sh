@@ -154,7 +154,12 @@ SUMMARY+=("api /predict ok ($out)")
 # ---------------------------------------------------------------- 3. UI
 out=$(client get "$UI/_stcore/health" 2>&1) || fail "UI health: $out"
 log "$out"
-SUMMARY+=("ui /_stcore/health ok")
+# The UI reaches the API by service name (SER_API_URL=http://api:8000) on the compose network.
+out=$(compose exec -T ui python -c "import os, urllib.request as u; \
+print(os.environ['SER_API_URL'], u.urlopen(os.environ['SER_API_URL'] + '/health', timeout=5).status)" 2>&1) ||
+    fail "the ui container cannot reach the API: $out"
+log "from the ui container: $out"
+SUMMARY+=("ui /_stcore/health ok, ui->api ok")
 
 # ---------------------------------------------------------------- 4. training container
 if [[ "${E2E_SKIP_TRAIN:-0}" == 1 ]]; then
