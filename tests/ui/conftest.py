@@ -97,3 +97,11 @@ def stub_client(monkeypatch: pytest.MonkeyPatch) -> StubApiClient:
     stub = StubApiClient()
     monkeypatch.setattr(api.ApiClient, "from_env", classmethod(lambda cls, environ=None: stub))
     return stub
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """Keep each phase's report on the test item, so fixtures can tell that a test failed."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -368,6 +368,8 @@ def test_batch_requests_respect_the_api_limits() -> None:
     assert app_module.batch_request_limits(info) == (4, 9_000_000)
     unlimited = app_module.batch_request_limits(api.ApiUnavailableError("down"))
     assert unlimited == (app_module.BATCH_CHUNK_FILES, app_module.BATCH_CHUNK_MAX_BYTES)
+    assert app_module.upload_limit_mb(info) == 9
+    assert app_module.upload_limit_mb(api.ApiUnavailableError("down")) is None
     assert (
         app_module.limits_hint(
             dataclasses.replace(info, limits={"max_duration_s": 600, "max_upload_bytes": 128 << 20})

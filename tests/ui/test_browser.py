@@ -37,7 +37,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PAGE_TIMEOUT_MS = 60_000  # ms, for each browser wait
+# ms, for each browser wait: generous because training jobs may hold both cores (load 8
+# was seen); a healthy run needs a few seconds.
+PAGE_TIMEOUT_MS = 120_000
 CLIP_DURATION_S = 4.0  # s; longer than the tiny model's 1-s window, so a timeline shows
 VIEWPORT = {"width": 1440, "height": 1500}  # a laptop-sized window, tall enough for results
 TEXT_FILE = b"these are meeting notes, not audio"
@@ -63,8 +65,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]
 
 
 @pytest.fixture
-def page(stack: tuple[str, str]) -> Iterator[Any]:
-    """A fresh browser page on the UI (one browser session per test)."""
+def page(stack: tuple[str, str], request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh browser page on the UI (one browser session per test).
+
+    When the test fails, the page as it was is saved to ``test-artifacts/`` for diagnosis.
+    """
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=PAGE_TIMEOUT_MS)  # its default of 5 s is for idle machines
@@ -78,6 +83,10 @@ def page(stack: tuple[str, str]) -> Iterator[Any]:
             page.goto(stack[1], wait_until="domcontentloaded")
             expect(page.get_by_role("heading", name="Speech emotion recognition")).to_be_visible()
             yield page
+            report = getattr(request.node, "rep_call", None)
+            if report is not None and report.failed:
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / f"FAILED-{request.node.name}.png"))
         finally:
             browser.close()
 

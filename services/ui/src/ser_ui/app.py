@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,10 +22,11 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from matplotlib.figure import Figure
 
 from ser_ui import charts, tables
 from ser_ui import client as api
-from ser_ui.display_audio import DisplayAudio, DisplayAudioError, decode_audio
+from ser_ui.display_audio import DisplayAudioError, decode_audio
 
 PAGE_TITLE = "Speech emotion recognition"
 AUDIO_TYPES = ["wav", "flac", "ogg", "aiff", "aif"]  # what the API decodes; others refused
@@ -44,7 +46,7 @@ MAX_REMEMBERED_PREDICTIONS = 32  # per browser session; older answers are recomp
 
 # st.session_state keys (prefixed so they cannot collide with widget keys).
 PREDICTIONS_KEY = "ser_predictions"
-DISPLAY_AUDIO_KEY = "ser_display_audio"
+FIGURES_KEY = "ser_figures"
 MODEL_INFO_KEY = "ser_model_info"
 BATCH_KEY = "ser_batch"
 BATCH_RETRY_KEY = "ser_batch_retry"
@@ -104,17 +106,48 @@ def _model_info(client: api.ApiClient) -> api.ModelInfo | api.ApiError:
     return st.session_state[MODEL_INFO_KEY]
 
 
-def _display_audio(key: str, content: bytes) -> DisplayAudio | DisplayAudioError:
-    """Decoded audio for the charts; only the current clip is kept (it can be large)."""
-    cached = st.session_state.get(DISPLAY_AUDIO_KEY)
-    if cached is not None and cached[0] == key:
-        return cached[1]
+@dataclass(frozen=True)
+class ClipFigures:
+    """The current clip's charts, rendered once to PNG.
+
+    A 10-minute upload decodes to ~100 MB of samples and takes a second or two to draw;
+    keeping only the PNGs makes reruns instant and the session small.
+    """
+
+    key: str  # digest of the clip they were drawn from
+    waveform_png: bytes
+    spectrogram_png: bytes
+    has_timeline: bool
+
+
+def _figure_png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _clip_figures(
+    key: str, content: bytes, prediction: api.Prediction
+) -> ClipFigures | DisplayAudioError:
+    """Waveform (+ timeline when there are several windows) and spectrogram of the clip."""
+    cached = st.session_state.get(FIGURES_KEY)
+    if cached is not None and cached.key == key:
+        return cached
     try:
-        decoded: DisplayAudio | DisplayAudioError = decode_audio(content)
+        audio = decode_audio(content)
     except DisplayAudioError as error:
-        decoded = error
-    st.session_state[DISPLAY_AUDIO_KEY] = (key, decoded)
-    return decoded
+        return error
+    timeline = None
+    if len(prediction.segments) > 1:
+        timeline = charts.timeline_frame(prediction.segments, prediction.duration_s)
+    figures = ClipFigures(
+        key=key,
+        waveform_png=_figure_png(charts.waveform_figure(audio, timeline)),
+        spectrogram_png=_figure_png(charts.spectrogram_figure(audio)),
+        has_timeline=timeline is not None,
+    )
+    st.session_state[FIGURES_KEY] = figures  # replaces the previous clip's
+    return figures
 
 
 # --------------------------------------------------------------------------------------
@@ -196,6 +229,17 @@ def limits_hint(info: api.ModelInfo | api.ApiError | None) -> str | None:
     return f"Up to {' and '.join(parts)} per file." if parts else None
 
 
+def upload_limit_mb(info: api.ModelInfo | api.ApiError | None) -> int | None:
+    """The API's upload limit in whole MiB for ``st.file_uploader`` (``None``: unknown).
+
+    The browser then refuses a too-large file at once, instead of after a long upload.
+    """
+    if not isinstance(info, api.ModelInfo):
+        return None
+    max_bytes = info.limit("max_upload_bytes")
+    return None if max_bytes is None else max(1, int(max_bytes // MIB))
+
+
 def render_single(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> None:
     """Upload or record one clip, send it to ``POST /predict``, show the result."""
     source = st.radio(
@@ -210,6 +254,7 @@ def render_single(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> 
             "Speech recording (WAV, FLAC or OGG)",
             type=AUDIO_TYPES,
             key="single_file",
+            max_upload_size=upload_limit_mb(info),
             help="A few seconds of one person speaking works best. Longer recordings get "
             "an emotion timeline. " + (limits_hint(info) or ""),
         )
@@ -295,26 +340,23 @@ def render_prediction(
             height=charts.bar_chart_height(len(prediction.probabilities)),
         )
     with wave_col:
-        display = _display_audio(audio_key, content)
-        if isinstance(display, DisplayAudioError):
+        with st.spinner("Drawing the waveform…"):
+            figures = _clip_figures(audio_key, content, prediction)
+        if isinstance(figures, DisplayAudioError):
             st.info(
-                f"The waveform cannot be drawn for this file ({display}).", icon=":material/info:"
+                f"The waveform cannot be drawn for this file ({figures}).", icon=":material/info:"
             )
         else:
-            timeline = None
-            if len(prediction.segments) > 1:
-                timeline = charts.timeline_frame(prediction.segments, prediction.duration_s)
-                st.markdown("**Emotion over time**")
-            else:
-                st.markdown("**Waveform**")
-            st.pyplot(charts.waveform_figure(display, timeline), width="stretch")
-            if timeline is not None:
+            st.markdown("**Emotion over time**" if figures.has_timeline else "**Waveform**")
+            st.image(figures.waveform_png, width="stretch")
+            if figures.has_timeline:
                 st.caption(
                     "Each colour is the emotion of the nearest analysis window; light grey "
                     "marks silence, which is not classified."
                 )
-            with st.expander("Spectrogram", expanded=True):
-                st.pyplot(charts.spectrogram_figure(display), width="stretch")
+            # Same column, same figure width, no expander padding: the time axes line up.
+            st.markdown("**Spectrogram**")
+            st.image(figures.spectrogram_png, width="stretch")
 
     with st.expander("Details and downloads"):
         if prediction.segments:
@@ -430,6 +472,7 @@ def render_batch(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
         type=AUDIO_TYPES,
         accept_multiple_files=True,
         key="batch_files",
+        max_upload_size=upload_limit_mb(info),
         help=limits_hint(info),
     )
     if not uploaded:
