@@ -21,7 +21,7 @@ from streamlit.testing.v1 import AppTest
 from ser_ui import charts
 from ser_ui import client as api
 from tests.support.audio import harmonic_tone, wav_bytes
-from tests.ui.conftest import LABELS, StubApiClient, make_prediction
+from tests.ui.conftest import LABELS, StubApiClient, make_model_info, make_prediction
 
 APP_PATH = Path(__file__).resolve().parents[2] / "services/ui/src/ser_ui/app.py"
 RUN_TIMEOUT_S = 60  # s; generous, the machine is shared with training jobs
@@ -203,11 +203,28 @@ def test_api_down_on_first_visit_marks_sidebar_and_can_recheck(
     # The About tab explains the same outage with its own retry.
     assert any("not reachable" in error.value for error in at.error)
 
-    from tests.ui.conftest import make_model_info
-
     stub_client.model_info_fn = make_model_info
     at.sidebar.button(key="sidebar_retry").click().run()
     assert "Connected · model stub-1" in at.sidebar.success[0].value
+
+
+def test_reconnecting_reanalyses_a_clip_that_met_the_outage(
+    app: AppTest, stub_client: StubApiClient
+) -> None:
+    def down(audio: api.AudioFile) -> api.Prediction:
+        raise api.ApiUnavailableError("cannot reach the API")
+
+    stub_client.predict_fn = down
+    stub_client.model_info_fn = lambda: down(None)  # type: ignore[arg-type]
+    app.session_state["ser_model_info"] = api.ApiUnavailableError("cannot reach the API")
+    upload(app, "speech.wav", speech_wav())
+    assert "Not connected" in app.sidebar.error[0].value
+
+    stub_client.predict_fn = lambda audio: make_prediction("sad", 0.8)
+    stub_client.model_info_fn = make_model_info
+    app.sidebar.button(key="sidebar_retry").click().run()
+    assert app.metric[0].value == "😢 Sad"
+    assert stub_client.calls.count("predict:speech.wav") == 2
 
 
 def test_slow_api_says_so(app: AppTest, stub_client: StubApiClient) -> None:
@@ -360,7 +377,6 @@ def test_chunks_bound_files_and_bytes_per_request() -> None:
 
 def test_batch_requests_respect_the_api_limits() -> None:
     from ser_ui import app as app_module
-    from tests.ui.conftest import make_model_info
 
     info = dataclasses.replace(
         make_model_info(), limits={"max_batch_files": 4, "max_upload_bytes": 10_000_000}

@@ -103,6 +103,14 @@ def _model_info(client: api.ApiClient) -> api.ModelInfo | api.ApiError:
             st.session_state[MODEL_INFO_KEY] = client.model_info()
         except api.ApiError as error:
             st.session_state[MODEL_INFO_KEY] = error
+        else:
+            # The API answers again: outcomes that only said "unreachable" are stale.
+            # (Timeouts are kept: resending a clip that was too slow would just be slow.)
+            predictions = _predictions()
+            for key in [
+                k for k, v in predictions.items() if isinstance(v, api.ApiUnavailableError)
+            ]:
+                del predictions[key]
     return st.session_state[MODEL_INFO_KEY]
 
 
