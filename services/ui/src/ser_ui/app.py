@@ -39,9 +39,9 @@ UNCLEAR_CONFIDENCE = 0.5
 UNCLEAR_MARGIN = 0.1
 # Batch requests are split so the progress bar moves and no request nears the API's
 # upload limit or its per-request file cap (both from GET /model "limits" when known).
-BATCH_CHUNK_FILES = 8
-BATCH_CHUNK_MAX_BYTES = 32 * 1024 * 1024  # bytes
 MIB = 1024 * 1024  # bytes
+BATCH_CHUNK_FILES = 8
+BATCH_CHUNK_MAX_BYTES = 32 * MIB  # bytes
 MAX_REMEMBERED_PREDICTIONS = 32  # per browser session; older answers are recomputed
 
 # st.session_state keys (prefixed so they cannot collide with widget keys).
