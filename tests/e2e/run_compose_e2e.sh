@@ -201,7 +201,7 @@ tail -n 15 "$TMP/train.log" | sed 's/^/    /'
 [[ $rc == 0 ]] || fail "training container exited with $rc"
 onnx=$(find "$TMP/out" -name '*.onnx' | head -n 1)
 [[ -n "$onnx" ]] || fail "training container wrote no .onnx into its output directory"
-log "trained in $((SECONDS - t0)) s: $(cd "$TMP/out" && ls)"
+log "trained in $((SECONDS - t0)) s: $(find "$TMP/out" -mindepth 1 -maxdepth 1 -printf '%f ')"
 
 # Serve the freshly trained model with the API image: it must load and answer.
 chmod -R a+rX "$TMP/out"
