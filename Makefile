@@ -55,7 +55,8 @@ run: $(STAMP)  ## API on :$(API_PORT) and UI on :$(UI_PORT) with the shipped mod
 	@trap 'kill 0' EXIT INT TERM; \
 	$(BIN)/uvicorn ser_api.main:app --host $(API_HOST) --port $(API_PORT) & \
 	SER_API_URL=http://$(API_HOST):$(API_PORT) $(BIN)/streamlit run services/ui/src/ser_ui/app.py \
-		--server.address $(API_HOST) --server.port $(UI_PORT) --server.headless true & \
+		--server.address $(API_HOST) --server.port $(UI_PORT) --server.headless true \
+		--browser.gatherUsageStats false & \
 	wait
 
 api: $(STAMP)  ## only the API, in the foreground
