@@ -163,6 +163,23 @@ def evaluate(
 
 
 @app.command()
+def report(out: OutOption = Path("models")) -> None:
+    """Re-render the report and model card from <out>/evaluation/summary.json (no training)."""
+    from ser_training import pipeline
+    from ser_training.model_card import write_model_card
+    from ser_training.report import write_report
+
+    summary_path = out / "evaluation" / "summary.json"
+    if not summary_path.exists():
+        typer.secho(f"{summary_path} not found: run `ser-train train` first", fg="red", err=True)
+        raise typer.Exit(1)
+    summary = json.loads(summary_path.read_text())
+    write_report(summary, out / "evaluation")
+    write_model_card(summary, out / "MODEL_CARD.md", pipeline.LICENSE_NOTE)
+    typer.echo(f"wrote {out / 'evaluation' / 'report.md'} and {out / 'MODEL_CARD.md'}")
+
+
+@app.command()
 def tune(
     data: DataOption = Path("../shared/datasets"),
     cache: CacheOption = Path("artifacts/cache/features"),

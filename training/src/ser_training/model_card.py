@@ -7,6 +7,11 @@ from pathlib import Path
 from ser_training.report import CORPUS_NAMES, metrics_table, pct
 
 
+def describe_mapping(mapping: dict[str, str | None]) -> str:
+    """'calm → neutral, boredom → left out, …' for one corpus's label map."""
+    return ", ".join(f"{raw} → {label or 'left out'}" for raw, label in mapping.items())
+
+
 def write_model_card(summary: dict, path: Path, license_note: str) -> None:
     test = summary["test"]
     lines = [
@@ -22,11 +27,33 @@ def write_model_card(summary: dict, path: Path, license_note: str) -> None:
         "Features per 10 ms frame: zero-crossing rate, RMS energy (dB), 20 MFCCs, their deltas and a "
         "64-band log-mel spectrum, normalised per window (zero mean, unit variance per feature). "
         "Network: Conv1D blocks over time with batch norm and max pooling, mean+max pooling over "
-        f"time, a dense layer and softmax. Hyperparameters: `{summary['hyperparameters']}`.",
+        "time, a dense layer and softmax. Hyperparameters (chosen by `make tune` on the validation "
+        f"speakers): {', '.join(f'{k} {v:.3g}' if isinstance(v, float) else f'{k} {v}' for k, v in summary['hyperparameters'].items())}.",
         "",
         "## Training data",
-        f"Speakers used for training: `{summary['split']['train']}`.",
-        f"Label mapping (corpus label → product label; null = left out): `{summary['label_map']}`.",
+        "",
+        "| corpus | training speakers | validation speakers | test speakers |",
+        "|---|---|---|---|",
+        *[
+            f"| {CORPUS_NAMES.get(c, c)} | {', '.join(summary['split']['train'].get(c, [])) or '–'} "
+            f"| {', '.join(summary['split']['validation'].get(c, [])) or '–'} "
+            f"| {', '.join(summary['split']['test'].get(c, [])) or '–'} |"
+            for c in sorted(summary["split"]["train"])
+        ],
+        "",
+        f"Files: {summary['counts']['train_files']} training ({summary['counts']['train_windows']} windows, counting "
+        f"{summary['counts']['augmented_copies_per_train_file']} augmented copies of each file), "
+        f"{summary['counts']['validation_files']} validation, {summary['counts']['test_files']} test.",
+        "",
+        "Label mapping (corpus label → product label):",
+        "",
+        "| corpus | mapping |",
+        "|---|---|",
+        *[
+            f"| {CORPUS_NAMES.get(c, c)} | {describe_mapping(m)} |"
+            for c, m in summary["label_map"].items()
+        ],
+        "",
         "RAVDESS 'calm' is merged into neutral; TESS 'ps' (pleasant surprise) is 'surprised'; "
         "EMO-DB 'boredom' is left out. Training files (only) were augmented after the split: speed "
         "±10 %, synthetic reverberation, telephone band, OGG codec, white/pink noise 5–30 dB SNR, "
