@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ser_training.report import CORPUS_NAMES, metrics_table, pct
+from ser_training.report import (
+    CORPUS_NAMES,
+    SCORED_NOTE,
+    conservative,
+    metrics_table,
+    pct,
+    robustness_rows,
+    scored,
+)
 
 
 def describe_mapping(mapping: dict[str, str | None]) -> str:
@@ -68,6 +76,8 @@ def write_model_card(summary: dict, path: Path, license_note: str) -> None:
         "### Held-out speakers",
         *metrics_table(test),
         "",
+        SCORED_NOTE,
+        "",
     ]
     if "tess_reverse" in summary:
         lines += [
@@ -76,22 +86,24 @@ def write_model_card(summary: dict, path: Path, license_note: str) -> None:
         ]
     if "leave_one_corpus_out" in summary:
         lines += ["### Held-out corpus (never seen in training)", "",
-                  "| held-out corpus | accuracy | UAR | unrestricted accuracy |", "|---|---|---|---|"]  # fmt: skip
+                  "| held-out corpus | scored / files | accuracy | UAR | unrestricted accuracy |", "|---|---|---|---|---|"]  # fmt: skip
         for corpus, m in summary["leave_one_corpus_out"].items():
             lines.append(
-                f"| {CORPUS_NAMES.get(corpus, corpus)} | {pct(m['accuracy'])} | {pct(m['uar'])} | {pct(m['unrestricted_accuracy'])} |"
+                f"| {CORPUS_NAMES.get(corpus, corpus)} | {scored(m)} | {pct(m['accuracy'])} | {pct(m['uar'])} | {pct(m['unrestricted_accuracy'])} |"
             )
         lines.append("")
     if "robustness" in summary:
         lines += [
             "### Robustness (held-out RAVDESS + EMO-DB speakers)",
             "",
-            "| condition | accuracy | UAR |",
-            "|---|---|---|",
+            "| condition | scored / files | accuracy | UAR | accuracy if unscored count as wrong |",
+            "|---|---|---|---|---|",
         ]
-        for condition, by_corpus in summary["robustness"].items():
+        for condition, by_corpus in robustness_rows(summary["robustness"]):
             m = by_corpus.get("all", next(iter(by_corpus.values())))
-            lines.append(f"| {condition} | {pct(m['accuracy'])} | {pct(m['uar'])} |")
+            lines.append(
+                f"| {condition} | {scored(m)} | {pct(m['accuracy'])} | {pct(m['uar'])} | {conservative(m)} |"
+            )
         lines.append("")
     lines += [
         "Full report with per-class figures and confusion matrices: `models/evaluation/report.md`.",

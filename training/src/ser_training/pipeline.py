@@ -96,6 +96,8 @@ def evaluate_by_corpus(
     for name, group in groups.items():
         windows = assemble(group, cache, labels, variants=(variant,))
         results[name] = score(model, windows, labels, restrict_to_present)
+        # Files with no voiced window cannot be scored (the API answers 422 for them): say so.
+        results[name]["n_files"] = sum(u.label in labels for u in group)
     return results
 
 
@@ -231,6 +233,7 @@ def leave_one_corpus_out(
         restricted["unrestricted_accuracy"] = unrestricted["accuracy"]
         restricted["unrestricted_prediction_distribution"] = unrestricted["prediction_distribution"]
         restricted["trained_on"] = sorted({u.corpus for u in split.train})
+        restricted["n_files"] = sum(u.label in config.labels for u in split.test)
         restricted["best_epoch"] = trained.best_epoch
         results[held_out] = restricted
     return results

@@ -15,6 +15,17 @@ CORPUS_NAMES = {"ravdess": "RAVDESS", "emodb": "EMO-DB", "tess": "TESS", "crema-
                 "savee": "SAVEE", "all": "all test speakers"}  # fmt: skip
 
 
+def robustness_rows(table: dict[str, dict]) -> list[tuple[str, dict]]:
+    """Conditions in a reading order: clean first, then as listed in ROBUSTNESS_CONDITIONS
+    (the summary JSON stores them sorted by name)."""
+    from ser_training.augment import ROBUSTNESS_CONDITIONS
+
+    order = ["clean", *ROBUSTNESS_CONDITIONS]
+    return sorted(
+        table.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)
+    )
+
+
 def pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
@@ -63,12 +74,31 @@ def plot_learning_curves(history: dict[str, list[float]], best_epoch: int, path:
     plt.close(fig)
 
 
+SCORED_NOTE = (
+    "'scored / files': a file whose every window is below the silence threshold (−50 dBFS) has "
+    "nothing to classify; it is not scored here and the API answers 422 for it. 'accuracy if "
+    "unscored count as wrong' is the conservative figure."
+)
+
+
+def scored(m: dict) -> str:
+    return f"{m['n']} / {m['n_files']}" if "n_files" in m else str(m["n"])
+
+
+def conservative(m: dict) -> str:
+    return pct(m["accuracy"] * m["n"] / m["n_files"]) if m.get("n_files") else "–"
+
+
 def metrics_table(results: dict[str, dict]) -> list[str]:
-    lines = ["| corpus | utterances | accuracy | UAR | macro F1 |", "|---|---|---|---|---|"]
+    lines = [
+        "| corpus | scored / files | accuracy | UAR | macro F1 | accuracy if unscored count as wrong |",
+        "|---|---|---|---|---|---|",
+    ]
     for corpus, m in results.items():
         name = CORPUS_NAMES.get(corpus, corpus)
         lines.append(
-            f"| {name} | {m['n']} | {pct(m['accuracy'])} | {pct(m['uar'])} | {pct(m['macro_f1'])} |"
+            f"| {name} | {scored(m)} | {pct(m['accuracy'])} | {pct(m['uar'])} | {pct(m['macro_f1'])} "
+            f"| {conservative(m)} |"
         )
     return lines
 
@@ -103,6 +133,8 @@ def write_report(summary: dict, report_dir: Path) -> Path:
         "",
         *metrics_table(test),
         "",
+        SCORED_NOTE,
+        "",
     ]
     if "tess_reverse" in summary:
         r = summary["tess_reverse"]
@@ -129,13 +161,13 @@ def write_report(summary: dict, report_dir: Path) -> Path:
                   "Trained on the other corpora (their validation speakers for early stopping), tested on "
                   "every speaker of the held-out corpus; the model chooses among the labels the held-out "
                   "corpus contains ('unrestricted' lets it choose among all 7).", "",
-                  "| held-out corpus | trained on | utterances | accuracy | UAR | unrestricted accuracy | predictions |",
+                  "| held-out corpus | trained on | scored / files | accuracy | UAR | unrestricted accuracy | predictions |",
                   "|---|---|---|---|---|---|---|"]  # fmt: skip
         for corpus, m in summary["leave_one_corpus_out"].items():
             dist = ", ".join(f"{k} {v}" for k, v in m["prediction_distribution"].items() if v)
             lines.append(
                 f"| {CORPUS_NAMES.get(corpus, corpus)} | {' + '.join(CORPUS_NAMES.get(c, c) for c in m['trained_on'])} "
-                f"| {m['n']} | {pct(m['accuracy'])} | {pct(m['uar'])} | {pct(m['unrestricted_accuracy'])} | {dist} |"
+                f"| {scored(m)} | {pct(m['accuracy'])} | {pct(m['uar'])} | {pct(m['unrestricted_accuracy'])} | {dist} |"
             )
             png = f"confusion_loco_{corpus}.png"
             plot_confusion(
@@ -152,15 +184,18 @@ def write_report(summary: dict, report_dir: Path) -> Path:
     if "robustness" in summary:
         corpora = [c for c in next(iter(summary["robustness"].values())) if c != "all"]
         lines += ["## Robustness (held-out RAVDESS + EMO-DB speakers, degraded copies)", "",
-                  "| condition | " + " | ".join(f"{CORPUS_NAMES.get(c, c)} accuracy" for c in corpora) + " | all: accuracy | all: UAR |",
-                  "|---|" + "---|" * (len(corpora) + 2)]  # fmt: skip
-        for condition, by_corpus in summary["robustness"].items():
-            cells = " | ".join(pct(by_corpus[c]["accuracy"]) for c in corpora)
+                  "| condition | " + " | ".join(f"{CORPUS_NAMES.get(c, c)}: scored / files, accuracy" for c in corpora)
+                  + " | all: accuracy | all: UAR | all: accuracy if unscored count as wrong |",
+                  "|---|" + "---|" * (len(corpora) + 3)]  # fmt: skip
+        for condition, by_corpus in robustness_rows(summary["robustness"]):
+            cells = " | ".join(
+                f"{scored(by_corpus[c])}, {pct(by_corpus[c]['accuracy'])}" for c in corpora
+            )
             overall = by_corpus.get("all", by_corpus[corpora[0]])
             lines.append(
-                f"| {condition} | {cells} | {pct(overall['accuracy'])} | {pct(overall['uar'])} |"
+                f"| {condition} | {cells} | {pct(overall['accuracy'])} | {pct(overall['uar'])} | {conservative(overall)} |"
             )
-        lines.append("")
+        lines += ["", SCORED_NOTE, ""]
     plot_learning_curves(
         summary["history"], summary["best_epoch"], report_dir / "learning_curves.png"
     )
