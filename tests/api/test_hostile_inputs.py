@@ -50,8 +50,8 @@ def _aiff_named_wav() -> bytes:
 
 
 def _quiet_noise() -> bytes:
-    # -70 dBFS hiss: above digital silence, below the model's speech level.
-    return wav_bytes(np.random.default_rng(0).normal(0, 3e-4, RATE * 2).astype(np.float32))
+    # -80 dBFS hiss: above digital silence, below the model's silence threshold (-70 dBFS).
+    return wav_bytes(np.random.default_rng(0).normal(0, 1e-4, RATE * 2).astype(np.float32))
 
 
 def _jpeg() -> bytes:

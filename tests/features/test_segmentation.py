@@ -62,5 +62,12 @@ def test_all_silent_recording_gives_silent_windows() -> None:
 
 def test_quiet_room_noise_is_not_taken_for_speech() -> None:
     rng = np.random.default_rng(0)
-    noise = (10 ** (-70 / 20) * rng.standard_normal(4 * RATE)).astype(np.float32)  # -70 dBFS
+    noise = (10 ** (-80 / 20) * rng.standard_normal(4 * RATE)).astype(np.float32)  # -80 dBFS
     assert all(w.silent for w in split_windows(noise, CONFIG))
+
+
+def test_quiet_but_real_speech_is_not_silence() -> None:
+    # A quiet microphone: speech peaking near -50 dBFS must still be classified.
+    quiet = harmonic_tone(2.0) * 10 ** (-44 / 20)  # harmonic_tone peaks at -6 dBFS
+    windows = split_windows(quiet, CONFIG)
+    assert windows and not any(w.silent for w in windows)
