@@ -124,10 +124,8 @@ def evaluate(
     workers: int | None = None,
 ) -> None:
     """Leave-one-corpus-out (and TESS reverse) runs; merged into the shipped model's report."""
-    import onnx
 
     from ser_training import pipeline
-    from ser_training.export import embed_metadata
     from ser_training.model_card import write_model_card
     from ser_training.report import write_report
 
@@ -151,15 +149,32 @@ def evaluate(
     pipeline.write_json(summary_path, summary)
     write_report(summary, out / "evaluation")
     write_model_card(summary, out / "MODEL_CARD.md", pipeline.LICENSE_NOTE)
+    sync_model_metadata(out, summary)
+
+
+def sync_model_metadata(out: Path, summary: dict) -> None:
+    """Rewrite the ONNX metadata and JSON sidecar from the summary, so the model, the report
+    and the card always carry the same figures."""
+    import onnx
+
+    from ser_training import pipeline
+    from ser_training.export import embed_metadata
+
     model_path = out / "ser_model.onnx"
-    if model_path.exists():  # keep the embedded metrics in step with the report
-        proto = onnx.load(str(model_path))
-        metadata = pipeline.make_metadata(summary, config)
-        embed_metadata(proto, metadata)
-        onnx.save(proto, str(model_path))
-        (out / "ser_model.json").write_text(
-            json.dumps(metadata.to_json_dict(), indent=2, sort_keys=True) + "\n"
-        )
+    if not model_path.exists():
+        return
+    config = pipeline.JobConfig(
+        data_dir=Path("."),
+        labels=tuple(summary["labels"]),
+        feature_config=FeatureConfig.from_dict(summary["feature_config"]),
+    )
+    metadata = pipeline.make_metadata(summary, config)
+    proto = onnx.load(str(model_path))
+    embed_metadata(proto, metadata)
+    onnx.save(proto, str(model_path))
+    (out / "ser_model.json").write_text(
+        json.dumps(metadata.to_json_dict(), indent=2, sort_keys=True) + "\n"
+    )
 
 
 @app.command()
@@ -176,7 +191,10 @@ def report(out: OutOption = Path("models")) -> None:
     summary = json.loads(summary_path.read_text())
     write_report(summary, out / "evaluation")
     write_model_card(summary, out / "MODEL_CARD.md", pipeline.LICENSE_NOTE)
-    typer.echo(f"wrote {out / 'evaluation' / 'report.md'} and {out / 'MODEL_CARD.md'}")
+    sync_model_metadata(out, summary)
+    typer.echo(
+        f"wrote {out / 'evaluation' / 'report.md'}, {out / 'MODEL_CARD.md'} and the model metadata"
+    )
 
 
 @app.command()

@@ -6,12 +6,12 @@ from pathlib import Path
 
 from ser_training.report import (
     CORPUS_NAMES,
-    SCORED_NOTE,
     conservative,
     metrics_table,
     pct,
     robustness_rows,
     scored,
+    scored_note,
 )
 
 
@@ -76,16 +76,23 @@ def write_model_card(summary: dict, path: Path, license_note: str) -> None:
         "### Held-out speakers",
         *metrics_table(test),
         "",
-        SCORED_NOTE,
+        scored_note(summary),
+        "",
         "",
     ]
     if "tess_reverse" in summary:
         lines += [
-            f"TESS, the other direction (trained with OAF, tested on YAF): {pct(summary['tess_reverse']['accuracy'])}.",
+            f"TESS, the other direction (trained with OAF, tested on YAF): {pct(summary['tess_reverse']['accuracy'])}"
+            + (
+                " (see the provenance note below)."
+                if summary.get("leave_one_corpus_out_note")
+                else "."
+            ),
             "",
         ]
     if "leave_one_corpus_out" in summary:
         lines += ["### Held-out corpus (never seen in training)", "",
+                  *([f"Provenance: {summary['leave_one_corpus_out_note']}", ""] if summary.get("leave_one_corpus_out_note") else []),
                   "| held-out corpus | scored / files | accuracy | UAR | unrestricted accuracy |", "|---|---|---|---|---|"]  # fmt: skip
         for corpus, m in summary["leave_one_corpus_out"].items():
             lines.append(

@@ -193,6 +193,12 @@ def make_metadata(summary: dict, config: JobConfig) -> ModelMetadata:
             c: {k: r[k] for k in ("n", "accuracy", "uar")}
             for c, r in summary["leave_one_corpus_out"].items()
         }
+    if "export" in summary:
+        metrics["export"] = {
+            "keras_onnx_max_abs_diff": summary["export"]["keras_onnx_max_abs_diff"]
+        }
+    if summary.get("leave_one_corpus_out_note"):
+        metrics["leave_one_corpus_out_note"] = summary["leave_one_corpus_out_note"]
     training_data = {
         "corpora": sorted(summary["split"]["train"]),
         "train_speakers": summary["split"]["train"],

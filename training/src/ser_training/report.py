@@ -74,11 +74,13 @@ def plot_learning_curves(history: dict[str, list[float]], best_epoch: int, path:
     plt.close(fig)
 
 
-SCORED_NOTE = (
-    "'scored / files': a file whose every window is below the silence threshold (−50 dBFS) has "
-    "nothing to classify; it is not scored here and the API answers 422 for it. 'accuracy if "
-    "unscored count as wrong' is the conservative figure."
-)
+def scored_note(summary: dict) -> str:
+    threshold = summary["feature_config"]["silence_dbfs"]
+    return (
+        f"'scored / files': a file whose every window is below the silence threshold ({threshold:g} dBFS) "
+        "has nothing to classify; it is not scored here and the API answers 422 for it. 'accuracy if "
+        "unscored count as wrong' is the conservative figure."
+    )
 
 
 def scored(m: dict) -> str:
@@ -133,7 +135,7 @@ def write_report(summary: dict, report_dir: Path) -> Path:
         "",
         *metrics_table(test),
         "",
-        SCORED_NOTE,
+        scored_note(summary),
         "",
     ]
     if "tess_reverse" in summary:
@@ -161,6 +163,7 @@ def write_report(summary: dict, report_dir: Path) -> Path:
                   "Trained on the other corpora (their validation speakers for early stopping), tested on "
                   "every speaker of the held-out corpus; the model chooses among the labels the held-out "
                   "corpus contains ('unrestricted' lets it choose among all 7).", "",
+                  *([f"**Provenance:** {summary['leave_one_corpus_out_note']}", ""] if summary.get("leave_one_corpus_out_note") else []),
                   "| held-out corpus | trained on | scored / files | accuracy | UAR | unrestricted accuracy | predictions |",
                   "|---|---|---|---|---|---|---|"]  # fmt: skip
         for corpus, m in summary["leave_one_corpus_out"].items():
@@ -195,7 +198,7 @@ def write_report(summary: dict, report_dir: Path) -> Path:
             lines.append(
                 f"| {condition} | {cells} | {pct(overall['accuracy'])} | {pct(overall['uar'])} | {conservative(overall)} |"
             )
-        lines += ["", SCORED_NOTE, ""]
+        lines += ["", scored_note(summary), ""]
     plot_learning_curves(
         summary["history"], summary["best_epoch"], report_dir / "learning_curves.png"
     )
