@@ -67,3 +67,29 @@ def test_missing_data_fails_with_a_clear_message(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "does not exist" in result.output
+
+
+def test_evaluate_holds_out_each_corpus_and_merges_into_the_report(
+    trained: Path, toy_corpora: Path
+) -> None:
+    import onnx
+
+    from ser_training.cli import app
+
+    result = CliRunner().invoke(app, ["evaluate", "--data", str(toy_corpora), "--out", str(trained),
+                                      "--cache", str(trained / "cache"), "--quick", "--workers", "1"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads((trained / "evaluation" / "summary.json").read_text())
+    loco = summary["leave_one_corpus_out"]
+    assert set(loco) == {"ravdess", "emodb", "tess"}
+    for corpus, m in loco.items():
+        assert corpus not in m["trained_on"]
+        assert m["n"] == m["n_files"] == sum(m["prediction_distribution"].values())
+    # EMO-DB has no 'surprised': scoring chooses only among the labels it contains.
+    assert loco["emodb"]["prediction_distribution"]["surprised"] == 0
+    assert "accuracy" in summary["tess_reverse"]
+    assert "Held-out corpus" in (trained / "evaluation" / "report.md").read_text()
+    assert "Held-out corpus" in (trained / "MODEL_CARD.md").read_text()
+    proto = onnx.load(str(trained / "ser_model.onnx"))
+    metrics = json.loads({p.key: p.value for p in proto.metadata_props}["ser.metrics"])
+    assert set(metrics["leave_one_corpus_out"]) == {"ravdess", "emodb", "tess"}

@@ -120,6 +120,7 @@ def evaluate(
     hyperparameters: Path | None = None,
     corpora: str = typer.Option("ravdess,emodb,tess", help="corpora to hold out in turn"),
     tess_reverse: bool = typer.Option(True, help="also train with TESS OAF and test on YAF"),
+    quick: bool = typer.Option(False, help="tiny network, 3 epochs, no augmentation: a smoke run"),
     seed: int = 1337,
     workers: int | None = None,
 ) -> None:
@@ -129,7 +130,7 @@ def evaluate(
     from ser_training.model_card import write_model_card
     from ser_training.report import write_report
 
-    config = job_config(data, out, cache, epochs, augment, hyperparameters, False, seed, workers)
+    config = job_config(data, out, cache, epochs, augment, hyperparameters, quick, seed, workers)
     summary_path = out / "evaluation" / "summary.json"
     if not summary_path.exists():
         typer.secho(f"{summary_path} not found: run `ser-train train` first", fg="red", err=True)

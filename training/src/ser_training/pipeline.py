@@ -82,6 +82,26 @@ def prepare_features(
         raise TrainingFailed(f"feature extraction failed for {len(failures)} files:\n  {shown}")
 
 
+def fit_split(
+    split: Split, cache: FeatureCache, config: JobConfig, *, verbose: int = 0
+) -> tuple[TrainingResult, WindowSet, float]:
+    """Extract the split's features (augmenting its training files only), then fit on the
+    training speakers with early stopping on the validation speakers.
+
+    Returns
+    -------
+    (training result, the training windows, seconds spent on feature extraction)
+    """
+    started = time.time()
+    prepare_features(cache, split, config)
+    extraction_s = time.time() - started
+    train = assemble(split.train, cache, config.labels, config.variants)
+    validation = assemble(split.validation, cache, config.labels) if split.validation else None
+    result = fit(train, validation, config.labels, config.hyperparameters, epochs=config.epochs,
+                 seed=config.seed, verbose=verbose)  # fmt: skip
+    return result, train, extraction_s
+
+
 def evaluate_by_corpus(
     model, utterances: Sequence[Utterance], cache: FeatureCache, labels: Sequence[str],
     variant: object = 0, restrict_to_present: bool = False,
@@ -133,16 +153,10 @@ def protocol_text(split: Split, config: JobConfig) -> str:
 
 def train_and_evaluate(config: JobConfig, *, verbose: int = 2) -> dict:
     """The whole `make train`: returns the summary written to the report and metadata."""
-    started = time.time()
     scan, split = load_split(config)
     cache = FeatureCache(config.cache_dir, config.feature_config)
-    prepare_features(cache, split, config)
-    extraction_s = time.time() - started
     labels = config.labels
-    train = assemble(split.train, cache, labels, config.variants)
-    validation = assemble(split.validation, cache, labels) if split.validation else None
-    result = fit(train, validation, labels, config.hyperparameters, epochs=config.epochs,
-                 seed=config.seed, verbose=verbose)  # fmt: skip
+    result, train, extraction_s = fit_split(split, cache, config, verbose=verbose)
     test_results = evaluate_by_corpus(result.model, split.test, cache, labels)
     version = config.model_version or dt.datetime.now(dt.UTC).strftime("ser-cnn-%Y%m%d-%H%M")
     summary = {
@@ -228,11 +242,7 @@ def leave_one_corpus_out(
     results: dict[str, dict] = {}
     for held_out in corpora:
         split = split_leave_one_corpus_out(scan.utterances, held_out)
-        prepare_features(cache, split, config)
-        train = assemble(split.train, cache, config.labels, config.variants)
-        validation = assemble(split.validation, cache, config.labels) if split.validation else None
-        trained: TrainingResult = fit(train, validation, config.labels, config.hyperparameters,
-                                      epochs=config.epochs, seed=config.seed, verbose=verbose)  # fmt: skip
+        trained, _, _ = fit_split(split, cache, config, verbose=verbose)
         test = assemble(split.test, cache, config.labels)
         restricted = score(trained.model, test, config.labels, restrict_to_present=True)
         unrestricted = score(trained.model, test, config.labels)
@@ -253,11 +263,7 @@ def tess_reverse(config: JobConfig, *, verbose: int = 0) -> dict:
     swapped = {**TEST_SPEAKERS, "tess": frozenset({"YAF"})}
     split = split_by_speaker(scan.utterances, swapped, VALIDATION_SPEAKERS)
     cache = FeatureCache(config.cache_dir, config.feature_config)
-    prepare_features(cache, split, config)
-    train = assemble(split.train, cache, config.labels, config.variants)
-    validation = assemble(split.validation, cache, config.labels)
-    trained = fit(train, validation, config.labels, config.hyperparameters, epochs=config.epochs,
-                  seed=config.seed, verbose=verbose)  # fmt: skip
+    trained, _, _ = fit_split(split, cache, config, verbose=verbose)
     tess_test = [u for u in split.test if u.corpus == "tess"]
     return score(trained.model, assemble(tess_test, cache, config.labels), config.labels)
 
