@@ -17,13 +17,13 @@ from ser_features.config import FeatureConfig
 INPUT_NAME = "features"  # ONNX input: float32 (batch, n_frames, n_features)
 OUTPUT_NAME = "probabilities"  # ONNX output: float32 (batch, n_labels), softmax
 
-_PREFIX = "ser."
-KEY_LABELS = _PREFIX + "labels"
-KEY_FEATURE_CONFIG = _PREFIX + "feature_config"
-KEY_VERSION = _PREFIX + "model_version"
-KEY_METRICS = _PREFIX + "metrics"
-KEY_TRAINING_DATA = _PREFIX + "training_data"
-KEY_LICENSE = _PREFIX + "license"
+KEY_PREFIX = "ser."  # every key this project writes starts with it
+KEY_LABELS = KEY_PREFIX + "labels"
+KEY_FEATURE_CONFIG = KEY_PREFIX + "feature_config"
+KEY_VERSION = KEY_PREFIX + "model_version"
+KEY_METRICS = KEY_PREFIX + "metrics"
+KEY_TRAINING_DATA = KEY_PREFIX + "training_data"
+KEY_LICENSE = KEY_PREFIX + "license"
 
 
 class ModelMetadataError(ValueError):
@@ -59,6 +59,22 @@ class ModelMetadata:
             "metrics": self.metrics,
             "training_data": self.training_data,
             "license": self.license,
+        }
+
+    @staticmethod
+    def properties_from_json_dict(data: dict[str, Any]) -> dict[str, str]:
+        """The sidecar's content (``to_json_dict``) back as ``metadata_props`` pairs, so both
+        sources go through the same validation in :meth:`from_properties`.
+
+        Raises KeyError for a missing required field, TypeError for a value JSON cannot encode.
+        """
+        return {
+            KEY_LABELS: json.dumps(data["labels"]),
+            KEY_FEATURE_CONFIG: json.dumps(data["feature_config"]),
+            KEY_VERSION: str(data["model_version"]),
+            KEY_METRICS: json.dumps(data.get("metrics", {})),
+            KEY_TRAINING_DATA: json.dumps(data.get("training_data", {})),
+            KEY_LICENSE: str(data.get("license", "")),
         }
 
     @classmethod

@@ -29,7 +29,7 @@ from ser_features import (
     file_features,
     read_audio_info,
 )
-from ser_features.model_metadata import INPUT_NAME, OUTPUT_NAME, ModelMetadata
+from ser_features.model_metadata import INPUT_NAME, KEY_PREFIX, OUTPUT_NAME, ModelMetadata
 
 logger = logging.getLogger(__name__)
 
@@ -124,19 +124,12 @@ def read_metadata(session: ort.InferenceSession, model_path: Path) -> ModelMetad
     props = dict(session.get_modelmeta().custom_metadata_map)
     sidecar = model_path.with_suffix(SIDECAR_SUFFIX)
     source = f"{model_path} metadata"
-    if not any(key.startswith("ser.") for key in props) and sidecar.is_file():
+    if not any(key.startswith(KEY_PREFIX) for key in props) and sidecar.is_file():
         # A model exported without metadata_props can still be served from its sidecar.
         source = str(sidecar)
         try:
             data = json.loads(sidecar.read_text(encoding="utf-8"))
-            props = {
-                "ser.labels": json.dumps(data["labels"]),
-                "ser.feature_config": json.dumps(data["feature_config"]),
-                "ser.model_version": str(data["model_version"]),
-                "ser.metrics": json.dumps(data.get("metrics", {})),
-                "ser.training_data": json.dumps(data.get("training_data", {})),
-                "ser.license": str(data.get("license", "")),
-            }
+            props = ModelMetadata.properties_from_json_dict(data)
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise ModelLoadError(f"model sidecar {sidecar} is unusable: {error!r}") from error
     try:
