@@ -54,7 +54,8 @@ class Split:
         return out
 
 
-def _speaker_id(utterance: Utterance) -> str:
+def speaker_id(utterance: Utterance) -> str:
+    """The speaker's id within its corpus ('03' for 'emodb:03')."""
     return utterance.speaker.split(":", 1)[1]
 
 
@@ -66,7 +67,7 @@ def split_by_speaker(
     """Assign each utterance to train, validation or test by its speaker alone."""
     train, validation, test = [], [], []
     for u in utterances:
-        speaker = _speaker_id(u)
+        speaker = speaker_id(u)
         if speaker in test_speakers.get(u.corpus, frozenset()):
             test.append(u)
         elif speaker in validation_speakers.get(u.corpus, frozenset()):
