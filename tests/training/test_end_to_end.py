@@ -85,11 +85,19 @@ def test_evaluate_holds_out_each_corpus_and_merges_into_the_report(
     for corpus, m in loco.items():
         assert corpus not in m["trained_on"]
         assert m["n"] == m["n_files"] == sum(m["prediction_distribution"].values())
+        # Test speakers and the rest partition the held-out corpus (choices use the rest only).
+        groups = m["by_speakers"]
+        assert groups["test_speakers"]["n"] + groups["other_speakers"]["n"] == m["n"]
+        assert not set(groups["test_speakers"]["speakers"]) & set(
+            groups["other_speakers"]["speakers"]
+        )
+    assert loco["emodb"]["by_speakers"]["test_speakers"]["speakers"] == ["08", "15"]
     # EMO-DB has no 'surprised': scoring chooses only among the labels it contains.
     assert loco["emodb"]["prediction_distribution"]["surprised"] == 0
     assert "accuracy" in summary["tess_reverse"]
     assert "Held-out corpus" in (trained / "evaluation" / "report.md").read_text()
     assert "Held-out corpus" in (trained / "MODEL_CARD.md").read_text()
+    assert "other speakers only" in (trained / "MODEL_CARD.md").read_text()
     proto = onnx.load(str(trained / "ser_model.onnx"))
     metrics = json.loads({p.key: p.value for p in proto.metadata_props}["ser.metrics"])
     assert set(metrics["leave_one_corpus_out"]) == {"ravdess", "emodb", "tess"}

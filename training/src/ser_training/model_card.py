@@ -6,12 +6,14 @@ from pathlib import Path
 
 from ser_training.report import (
     CORPUS_NAMES,
+    LOCO_SPEAKERS_NOTE,
     conservative,
     metrics_table,
     pct,
     robustness_rows,
     scored,
     scored_note,
+    speaker_group_cell,
 )
 
 
@@ -93,12 +95,14 @@ def write_model_card(summary: dict, path: Path, license_note: str) -> None:
     if "leave_one_corpus_out" in summary:
         lines += ["### Held-out corpus (never seen in training)", "",
                   *([f"Provenance: {summary['leave_one_corpus_out_note']}", ""] if summary.get("leave_one_corpus_out_note") else []),
-                  "| held-out corpus | scored / files | accuracy | UAR | unrestricted accuracy |", "|---|---|---|---|---|"]  # fmt: skip
+                  "| held-out corpus | scored / files | accuracy | UAR | unrestricted accuracy | test speakers only | other speakers only |",
+                  "|---|---|---|---|---|---|---|"]  # fmt: skip
         for corpus, m in summary["leave_one_corpus_out"].items():
             lines.append(
-                f"| {CORPUS_NAMES.get(corpus, corpus)} | {scored(m)} | {pct(m['accuracy'])} | {pct(m['uar'])} | {pct(m['unrestricted_accuracy'])} |"
+                f"| {CORPUS_NAMES.get(corpus, corpus)} | {scored(m)} | {pct(m['accuracy'])} | {pct(m['uar'])} | {pct(m['unrestricted_accuracy'])} "
+                f"| {speaker_group_cell(m, 'test_speakers')} | {speaker_group_cell(m, 'other_speakers')} |"
             )
-        lines.append("")
+        lines += ["", LOCO_SPEAKERS_NOTE, ""]
     if "robustness" in summary:
         lines += [
             "### Robustness (held-out RAVDESS + EMO-DB speakers)",
