@@ -22,6 +22,24 @@ def describe_mapping(mapping: dict[str, str | None]) -> str:
     return ", ".join(f"{raw} → {label or 'left out'}" for raw, label in mapping.items())
 
 
+def training_weighting_text(summary: dict) -> str:
+    """How examples were weighted and short utterances filled, in one sentence each."""
+    pad_mode = summary["feature_config"].get("pad_mode", "zero")
+    padding = (
+        "An utterance shorter than a window is looped to fill it (no zero padding, so its length "
+        "cannot leak into the features)."
+        if pad_mode == "repeat"
+        else "An utterance shorter than a window is zero-padded."
+    )
+    weighting = (
+        "Examples are weighted so every emotion counts the same and, within an emotion, every "
+        "corpus counts the same."
+        if summary.get("balance_corpora")
+        else "Examples are weighted so every emotion counts the same."
+    )
+    return f"{padding} {weighting}"
+
+
 def write_model_card(summary: dict, path: Path, license_note: str) -> None:
     test = summary["test"]
     lines = [
@@ -67,7 +85,8 @@ def write_model_card(summary: dict, path: Path, license_note: str) -> None:
         "RAVDESS 'calm' is merged into neutral; TESS 'ps' (pleasant surprise) is 'surprised'; "
         "EMO-DB 'boredom' is left out. Training files (only) were augmented after the split: speed "
         "±10 %, synthetic reverberation, telephone band, OGG codec, white/pink noise 5–30 dB SNR, "
-        "gain −20…+6 dB; SpecAugment-style masking during training.",
+        "gain −20…+6 dB; SpecAugment-style masking during training. "
+        + training_weighting_text(summary),
         "",
         "## Licence",
         license_note,
