@@ -73,9 +73,11 @@ def _work(job: tuple[str, str, Variant, str, str, dict]) -> tuple[str, str | Non
         windows = compute_file_windows(Path(path), config, variant, digest, policy)
     except Exception as error:  # reported to the caller with the file name, not swallowed
         return path, f"{type(error).__name__}: {error}"
-    tmp = target + ".tmp.npy"
+    # Write then rename: an interrupted run never leaves a half-written entry, and the process
+    # id keeps two jobs sharing one cache from writing into each other's temporary file.
+    tmp = f"{target}.{os.getpid()}.tmp.npy"
     np.save(tmp, windows)
-    os.replace(tmp, target)  # atomic: an interrupted run never leaves a half-written entry
+    os.replace(tmp, target)
     return path, None
 
 
