@@ -42,7 +42,9 @@ def test_short_utterance_is_looped_to_fill_the_window() -> None:
     length = end - start
     # The voiced part, then the voiced part again from its start: no silence for the features.
     np.testing.assert_array_equal(window.samples[:length], audio[start:end])
-    np.testing.assert_array_equal(window.samples[length:], audio[start:end][: CONFIG.window_samples - length])
+    np.testing.assert_array_equal(
+        window.samples[length:], audio[start:end][: CONFIG.window_samples - length]
+    )
 
 
 def test_zero_pad_mode_appends_silence() -> None:
