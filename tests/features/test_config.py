@@ -27,10 +27,24 @@ def test_shapes_follow_from_the_parameters() -> None:
     "change",
     [{"version": FEATURE_VERSION + 1}, {"groups": ["mfcc", "chroma"]}, {"groups": []},
      {"normalization": "global"}, {"frame_length": 1024, "n_fft": 512}, {"delta_width": 4},
-     {"fmax": 9000.0}, {"n_mfcc": 80, "n_mels": 64}, {"window_s": 0}],
+     {"fmax": 9000.0}, {"n_mfcc": 80, "n_mels": 64}, {"window_s": 0}, {"pad_mode": "mirror"}],
 )  # fmt: skip
 def test_irreproducible_configs_are_refused(change: dict) -> None:
     data = {**FeatureConfig().to_dict(), **change}
+    with pytest.raises(FeatureConfigError):
+        FeatureConfig.from_dict(data)
+
+
+def test_version_1_config_reads_as_zero_padding() -> None:
+    # Models exported before pad_mode existed were trained on zero-padded windows.
+    old = {k: v for k, v in FeatureConfig().to_dict().items() if k != "pad_mode"} | {"version": 1}
+    config = FeatureConfig.from_dict(old)
+    assert config.version == FEATURE_VERSION
+    assert config.pad_mode == "zero"
+
+
+def test_version_1_config_with_a_pad_mode_is_refused() -> None:
+    data = {**FeatureConfig().to_dict(), "version": 1, "pad_mode": "repeat"}
     with pytest.raises(FeatureConfigError):
         FeatureConfig.from_dict(data)
 

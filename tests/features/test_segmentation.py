@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ser_features import FeatureConfig, split_windows, voiced_bounds
-from ser_features.segmentation import window_starts
+from ser_features.segmentation import fill_window, window_starts
 from tests.support.audio import harmonic_tone
 
 CONFIG = FeatureConfig()
@@ -27,13 +27,40 @@ def test_leading_and_trailing_silence_is_trimmed() -> None:
     assert end / RATE == pytest.approx(2.5, abs=0.1)
 
 
-def test_short_utterance_is_one_padded_window_with_original_times() -> None:
+def test_short_utterance_is_one_window_with_original_times() -> None:
     (window,) = split_windows(with_silence(1.0, 1.5, 0.8), CONFIG)
     assert window.samples.shape == (CONFIG.window_samples,)
     assert window.start_s == pytest.approx(1.0, abs=0.1)
     assert window.end_s == pytest.approx(2.5, abs=0.1)
     assert not window.silent
-    assert np.all(window.samples[round(1.6 * RATE) :] == 0)  # padded at the end
+
+
+def test_short_utterance_is_looped_to_fill_the_window() -> None:
+    audio = with_silence(1.0, 1.5, 0.8)
+    start, end = voiced_bounds(audio, CONFIG)
+    (window,) = split_windows(audio, CONFIG)
+    length = end - start
+    # The voiced part, then the voiced part again from its start: no silence for the features.
+    np.testing.assert_array_equal(window.samples[:length], audio[start:end])
+    np.testing.assert_array_equal(
+        window.samples[length:], audio[start:end][: CONFIG.window_samples - length]
+    )
+
+
+def test_zero_pad_mode_appends_silence() -> None:
+    config = FeatureConfig(pad_mode="zero")
+    (window,) = split_windows(with_silence(1.0, 1.5, 0.8), config)
+    assert np.all(window.samples[round(1.6 * RATE) :] == 0)
+    assert np.any(window.samples[: round(1.4 * RATE)] != 0)
+
+
+@pytest.mark.parametrize("pad_mode", ["repeat", "zero"])
+@pytest.mark.parametrize("length", [0, 1, 47_999, 48_000, 50_000])
+def test_fill_window_always_gives_exactly_one_window(pad_mode: str, length: int) -> None:
+    chunk = np.linspace(-0.5, 0.5, length, dtype=np.float32)
+    filled = fill_window(chunk, 48_000, pad_mode)
+    assert filled.shape == (48_000,) and filled.dtype == np.float32
+    np.testing.assert_array_equal(filled[: min(length, 48_000)], chunk[:48_000])
 
 
 @pytest.mark.parametrize("n_samples", [48_000, 48_001, 100_000, 16_000 * 600])

@@ -57,6 +57,7 @@ class JobConfig:
     labels: tuple[str, ...] = EMOTIONS
     corpora: tuple[str, ...] | None = None  # None: every corpus found in data_dir
     augment_copies: int = 2  # random augmented copies per training file
+    balance_corpora: bool = True  # each corpus weighs the same within a class (trainer.fit)
     epochs: int = 60
     seed: int = DEFAULT_SEED
     workers: int | None = None
@@ -105,7 +106,7 @@ def fit_split(
     train = assemble(split.train, cache, config.labels, config.variants)
     validation = assemble(split.validation, cache, config.labels) if split.validation else None
     result = fit(train, validation, config.labels, config.hyperparameters, epochs=config.epochs,
-                 seed=config.seed, verbose=verbose)  # fmt: skip
+                 seed=config.seed, verbose=verbose, balance_corpora=config.balance_corpora)  # fmt: skip
     return result, train, extraction_s
 
 
@@ -181,6 +182,7 @@ def train_and_evaluate(config: JobConfig, *, verbose: int = 2) -> dict:
             "train_windows": len(train.labels),
             "augmented_copies_per_train_file": config.augment_copies,
         },
+        "balance_corpora": config.balance_corpora,
         "skipped": [f"{p.name}: {reason}" for p, reason in scan.skipped],
         "hyperparameters": config.hyperparameters.to_dict(),
         "feature_config": config.feature_config.to_dict(),

@@ -24,13 +24,32 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-def balanced_class_weights(labels: np.ndarray, n_labels: int) -> dict[int, float]:
-    """Weight each class by total / (n_present_classes × its count): rare classes count more."""
-    counts = np.bincount(labels, minlength=n_labels)
-    present = counts > 0
-    weights = np.zeros(n_labels)
-    weights[present] = counts.sum() / (present.sum() * counts[present])
-    return {i: float(w) for i, w in enumerate(weights)}
+def balanced_sample_weights(labels: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Per-example weights that give every class the same total weight and, within a class,
+    every group (corpus) that has it the same share.
+
+    Without the group term the biggest corpus decides what each emotion sounds like (TESS's
+    two speakers would be half of the training audio); with one group it is plain class
+    balancing (total / (n_classes × class count)).
+
+    Parameters
+    ----------
+    labels : np.ndarray, shape (n,), int class index
+    groups : np.ndarray, shape (n,), any hashable group id per example
+
+    Returns
+    -------
+    np.ndarray, shape (n,), float32, mean 1
+    """
+    weights = np.zeros(len(labels), dtype=np.float64)
+    classes = np.unique(labels)
+    for label in classes:
+        in_class = labels == label
+        class_groups = np.unique(groups[in_class])
+        for group in class_groups:
+            cell = in_class & (groups == group)
+            weights[cell] = 1.0 / (len(classes) * len(class_groups) * cell.sum())
+    return (weights * len(labels)).astype(np.float32)
 
 
 @dataclass
@@ -51,10 +70,13 @@ def fit(
     seed: int = DEFAULT_SEED,
     verbose: int = 2,
     fixed_epochs: bool = False,
+    balance_corpora: bool = True,
 ) -> TrainingResult:
     """Train on ``train`` windows; stop early on validation accuracy (restoring the best).
 
-    With ``fixed_epochs`` (or no validation set) it trains exactly ``epochs`` epochs.
+    Examples are weighted so classes count equally, and with ``balance_corpora`` so each
+    corpus counts equally within a class (:func:`balanced_sample_weights`). With
+    ``fixed_epochs`` (or no validation set) it trains exactly ``epochs`` epochs.
     """
     import keras
 
@@ -62,6 +84,7 @@ def fit(
     n_labels = len(labels)
     model = build_model(train.features.shape[1:], n_labels, hp)
     y_train = keras.utils.to_categorical(train.labels, n_labels)
+    groups = train.corpora if balance_corpora else np.zeros(len(train.labels), dtype=int)
     callbacks = []
     validation_data = None
     if validation is not None and not fixed_epochs:
@@ -81,7 +104,7 @@ def fit(
         validation_data=validation_data,
         epochs=epochs,
         batch_size=hp.batch_size,
-        class_weight=balanced_class_weights(train.labels, n_labels),
+        sample_weight=balanced_sample_weights(train.labels, groups),
         callbacks=callbacks,
         shuffle=True,
         verbose=verbose,

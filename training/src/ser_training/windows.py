@@ -25,6 +25,11 @@ class WindowSet:
         """Label index per utterance that has at least one voiced window, in index order."""
         return self.labels[np.unique(self.utterance, return_index=True)[1]]
 
+    @property
+    def corpora(self) -> np.ndarray:
+        """Corpus name of each window, shape (n_windows,)."""
+        return np.array([u.corpus for u in self.utterances])[self.utterance]
+
 
 def assemble(
     utterances: Sequence[Utterance],

@@ -15,10 +15,14 @@ from typing import Any
 from ser_features.audio import SAMPLE_RATE
 
 # Bumped whenever the same config would produce different numbers (a changed formula).
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
+# Version 2 added ``pad_mode``; a version-1 config reads as version 2 with pad_mode "zero",
+# which is exactly how version 1 computed its features.
+_VERSION_1_DEFAULTS = {"pad_mode": "zero"}
 
 FEATURE_GROUPS = ("zcr", "rms", "mfcc", "delta_mfcc", "log_mel")
 NORMALIZATIONS = ("window", "none")
+PAD_MODES = ("repeat", "zero")
 
 
 class FeatureConfigError(ValueError):
@@ -51,6 +55,11 @@ class FeatureConfig:
     # RAVDESS speech peaks around -29 dBFS (5 % of files below -38), so a quiet microphone
     # 20 dB lower still reaches ~-60 dBFS; -50 refused half of such files as silent.
     silence_dbfs: float = -70.0  # dB relative to full scale
+    # How a voiced part shorter than one window fills it. "repeat" loops the speech, so the
+    # window's statistics and the model see speech only; "zero" pads with silence, which lets
+    # the utterance's length (very different between corpora: TESS words ~1.5 s, EMO-DB
+    # sentences ~3 s) leak into every feature through the per-window normalisation.
+    pad_mode: str = "repeat"
 
     def __post_init__(self) -> None:
         if self.version != FEATURE_VERSION:
@@ -67,6 +76,8 @@ class FeatureConfig:
             )
         if self.normalization not in NORMALIZATIONS:
             raise FeatureConfigError(f"normalization must be one of {list(NORMALIZATIONS)}")
+        if self.pad_mode not in PAD_MODES:
+            raise FeatureConfigError(f"pad_mode must be one of {list(PAD_MODES)}")
         if self.frame_length > self.n_fft:
             raise FeatureConfigError("frame_length must not exceed n_fft")
         if self.delta_width < 3 or self.delta_width % 2 == 0:
@@ -112,6 +123,12 @@ class FeatureConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureConfig:
+        if data.get("version") == 1:
+            if set(_VERSION_1_DEFAULTS) & set(data):
+                raise FeatureConfigError(
+                    f"a version-1 feature config cannot set {sorted(_VERSION_1_DEFAULTS)}"
+                )
+            data = {**data, **_VERSION_1_DEFAULTS, "version": FEATURE_VERSION}
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

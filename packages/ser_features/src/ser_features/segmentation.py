@@ -2,7 +2,8 @@
 
 Training and serving share this: leading/trailing silence is trimmed, the voiced part is cut
 into windows of ``window_s`` every ``window_hop_s`` (the last one aligned to the end so no
-speech is dropped), a part shorter than one window is zero-padded at the end, and windows
+speech is dropped), a part shorter than one window is filled up to it (looped or zero-padded,
+as ``pad_mode`` says), and windows
 whose energy is below ``silence_dbfs`` are flagged silent so they are never classified.
 """
 
@@ -26,7 +27,7 @@ class Window:
 
     start_s: float  # position in the original recording, seconds
     end_s: float  # end of the real (unpadded) audio in this window, seconds
-    samples: np.ndarray  # shape (config.window_samples,), float32, zero-padded at the end
+    samples: np.ndarray  # shape (config.window_samples,), float32, filled per config.pad_mode
     rms_dbfs: float  # energy of the real audio in the window, dB re full scale
     silent: bool  # rms_dbfs below config.silence_dbfs: skip, do not classify
 
@@ -73,6 +74,21 @@ def window_starts(n_samples: int, window: int, hop: int) -> list[int]:
     return starts
 
 
+def fill_window(chunk: np.ndarray, size: int, pad_mode: str) -> np.ndarray:
+    """``chunk`` brought to exactly ``size`` samples (float32).
+
+    "repeat" loops the audio end to start; "zero" appends silence. Longer chunks are cut.
+    """
+    filled = np.zeros(size, dtype=np.float32)
+    if len(chunk) == 0:
+        return filled
+    if pad_mode == "repeat":
+        repeats = -(-size // len(chunk))  # ceiling division
+        return np.tile(chunk.astype(np.float32, copy=False), repeats)[:size]
+    filled[: min(len(chunk), size)] = chunk[:size]
+    return filled
+
+
 def split_windows(samples: np.ndarray, config: FeatureConfig, *, trim: bool = True) -> list[Window]:
     """Cut a recording into model windows.
 
@@ -98,8 +114,7 @@ def split_windows(samples: np.ndarray, config: FeatureConfig, *, trim: bool = Tr
     for offset in window_starts(len(voiced), size, hop):
         chunk = voiced[offset : offset + size]
         level = rms_dbfs(chunk)
-        padded = np.zeros(size, dtype=np.float32)
-        padded[: len(chunk)] = chunk
+        padded = fill_window(chunk, size, config.pad_mode)
         windows.append(
             Window(
                 start_s=(start + offset) / rate,
