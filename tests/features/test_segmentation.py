@@ -35,10 +35,11 @@ def test_short_utterance_is_one_window_with_original_times() -> None:
     assert not window.silent
 
 
-def test_short_utterance_is_looped_to_fill_the_window() -> None:
+def test_repeat_pad_mode_loops_a_short_utterance_to_fill_the_window() -> None:
+    config = FeatureConfig(pad_mode="repeat")
     audio = with_silence(1.0, 1.5, 0.8)
-    start, end = voiced_bounds(audio, CONFIG)
-    (window,) = split_windows(audio, CONFIG)
+    start, end = voiced_bounds(audio, config)
+    (window,) = split_windows(audio, config)
     length = end - start
     # The voiced part, then the voiced part again from its start: no silence for the features.
     np.testing.assert_array_equal(window.samples[:length], audio[start:end])
@@ -48,8 +49,7 @@ def test_short_utterance_is_looped_to_fill_the_window() -> None:
 
 
 def test_zero_pad_mode_appends_silence() -> None:
-    config = FeatureConfig(pad_mode="zero")
-    (window,) = split_windows(with_silence(1.0, 1.5, 0.8), config)
+    (window,) = split_windows(with_silence(1.0, 1.5, 0.8), CONFIG)  # "zero" is the default
     assert np.all(window.samples[round(1.6 * RATE) :] == 0)
     assert np.any(window.samples[: round(1.4 * RATE)] != 0)
 

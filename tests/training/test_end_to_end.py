@@ -69,6 +69,15 @@ def test_missing_data_fails_with_a_clear_message(tmp_path: Path) -> None:
     assert "does not exist" in result.output
 
 
+def test_an_unknown_pad_mode_is_refused_before_any_work(tmp_path: Path) -> None:
+    pytest.importorskip("tensorflow")
+    from ser_training.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--data", str(tmp_path), "--pad-mode", "mirror"])
+    assert result.exit_code == 2
+    assert "pad_mode must be one of" in result.output
+
+
 def test_evaluate_holds_out_each_corpus_and_merges_into_the_report(
     trained: Path, toy_corpora: Path
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from ser_features import FeatureConfig
+from ser_features import FeatureConfig, FeatureConfigError
 from ser_training.model import ModelHyperparameters
 
 app = typer.Typer(help="Train, evaluate and tune the speech emotion CNN.", no_args_is_help=True)
@@ -30,6 +31,19 @@ OutOption = Annotated[
     ),
 ]
 CacheOption = Annotated[Path, typer.Option("--cache", help="feature cache folder")]
+PadModeOption = Annotated[
+    str,
+    typer.Option(
+        "--pad-mode", help="fill a voiced part shorter than a window with 'zero' or 'repeat' (loop)"
+    ),
+]
+BalanceOption = Annotated[
+    bool,
+    typer.Option(
+        "--balance-corpora/--no-balance-corpora",
+        help="weigh every corpus the same within each emotion (default: classes only)",
+    ),
+]
 
 
 def load_hyperparameters(path: Path | None, quick: bool) -> ModelHyperparameters:
@@ -43,14 +57,16 @@ def load_hyperparameters(path: Path | None, quick: bool) -> ModelHyperparameters
 
 
 def job_config(data: Path, out: Path, cache: Path, epochs: int, augment: int, hyperparameters: Path | None,
-               quick: bool, seed: int, workers: int | None):  # fmt: skip
+               quick: bool, seed: int, workers: int | None, pad_mode: str = "zero",
+               balance_corpora: bool = False):  # fmt: skip
     from ser_training.pipeline import JobConfig
 
     return JobConfig(
         data_dir=data, out_dir=out, cache_dir=cache, epochs=3 if quick else epochs,
         augment_copies=0 if quick else augment,
         hyperparameters=load_hyperparameters(hyperparameters, quick),
-        feature_config=FeatureConfig(), seed=seed, workers=workers,
+        feature_config=FeatureConfig(pad_mode=pad_mode), seed=seed, workers=workers,
+        balance_corpora=balance_corpora,
     )  # fmt: skip
 
 
@@ -70,6 +86,8 @@ def train(
     workers: int | None = typer.Option(
         None, help="feature extraction processes (default: all cores)"
     ),
+    pad_mode: PadModeOption = "zero",
+    balance_corpora: BalanceOption = False,
 ) -> None:
     """Train on held-in speakers, evaluate on held-out speakers, export ONNX with parity check."""
     from ser_training import pipeline
@@ -78,7 +96,12 @@ def train(
     from ser_training.report import write_report
 
     started = time.time()
-    config = job_config(data, out, cache, epochs, augment, hyperparameters, quick, seed, workers)
+    try:
+        config = job_config(data, out, cache, epochs, augment, hyperparameters, quick, seed,
+                            workers, pad_mode, balance_corpora)  # fmt: skip
+    except FeatureConfigError as error:
+        typer.secho(f"bad option: {error}", fg="red", err=True)
+        raise typer.Exit(2) from error
     try:
         summary = pipeline.train_and_evaluate(config)
     except (pipeline.TrainingFailed, FileNotFoundError) as error:
@@ -124,7 +147,8 @@ def evaluate(
     seed: int = 1337,
     workers: int | None = None,
 ) -> None:
-    """Leave-one-corpus-out (and TESS reverse) runs; merged into the shipped model's report."""
+    """Leave-one-corpus-out (and TESS reverse) runs of the recipe that trained <out>'s model
+    (its feature config, weighting and hyperparameters); merged into that model's report."""
 
     from ser_training import pipeline
     from ser_training.model_card import write_model_card
@@ -136,6 +160,16 @@ def evaluate(
         typer.secho(f"{summary_path} not found: run `ser-train train` first", fg="red", err=True)
         raise typer.Exit(1)
     summary = json.loads(summary_path.read_text())
+    # Measure the recipe of the model being reported, not whatever today's defaults are.
+    config = dataclasses.replace(
+        config,
+        feature_config=FeatureConfig.from_dict(summary["feature_config"]),
+        balance_corpora=bool(summary.get("balance_corpora", False)),
+    )
+    if hyperparameters is None and not quick:
+        config = dataclasses.replace(
+            config, hyperparameters=ModelHyperparameters(**summary["hyperparameters"])
+        )
     held_out = [c.strip() for c in corpora.split(",") if c.strip()]
     summary["leave_one_corpus_out"] = pipeline.leave_one_corpus_out(config, held_out)
     for corpus, m in summary["leave_one_corpus_out"].items():

@@ -57,7 +57,9 @@ class JobConfig:
     labels: tuple[str, ...] = EMOTIONS
     corpora: tuple[str, ...] | None = None  # None: every corpus found in data_dir
     augment_copies: int = 2  # random augmented copies per training file
-    balance_corpora: bool = True  # each corpus weighs the same within a class (trainer.fit)
+    # Each corpus weighs the same within a class (trainer.fit). Off: measured worse across
+    # corpora together with pad_mode 'repeat' (README).
+    balance_corpora: bool = False
     epochs: int = 60
     seed: int = DEFAULT_SEED
     workers: int | None = None

@@ -70,7 +70,7 @@ def fit(
     seed: int = DEFAULT_SEED,
     verbose: int = 2,
     fixed_epochs: bool = False,
-    balance_corpora: bool = True,
+    balance_corpora: bool = False,
 ) -> TrainingResult:
     """Train on ``train`` windows; stop early on validation accuracy (restoring the best).
 

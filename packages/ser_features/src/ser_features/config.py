@@ -55,11 +55,12 @@ class FeatureConfig:
     # RAVDESS speech peaks around -29 dBFS (5 % of files below -38), so a quiet microphone
     # 20 dB lower still reaches ~-60 dBFS; -50 refused half of such files as silent.
     silence_dbfs: float = -70.0  # dB relative to full scale
-    # How a voiced part shorter than one window fills it. "repeat" loops the speech, so the
-    # window's statistics and the model see speech only; "zero" pads with silence, which lets
-    # the utterance's length (very different between corpora: TESS words ~1.5 s, EMO-DB
-    # sentences ~3 s) leak into every feature through the per-window normalisation.
-    pad_mode: str = "repeat"
+    # How a voiced part shorter than one window fills it: "zero" pads with silence; "repeat"
+    # loops the speech so the window holds speech only. Zero padding lets the utterance's length
+    # (TESS words ~1.5 s, EMO-DB sentences ~3 s) reach the features, which looked like a corpus
+    # cue; but looping (with corpus-balanced weights) measured worse on held-out corpora
+    # (README, "How good is it?"), so "zero" stays the default.
+    pad_mode: str = "zero"
 
     def __post_init__(self) -> None:
         if self.version != FEATURE_VERSION:
