@@ -139,7 +139,15 @@ def score(
     probabilities = utterance_probabilities(
         predict_windows(model, windows.features), windows.utterance
     )
-    truth = windows.utterance_labels
+    return score_probabilities(probabilities, windows.utterance_labels, labels, restrict_to_present)
+
+
+def score_probabilities(
+    probabilities: np.ndarray, truth: np.ndarray, labels: Sequence[str],
+    restrict_to_present: bool = False,
+) -> dict:  # fmt: skip
+    """Metrics of utterance probabilities, shape (n_utterances, n_labels), against their truth
+    label indices, shape (n_utterances,); see :func:`score`."""
     if restrict_to_present:
         absent = np.setdiff1d(np.arange(len(labels)), np.unique(truth))
         probabilities = probabilities.copy()
@@ -255,11 +263,16 @@ def leave_one_corpus_out(
         split = split_leave_one_corpus_out(scan.utterances, held_out)
         trained, _, _ = fit_split(split, cache, config, verbose=verbose)
         test = assemble(split.test, cache, config.labels)
-        restricted = score(trained.model, test, config.labels, restrict_to_present=True)
-        unrestricted = score(trained.model, test, config.labels)
-        restricted["by_speakers"] = speaker_group_scores(
-            trained.model, split.test, cache, config.labels
+        # Predict once; every figure below is a view of the same utterance probabilities.
+        probabilities = utterance_probabilities(
+            predict_windows(trained.model, test.features), test.utterance
         )
+        truth = test.utterance_labels
+        restricted = score_probabilities(
+            probabilities, truth, config.labels, restrict_to_present=True
+        )
+        unrestricted = score_probabilities(probabilities, truth, config.labels)
+        restricted["by_speakers"] = speaker_group_scores(test, probabilities, config.labels)
         restricted["unrestricted_accuracy"] = unrestricted["accuracy"]
         restricted["unrestricted_prediction_distribution"] = unrestricted["prediction_distribution"]
         restricted["trained_on"] = sorted({u.corpus for u in split.train})
@@ -270,24 +283,29 @@ def leave_one_corpus_out(
 
 
 def speaker_group_scores(
-    model, held_out: Sequence[Utterance], cache: FeatureCache, labels: Sequence[str]
+    held_out: WindowSet, probabilities: np.ndarray, labels: Sequence[str]
 ) -> dict[str, dict]:
     """Held-out-corpus scores split by its usual test speakers and the rest.
 
-    Recipe choices (features, weighting, augmentation) are made on the 'other_speakers'
-    figures only, so the 'test_speakers' figures stay untouched by any choice.
+    ``probabilities`` are the utterance probabilities of ``held_out``, shape
+    (n_utterances, n_labels). Recipe choices (features, weighting, augmentation) are made on
+    the 'other_speakers' figures only, so the 'test_speakers' figures stay untouched by any
+    choice.
     """
-    groups = {
-        "test_speakers": [u for u in held_out if speaker_id(u) in TEST_SPEAKERS.get(u.corpus, ())],
-        "other_speakers": [u for u in held_out if speaker_id(u) not in TEST_SPEAKERS.get(u.corpus, ())],
-    }  # fmt: skip
+    is_test = np.array(
+        [speaker_id(u) in TEST_SPEAKERS.get(u.corpus, ()) for u in held_out.utterances]
+    )
+    truth = held_out.utterance_labels
     out: dict[str, dict] = {}
-    for name, group in groups.items():
-        if not any(u.label in labels for u in group):
+    for name, members in (("test_speakers", is_test), ("other_speakers", ~is_test)):
+        if not members.any():
             continue
-        windows = assemble(group, cache, labels)
-        m = score(model, windows, labels, restrict_to_present=True)
-        speakers = sorted({speaker_id(u) for u in group})
+        m = score_probabilities(
+            probabilities[members], truth[members], labels, restrict_to_present=True
+        )
+        speakers = sorted(
+            {speaker_id(u) for u, keep in zip(held_out.utterances, members, strict=True) if keep}
+        )
         out[name] = {k: m[k] for k in ("n", "accuracy", "uar")} | {"speakers": speakers}
     return out
 
