@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ser_features import FeatureConfig, FeatureExtractor
+from ser_features import FeatureConfig, FeatureExtractor, utterance_features
 from ser_features.features import delta, frame_signal, mel_filterbank
 from tests.support.audio import harmonic_tone
 
@@ -30,11 +30,16 @@ def golden_window(config: FeatureConfig) -> np.ndarray:
     return window
 
 
+GOLDEN_AUDIO_SAMPLES = 32_000  # the 2 s of tone in golden_window at 16 kHz
+NORMALIZATIONS = ("none", "window", "speech")
+
+
 def golden_features() -> dict[str, list]:
     out = {}
-    for normalization in ("none", "window"):
+    for normalization in NORMALIZATIONS:
         config = FeatureConfig(normalization=normalization)
-        matrix = FeatureExtractor(config).window_features(golden_window(config))
+        extractor = FeatureExtractor(config)
+        matrix = extractor.window_features(golden_window(config), GOLDEN_AUDIO_SAMPLES)
         out[normalization] = matrix[GOLDEN_FRAMES].round(4).tolist()
     return out
 
@@ -43,7 +48,7 @@ def test_features_match_the_golden_values() -> None:
     golden = json.loads(GOLDEN_PATH.read_text())
     assert golden["config"] == FeatureConfig().to_dict(), "golden file made for another config"
     actual = golden_features()
-    for normalization in ("none", "window"):
+    for normalization in NORMALIZATIONS:
         np.testing.assert_allclose(
             actual[normalization], golden[normalization], atol=2e-3, rtol=1e-4
         )
@@ -73,6 +78,56 @@ def test_normalised_features_ignore_recording_gain() -> None:
     # Log-domain groups shift by a constant under gain; normalisation removes it. ZCR of the
     # zero-padded tail and the 80 dB log-mel floor may differ slightly.
     np.testing.assert_allclose(quiet[:, 1:42], loud[:, 1:42], atol=5e-3)
+
+
+def test_speech_normalisation_scales_by_the_audio_frames_and_zeroes_the_padding() -> None:
+    config = FeatureConfig(normalization="speech")
+    extractor = FeatureExtractor(config)
+    matrix = extractor.window_features(golden_window(config), GOLDEN_AUDIO_SAMPLES)
+    n_audio_frames = extractor.audio_frames(GOLDEN_AUDIO_SAMPLES)
+    assert n_audio_frames == 201  # frames centred on samples 0, 160, …, 32000
+    speech = matrix[:n_audio_frames]
+    np.testing.assert_allclose(speech.mean(axis=0), 0.0, atol=1e-4)
+    # NORM_EPSILON shows on ZCR, whose spread over a steady tone is tiny.
+    np.testing.assert_allclose(speech.std(axis=0), 1.0, atol=5e-3)
+    assert np.all(matrix[n_audio_frames:] == 0.0)
+
+
+def test_speech_normalisation_of_a_full_window_equals_window_normalisation() -> None:
+    window = harmonic_tone(3.0, seed=3)
+    by_speech = FeatureExtractor(FeatureConfig(normalization="speech")).window_features(window)
+    by_window = FeatureExtractor(FeatureConfig()).window_features(window)
+    np.testing.assert_allclose(by_speech, by_window, atol=1e-5)
+
+
+def test_speech_normalisation_ignores_recording_gain() -> None:
+    config = FeatureConfig(normalization="speech")
+    extractor = FeatureExtractor(config)
+    window = golden_window(config)
+    quiet = extractor.window_features(0.05 * window, GOLDEN_AUDIO_SAMPLES)
+    loud = extractor.window_features(window, GOLDEN_AUDIO_SAMPLES)
+    np.testing.assert_allclose(quiet[:, 1:42], loud[:, 1:42], atol=5e-3)
+
+
+def test_short_utterance_padding_is_zero_only_under_speech_normalisation() -> None:
+    tone = harmonic_tone(1.0, seed=5)
+    for normalization, padding_is_zero in (("speech", True), ("window", False)):
+        extractor = FeatureExtractor(FeatureConfig(normalization=normalization))
+        (features,) = utterance_features(tone, extractor).features
+        assert bool(np.all(features[-50:] == 0.0)) is padding_is_zero
+
+
+@pytest.mark.parametrize("n_audio", [-1, 48_001])
+def test_impossible_audio_length_is_refused(n_audio: int) -> None:
+    config = FeatureConfig(normalization="speech")
+    with pytest.raises(ValueError, match="n_audio"):
+        FeatureExtractor(config).window_features(golden_window(config), n_audio)
+
+
+def test_batch_needs_one_audio_length_per_window() -> None:
+    windows = np.zeros((2, FeatureConfig().window_samples), np.float32)
+    with pytest.raises(ValueError, match="2 windows but 1"):
+        FeatureExtractor(FeatureConfig()).batch_features(windows, [100])
 
 
 def test_wrong_window_length_is_refused() -> None:

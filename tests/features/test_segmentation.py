@@ -55,6 +55,18 @@ def test_zero_pad_mode_appends_silence() -> None:
 
 
 @pytest.mark.parametrize("pad_mode", ["repeat", "zero"])
+def test_n_audio_counts_the_samples_that_are_not_zero_padding(pad_mode: str) -> None:
+    config = FeatureConfig(pad_mode=pad_mode)
+    audio = with_silence(1.0, 1.5, 0.8)
+    start, end = voiced_bounds(audio, config)
+    (window,) = split_windows(audio, config)
+    # Looped speech is audio; zero padding is not.
+    assert window.n_audio == (config.window_samples if pad_mode == "repeat" else end - start)
+    long_windows = split_windows(harmonic_tone(7.0), config)
+    assert [w.n_audio for w in long_windows] == [config.window_samples] * len(long_windows)
+
+
+@pytest.mark.parametrize("pad_mode", ["repeat", "zero"])
 @pytest.mark.parametrize("length", [0, 1, 47_999, 48_000, 50_000])
 def test_fill_window_always_gives_exactly_one_window(pad_mode: str, length: int) -> None:
     chunk = np.linspace(-0.5, 0.5, length, dtype=np.float32)

@@ -69,13 +69,19 @@ def test_missing_data_fails_with_a_clear_message(tmp_path: Path) -> None:
     assert "does not exist" in result.output
 
 
-def test_an_unknown_pad_mode_is_refused_before_any_work(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [("--pad-mode", "pad_mode must be one of"), ("--normalization", "normalization must be")],
+)
+def test_an_unknown_feature_option_is_refused_before_any_work(
+    tmp_path: Path, option: str, message: str
+) -> None:
     pytest.importorskip("tensorflow")
     from ser_training.cli import app
 
-    result = CliRunner().invoke(app, ["train", "--data", str(tmp_path), "--pad-mode", "mirror"])
+    result = CliRunner().invoke(app, ["train", "--data", str(tmp_path), option, "mirror"])
     assert result.exit_code == 2
-    assert "pad_mode must be one of" in result.output
+    assert message in result.output
 
 
 def test_evaluate_holds_out_each_corpus_and_merges_into_the_report(

@@ -37,6 +37,14 @@ PadModeOption = Annotated[
         "--pad-mode", help="fill a voiced part shorter than a window with 'zero' or 'repeat' (loop)"
     ),
 ]
+NormalizationOption = Annotated[
+    str,
+    typer.Option(
+        "--normalization",
+        help="per-window feature scaling: 'window' (all frames), 'speech' (audio frames only) "
+        "or 'none'",
+    ),
+]
 BalanceOption = Annotated[
     bool,
     typer.Option(
@@ -58,14 +66,15 @@ def load_hyperparameters(path: Path | None, quick: bool) -> ModelHyperparameters
 
 def job_config(data: Path, out: Path, cache: Path, epochs: int, augment: int, hyperparameters: Path | None,
                quick: bool, seed: int, workers: int | None, pad_mode: str = "zero",
-               balance_corpora: bool = False):  # fmt: skip
+               balance_corpora: bool = False, normalization: str = "window"):  # fmt: skip
     from ser_training.pipeline import JobConfig
 
     return JobConfig(
         data_dir=data, out_dir=out, cache_dir=cache, epochs=3 if quick else epochs,
         augment_copies=0 if quick else augment,
         hyperparameters=load_hyperparameters(hyperparameters, quick),
-        feature_config=FeatureConfig(pad_mode=pad_mode), seed=seed, workers=workers,
+        feature_config=FeatureConfig(pad_mode=pad_mode, normalization=normalization),
+        seed=seed, workers=workers,
         balance_corpora=balance_corpora,
     )  # fmt: skip
 
@@ -88,6 +97,7 @@ def train(
     ),
     pad_mode: PadModeOption = "zero",
     balance_corpora: BalanceOption = False,
+    normalization: NormalizationOption = "window",
 ) -> None:
     """Train on held-in speakers, evaluate on held-out speakers, export ONNX with parity check."""
     from ser_training import pipeline
@@ -98,7 +108,7 @@ def train(
     started = time.time()
     try:
         config = job_config(data, out, cache, epochs, augment, hyperparameters, quick, seed,
-                            workers, pad_mode, balance_corpora)  # fmt: skip
+                            workers, pad_mode, balance_corpora, normalization)  # fmt: skip
     except FeatureConfigError as error:
         typer.secho(f"bad option: {error}", fg="red", err=True)
         raise typer.Exit(2) from error

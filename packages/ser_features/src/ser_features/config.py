@@ -21,7 +21,7 @@ FEATURE_VERSION = 2
 _VERSION_1_DEFAULTS = {"pad_mode": "zero"}
 
 FEATURE_GROUPS = ("zcr", "rms", "mfcc", "delta_mfcc", "log_mel")
-NORMALIZATIONS = ("window", "none")
+NORMALIZATIONS = ("window", "speech", "none")
 PAD_MODES = ("repeat", "zero")
 
 
@@ -47,7 +47,9 @@ class FeatureConfig:
     delta_width: int = 9  # frames in the delta regression window (odd)
     groups: tuple[str, ...] = field(default=("zcr", "rms", "mfcc", "delta_mfcc", "log_mel"))
     # "window": zero mean / unit variance per feature over each window, which removes
-    # recording gain and channel colouring; "none": raw values.
+    # recording gain and channel colouring; "speech": the same, but the statistics come from
+    # the frames of real audio only and fill frames are set to 0, so a short utterance's
+    # padding does not change how its speech is scaled; "none": raw values.
     normalization: str = "window"
     # Leading/trailing frames quieter than (loudest frame − trim_top_db) are trimmed.
     trim_top_db: float = 40.0  # dB

@@ -9,6 +9,8 @@ compare against librosa, which this module does not import.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from ser_features.config import FeatureConfig
@@ -138,12 +140,15 @@ class FeatureExtractor:
         n = np.arange(config.frame_length)
         self._window = (0.5 - 0.5 * np.cos(2 * np.pi * n / config.frame_length)).astype(np.float32)
 
-    def window_features(self, window: np.ndarray) -> np.ndarray:
+    def window_features(self, window: np.ndarray, n_audio: int | None = None) -> np.ndarray:
         """Features of one window of exactly ``config.window_samples`` samples.
 
         Parameters
         ----------
         window : np.ndarray, shape (config.window_samples,), float32, at config.sample_rate
+        n_audio : int, optional
+            Leading samples that hold audio, the rest being zero padding (default: all).
+            Only ``normalization="speech"`` uses it.
 
         Returns
         -------
@@ -182,14 +187,30 @@ class FeatureExtractor:
         matrix = np.concatenate([columns[g] for g in config.groups], axis=1).astype(np.float32)
         if config.normalization == "window":
             matrix = (matrix - matrix.mean(axis=0)) / (matrix.std(axis=0) + NORM_EPSILON)
+        elif config.normalization == "speech":
+            n_speech = self.audio_frames(config.window_samples if n_audio is None else n_audio)
+            speech = matrix[:n_speech]
+            matrix = (matrix - speech.mean(axis=0)) / (speech.std(axis=0) + NORM_EPSILON)
+            matrix[n_speech:] = 0.0  # padding carries no information: the mean after scaling
         return matrix.astype(np.float32, copy=False)
 
-    def batch_features(self, windows: np.ndarray) -> np.ndarray:
+    def audio_frames(self, n_audio: int) -> int:
+        """Frames of a window centred within its first ``n_audio`` samples (end included)."""
+        if not 0 <= n_audio <= self.config.window_samples:
+            raise ValueError(f"n_audio must be in [0, {self.config.window_samples}], got {n_audio}")
+        hop = self.config.hop_length
+        return min(self.config.n_frames, 1 + n_audio // hop)
+
+    def batch_features(
+        self, windows: np.ndarray, n_audio: Sequence[int] | None = None
+    ) -> np.ndarray:
         """Features of several windows.
 
         Parameters
         ----------
         windows : np.ndarray, shape (n_windows, config.window_samples)
+        n_audio : sequence of int, length n_windows, optional
+            Per window, the leading samples that hold audio (see :meth:`window_features`).
 
         Returns
         -------
@@ -197,4 +218,8 @@ class FeatureExtractor:
         """
         if len(windows) == 0:
             return np.zeros((0, *self.config.input_shape), dtype=np.float32)
-        return np.stack([self.window_features(w) for w in windows])
+        if n_audio is None:
+            n_audio = [None] * len(windows)
+        elif len(n_audio) != len(windows):
+            raise ValueError(f"{len(windows)} windows but {len(n_audio)} n_audio values")
+        return np.stack([self.window_features(w, n) for w, n in zip(windows, n_audio, strict=True)])

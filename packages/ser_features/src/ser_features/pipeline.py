@@ -30,7 +30,8 @@ def utterance_features(samples: np.ndarray, extractor: FeatureExtractor) -> Utte
     windows = split_windows(samples, extractor.config)
     voiced = [i for i, w in enumerate(windows) if not w.silent]
     batch = np.stack([windows[i].samples for i in voiced]) if voiced else np.zeros((0, 0))
-    return UtteranceFeatures(windows, extractor.batch_features(batch), voiced)
+    n_audio = [windows[i].n_audio for i in voiced]
+    return UtteranceFeatures(windows, extractor.batch_features(batch, n_audio), voiced)
 
 
 def file_features(

@@ -28,6 +28,7 @@ class Window:
     start_s: float  # position in the original recording, seconds
     end_s: float  # end of the real (unpadded) audio in this window, seconds
     samples: np.ndarray  # shape (config.window_samples,), float32, filled per config.pad_mode
+    n_audio: int  # leading samples of ``samples`` that hold audio; the rest is zero padding
     rms_dbfs: float  # energy of the real audio in the window, dB re full scale
     silent: bool  # rms_dbfs below config.silence_dbfs: skip, do not classify
 
@@ -120,6 +121,7 @@ def split_windows(samples: np.ndarray, config: FeatureConfig, *, trim: bool = Tr
                 start_s=(start + offset) / rate,
                 end_s=(start + offset + len(chunk)) / rate,
                 samples=padded,
+                n_audio=size if config.pad_mode == "repeat" else min(len(chunk), size),
                 rms_dbfs=level,
                 silent=bool(level < config.silence_dbfs),
             )
