@@ -41,8 +41,8 @@ NormalizationOption = Annotated[
     str,
     typer.Option(
         "--normalization",
-        help="per-window feature scaling: 'window' (all frames), 'speech' (audio frames only) "
-        "or 'none'",
+        help="per-window feature scaling: 'speech' (statistics over the audio frames only), "
+        "'window' (all frames, padding included) or 'none'",
     ),
 ]
 BalanceOption = Annotated[
@@ -66,7 +66,7 @@ def load_hyperparameters(path: Path | None, quick: bool) -> ModelHyperparameters
 
 def job_config(data: Path, out: Path, cache: Path, epochs: int, augment: int, hyperparameters: Path | None,
                quick: bool, seed: int, workers: int | None, pad_mode: str = "zero",
-               balance_corpora: bool = False, normalization: str = "window"):  # fmt: skip
+               balance_corpora: bool = False, normalization: str = "speech"):  # fmt: skip
     from ser_training.pipeline import JobConfig
 
     return JobConfig(
@@ -97,7 +97,7 @@ def train(
     ),
     pad_mode: PadModeOption = "zero",
     balance_corpora: BalanceOption = False,
-    normalization: NormalizationOption = "window",
+    normalization: NormalizationOption = "speech",
 ) -> None:
     """Train on held-in speakers, evaluate on held-out speakers, export ONNX with parity check."""
     from ser_training import pipeline

@@ -40,6 +40,14 @@ def training_weighting_text(summary: dict) -> str:
     return f"{padding} {weighting}"
 
 
+NORMALISATION_TEXT = {
+    "window": "normalised per window (zero mean, unit variance per feature)",
+    "speech": "normalised per window over its frames of audio only (zero mean, unit variance per "
+    "feature; zero-padded frames are set to 0, so padding does not change how speech is scaled)",
+    "none": "not normalised",
+}
+
+
 def write_model_card(summary: dict, path: Path, license_note: str) -> None:
     test = summary["test"]
     lines = [
@@ -53,7 +61,8 @@ def write_model_card(summary: dict, path: Path, license_note: str) -> None:
         "silent windows are skipped; the recording's emotion is the mean of its windows' probabilities.",
         "",
         "Features per 10 ms frame: zero-crossing rate, RMS energy (dB), 20 MFCCs, their deltas and a "
-        "64-band log-mel spectrum, normalised per window (zero mean, unit variance per feature). "
+        "64-band log-mel spectrum, "
+        f"{NORMALISATION_TEXT[summary['feature_config'].get('normalization', 'window')]}. "
         "Network: Conv1D blocks over time with batch norm and max pooling, mean+max pooling over "
         "time, a dense layer and softmax. Hyperparameters (chosen by `make tune` on the validation "
         f"speakers): {', '.join(f'{k} {v:.3g}' if isinstance(v, float) else f'{k} {v}' for k, v in summary['hyperparameters'].items())}.",
