@@ -93,7 +93,7 @@ def conservative(m: dict) -> str:
 
 LOCO_SPEAKERS_NOTE = (
     "The held-out corpus is also scored separately on its usual test speakers and on the rest: "
-    "choices of training recipe (padding, weighting, augmentation) were made on the 'other "
+    "choices of training recipe (padding, normalisation, weighting, augmentation) were made on the 'other "
     "speakers' figures only, so the 'test speakers' column is untouched by any choice."
 )
 
