@@ -15,6 +15,8 @@ from ser_training.model import ModelHyperparameters
 
 app = typer.Typer(help="Train, evaluate and tune the speech emotion CNN.", no_args_is_help=True)
 
+# The shipped recipe's feature options; CLI defaults come from here so they cannot drift.
+DEFAULT_FEATURES = FeatureConfig()
 DEFAULT_HYPERPARAMETERS = Path(__file__).resolve().parents[2] / "configs" / "hyperparameters.json"
 QUICK = {"filters": 16, "blocks": 2, "dense_units": 32, "batch_size": 32}
 
@@ -65,8 +67,9 @@ def load_hyperparameters(path: Path | None, quick: bool) -> ModelHyperparameters
 
 
 def job_config(data: Path, out: Path, cache: Path, epochs: int, augment: int, hyperparameters: Path | None,
-               quick: bool, seed: int, workers: int | None, pad_mode: str = "zero",
-               balance_corpora: bool = False, normalization: str = "speech"):  # fmt: skip
+               quick: bool, seed: int, workers: int | None,
+               pad_mode: str = DEFAULT_FEATURES.pad_mode, balance_corpora: bool = False,
+               normalization: str = DEFAULT_FEATURES.normalization):  # fmt: skip
     from ser_training.pipeline import JobConfig
 
     return JobConfig(
@@ -95,9 +98,9 @@ def train(
     workers: int | None = typer.Option(
         None, help="feature extraction processes (default: all cores)"
     ),
-    pad_mode: PadModeOption = "zero",
+    pad_mode: PadModeOption = DEFAULT_FEATURES.pad_mode,
     balance_corpora: BalanceOption = False,
-    normalization: NormalizationOption = "speech",
+    normalization: NormalizationOption = DEFAULT_FEATURES.normalization,
 ) -> None:
     """Train on held-in speakers, evaluate on held-out speakers, export ONNX with parity check."""
     from ser_training import pipeline

@@ -30,8 +30,8 @@ from ser_training.splits import (
     split_by_speaker,
     split_leave_one_corpus_out,
 )
-from ser_training.trainer import DEFAULT_SEED, TrainingResult, fit, predict_windows
-from ser_training.windows import WindowSet, assemble, utterance_probabilities
+from ser_training.trainer import DEFAULT_SEED, TrainingResult, fit, predict_utterances
+from ser_training.windows import WindowSet, assemble
 
 LICENSE_NOTE = (
     "Trained on RAVDESS (CC BY-NC-SA 4.0), TESS (CC BY-NC-ND 4.0) and EMO-DB (research use): "
@@ -136,9 +136,7 @@ def score(
 ) -> dict:
     """Utterance-level metrics; optionally choose only among labels present in the truth
     (used across corpora, where a corpus lacks a class the model knows)."""
-    probabilities = utterance_probabilities(
-        predict_windows(model, windows.features), windows.utterance
-    )
+    probabilities = predict_utterances(model, windows)
     return score_probabilities(probabilities, windows.utterance_labels, labels, restrict_to_present)
 
 
@@ -264,9 +262,7 @@ def leave_one_corpus_out(
         trained, _, _ = fit_split(split, cache, config, verbose=verbose)
         test = assemble(split.test, cache, config.labels)
         # Predict once; every figure below is a view of the same utterance probabilities.
-        probabilities = utterance_probabilities(
-            predict_windows(trained.model, test.features), test.utterance
-        )
+        probabilities = predict_utterances(trained.model, test)
         truth = test.utterance_labels
         restricted = score_probabilities(
             probabilities, truth, config.labels, restrict_to_present=True

@@ -123,9 +123,13 @@ def predict_windows(model, features: np.ndarray, batch_size: int = 256) -> np.nd
     return np.asarray(model.predict(features, batch_size=batch_size, verbose=0))
 
 
+def predict_utterances(model, windows: WindowSet) -> np.ndarray:
+    """Utterance probabilities, shape (n_utterances, n_labels): each recording's window
+    probabilities averaged, as the API does."""
+    return utterance_probabilities(predict_windows(model, windows.features), windows.utterance)
+
+
 def evaluate(model, windows: WindowSet, labels: Sequence[str]) -> dict:
     """Utterance-level metrics: window probabilities averaged per recording, as the API does."""
-    probabilities = utterance_probabilities(
-        predict_windows(model, windows.features), windows.utterance
-    )
+    probabilities = predict_utterances(model, windows)
     return classification_metrics(windows.utterance_labels, probabilities.argmax(axis=1), labels)

@@ -121,7 +121,7 @@ def split_windows(samples: np.ndarray, config: FeatureConfig, *, trim: bool = Tr
                 start_s=(start + offset) / rate,
                 end_s=(start + offset + len(chunk)) / rate,
                 samples=padded,
-                n_audio=size if config.pad_mode == "repeat" else min(len(chunk), size),
+                n_audio=size if config.pad_mode == "repeat" else len(chunk),
                 rms_dbfs=level,
                 silent=bool(level < config.silence_dbfs),
             )
