@@ -15,7 +15,7 @@ ITERATIONS = 500
 
 
 def run(iterations: int = ITERATIONS) -> dict:
-    from ser_api.inference import AudioLimits, EmotionClassifier
+    from ser_inference import AudioLimits, EmotionClassifier
 
     path, model_desc = model_path()
     classifier = EmotionClassifier.load(path, threads=1)

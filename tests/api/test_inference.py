@@ -12,10 +12,10 @@ import onnxruntime as ort
 import pytest
 from fastapi.testclient import TestClient
 
-from ser_api.inference import AudioLimits, EmotionClassifier, ModelLoadError, aggregate
 from ser_api.main import StartupError, create_app
 from ser_features import EMOTIONS, FeatureConfig, FeatureExtractor, file_features
 from ser_features.model_metadata import INPUT_NAME, OUTPUT_NAME, ModelMetadata
+from ser_inference import AudioLimits, EmotionClassifier, ModelLoadError
 from tests.api.conftest import SHIPPED_MODEL, make_settings, upload
 from tests.support.audio import harmonic_tone, wav_bytes
 from tests.support.tiny_model import TINY_CONFIG, build_tiny_model, tiny_metadata
@@ -66,12 +66,6 @@ def test_shipped_model_through_the_api_matches_the_training_code_path() -> None:
         [[s["probabilities"][lab] for lab in labels] for s in body["segments"] if not s["silent"]]
     )
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
-
-
-def test_aggregate_weights_windows_by_real_audio() -> None:
-    probabilities = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
-    np.testing.assert_allclose(aggregate(probabilities, np.array([3.0, 1.0])), [0.75, 0.25])
-    assert aggregate(probabilities, np.array([1.0, 1.0])).sum() == pytest.approx(1.0, abs=1e-12)
 
 
 def test_predict_batches_all_windows_and_reports_timings(tiny_model_path: Path) -> None:

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from ser_training.metrics import classification_metrics
-from ser_training.windows import utterance_probabilities
 
 LABELS = ["a", "b", "c"]
 
@@ -27,10 +26,3 @@ def test_absent_classes_do_not_enter_uar_but_wrong_predictions_count() -> None:
     assert m["labels_present"] == ["a", "b"]
     assert m["uar"] == pytest.approx((0.5 + 1.0) / 2)
     assert m["accuracy"] == pytest.approx(2 / 3)
-
-
-def test_utterance_probabilities_average_windows() -> None:
-    windows = np.array([[1.0, 0.0], [0.0, 1.0], [0.2, 0.8]])
-    np.testing.assert_allclose(
-        utterance_probabilities(windows, np.array([0, 0, 1])), [[0.5, 0.5], [0.2, 0.8]]
-    )

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ser_features import utterance_probabilities
 from ser_training.metrics import classification_metrics
 from ser_training.model import ModelHyperparameters, build_model
-from ser_training.windows import WindowSet, utterance_probabilities
+from ser_training.windows import WindowSet
 
 DEFAULT_SEED = 1337
 EARLY_STOPPING_PATIENCE = 8  # epochs without validation improvement

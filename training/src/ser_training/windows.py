@@ -61,15 +61,3 @@ def assemble(
         utterance=np.concatenate(owner_rows),
         utterances=kept,
     )
-
-
-def utterance_probabilities(window_probabilities: np.ndarray, utterance: np.ndarray) -> np.ndarray:
-    """Mean of window probabilities per utterance, shape (n_utterances, n_labels).
-
-    This is the same aggregation the API applies to a recording's voiced windows.
-    """
-    n = int(utterance.max()) + 1
-    sums = np.zeros((n, window_probabilities.shape[1]))
-    np.add.at(sums, utterance, window_probabilities)
-    counts = np.bincount(utterance, minlength=n)[:, None]
-    return sums / np.maximum(counts, 1)

@@ -20,6 +20,7 @@ from ser_features.audio import (
 from ser_features.config import FEATURE_VERSION, FeatureConfig, FeatureConfigError
 from ser_features.features import FeatureExtractor
 from ser_features.pipeline import UtteranceFeatures, file_features, utterance_features
+from ser_features.pooling import utterance_probabilities
 from ser_features.segmentation import Window, rms_dbfs, split_windows, voiced_bounds
 
 EMOTIONS = ("angry", "disgust", "fearful", "happy", "neutral", "sad", "surprised")
@@ -48,5 +49,6 @@ __all__ = [
     "rms_dbfs",
     "split_windows",
     "utterance_features",
+    "utterance_probabilities",
     "voiced_bounds",
 ]

@@ -8,8 +8,8 @@ from anyio import CapacityLimiter
 from fastapi import Depends, Request
 
 from ser_api.config import Settings
-from ser_api.inference import EmotionClassifier
 from ser_api.metrics import Metrics
+from ser_inference import EmotionClassifier
 
 
 def get_settings_from_app(request: Request) -> Settings:

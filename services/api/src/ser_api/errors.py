@@ -13,7 +13,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ser_api.inference import AudioTooLongError, AudioTooShortError
 from ser_api.logs import request_id_var
 from ser_features import (
     AudioError,
@@ -23,6 +22,7 @@ from ser_features import (
     UndecodableAudioError,
     UnsupportedSampleRateError,
 )
+from ser_inference import AudioTooLongError, AudioTooShortError
 
 logger = logging.getLogger(__name__)
 

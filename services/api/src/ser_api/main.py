@@ -18,11 +18,11 @@ from pydantic import ValidationError
 from ser_api import __version__
 from ser_api.config import Settings, get_settings
 from ser_api.errors import install_error_handlers
-from ser_api.inference import EmotionClassifier, ModelLoadError
 from ser_api.logs import configure_logging
 from ser_api.metrics import Metrics
 from ser_api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from ser_api.routes import router
+from ser_inference import EmotionClassifier, ModelLoadError
 
 logger = logging.getLogger("ser_api")
 

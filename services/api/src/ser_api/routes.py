@@ -19,7 +19,6 @@ from ser_api.errors import (
     ApiError,
     audio_error_reason,
 )
-from ser_api.inference import AudioLimits, EmotionClassifier, Prediction
 from ser_api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ser_api.metrics import Metrics
 from ser_api.schemas import (
@@ -33,6 +32,7 @@ from ser_api.schemas import (
     Timing,
 )
 from ser_features import AudioError
+from ser_inference import AudioLimits, EmotionClassifier, Prediction
 
 router = APIRouter()
 

@@ -4,7 +4,7 @@ Knows nothing about HTTP. :meth:`EmotionClassifier.load` refuses a model it cann
 faithfully (missing file, not ONNX, metadata missing or naming a feature configuration this
 ``ser_features`` cannot reproduce, input/output shapes that disagree with that configuration,
 outputs that are not probabilities). :meth:`EmotionClassifier.predict` turns the bytes of one
-recording into per-window probabilities and their aggregate, through
+recording into per-window probabilities and their mean, through
 ``ser_features.file_features``: the same call the training pipeline makes.
 """
 
@@ -28,6 +28,7 @@ from ser_features import (
     SilentAudioError,
     file_features,
     read_audio_info,
+    utterance_probabilities,
 )
 from ser_features.model_metadata import INPUT_NAME, KEY_PREFIX, OUTPUT_NAME, ModelMetadata
 
@@ -78,7 +79,7 @@ class Prediction:
     """The classifier's answer for one recording."""
 
     labels: tuple[str, ...]
-    probabilities: np.ndarray  # shape (n_labels,), float64, sums to 1: aggregate of windows
+    probabilities: np.ndarray  # shape (n_labels,), float64, sums to 1: mean of the windows
     windows: list[WindowPrediction]  # time order, silent ones included
     duration_s: float  # s, decoded length
     source_sample_rate: int  # Hz, as stored in the file
@@ -94,24 +95,6 @@ class Prediction:
     @property
     def confidence(self) -> float:
         return float(np.max(self.probabilities))
-
-
-def aggregate(probabilities: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Weighted mean of window probabilities, renormalised to sum to exactly 1.
-
-    Parameters
-    ----------
-    probabilities : np.ndarray, shape (n_windows, n_labels), rows sum to 1
-    weights : np.ndarray, shape (n_windows,), seconds of real audio in each window (> 0)
-
-    Returns
-    -------
-    np.ndarray, shape (n_labels,), float64
-    """
-    # Weighting by real audio keeps a zero-padded or end-aligned overlapping tail window
-    # from counting as much as a full one.
-    mean = np.average(probabilities.astype(np.float64), axis=0, weights=weights)
-    return mean / mean.sum()
 
 
 def read_metadata(session: ort.InferenceSession, model_path: Path) -> ModelMetadata:
@@ -315,7 +298,8 @@ class EmotionClassifier:
         Returns
         -------
         Prediction
-            Aggregate over the non-silent windows, weighted by their seconds of real audio.
+            Mean over the non-silent windows (ser_features.utterance_probabilities, the
+            rule training scores with).
 
         Raises
         ------
@@ -351,12 +335,9 @@ class EmotionClassifier:
             )
             for index, w in enumerate(utterance.windows)
         ]
-        weights = np.array(
-            [utterance.windows[i].end_s - utterance.windows[i].start_s for i in utterance.voiced]
-        )
         return Prediction(
             labels=self.labels,
-            probabilities=aggregate(window_probabilities, weights),
+            probabilities=utterance_probabilities(window_probabilities)[0],
             windows=windows,
             duration_s=audio.duration_s,
             source_sample_rate=audio.source_sample_rate,

@@ -1,0 +1,24 @@
+"""The emotion classifier: an exported ONNX model plus the feature extractor it was trained with.
+
+Knows nothing about HTTP, so the API and offline batch jobs classify with the same code.
+"""
+
+from ser_inference.classifier import (
+    AudioLimits,
+    AudioTooLongError,
+    AudioTooShortError,
+    EmotionClassifier,
+    ModelLoadError,
+    Prediction,
+    WindowPrediction,
+)
+
+__all__ = [
+    "AudioLimits",
+    "AudioTooLongError",
+    "AudioTooShortError",
+    "EmotionClassifier",
+    "ModelLoadError",
+    "Prediction",
+    "WindowPrediction",
+]
