@@ -7,7 +7,7 @@ the robustness evaluation. All functions take and return float32 mono at 16 kHz.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import soundfile
@@ -87,9 +87,41 @@ def ogg_round_trip(samples: np.ndarray, quality: float = 0.1) -> np.ndarray:
     )
 
 
+def peaking_filter(samples: np.ndarray, centre_hz: float, gain_db: float, q: float) -> np.ndarray:
+    """One peaking-EQ biquad (RBJ cookbook): ``gain_db`` at ``centre_hz``, width ``q``."""
+    amplitude = 10 ** (gain_db / 40)
+    omega = 2 * np.pi * centre_hz / SAMPLE_RATE
+    alpha = np.sin(omega) / (2 * q)
+    b = [1 + alpha * amplitude, -2 * np.cos(omega), 1 - alpha * amplitude]
+    a = [1 + alpha / amplitude, -2 * np.cos(omega), 1 - alpha / amplitude]
+    return signal.lfilter(b, a, samples).astype(np.float32)
+
+
+def random_microphone(samples: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random microphone/room colouring: a band limit and a few EQ bumps and dips.
+
+    Cheap microphones cut the low end (high-pass 50–300 Hz) and the top (low-pass 3.5–7.5
+    kHz) and are far from flat in between (±10 dB resonances); the level is kept.
+    """
+    x = samples
+    low_cut = float(rng.uniform(50.0, 300.0))
+    high_cut = float(rng.uniform(3_500.0, 7_500.0))
+    sos = signal.butter(2, (low_cut, high_cut), btype="bandpass", fs=SAMPLE_RATE, output="sos")
+    x = signal.sosfilt(sos, x).astype(np.float32)
+    for _ in range(int(rng.integers(1, 4))):
+        centre = float(np.exp(rng.uniform(np.log(150.0), np.log(6_000.0))))
+        x = peaking_filter(x, centre, float(rng.uniform(-10.0, 10.0)), float(rng.uniform(0.7, 2.5)))
+    peak_in, peak_out = np.max(np.abs(samples)), np.max(np.abs(x)) + 1e-9
+    return (x * (peak_in / peak_out)).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class AugmentationPolicy:
-    """Probabilities and ranges of the random training-time chain."""
+    """Probabilities and ranges of the random training-time chain.
+
+    Speed perturbation moves pitch and formants together (vocal-tract length and F0), the
+    usual cheap stand-in for a new speaker; the rest imitate rooms, channels and microphones.
+    """
 
     p_speed: float = 0.5
     speed_range: tuple[float, float] = (0.9, 1.1)
@@ -101,6 +133,27 @@ class AugmentationPolicy:
     snr_range_db: tuple[float, float] = (5.0, 30.0)
     p_gain: float = 0.5
     gain_range_db: tuple[float, float] = (-20.0, 6.0)
+    p_microphone: float = 0.0  # random band limit + EQ (random_microphone); 0 in "default"
+
+    def cache_key(self) -> str:
+        """What the feature cache keys augmented copies by. Fields added later are left out
+        while they are off, so copies made before they existed stay valid."""
+        fields = asdict(self)
+        if fields["p_microphone"] == 0.0:
+            del fields["p_microphone"]
+        return str(sorted(fields.items()))
+
+
+# Named policies for JobConfig.augmentation. "channel" aims at new microphones and rooms: wider
+# speed range, more reverberation and band limits, random microphone EQ, noise at any SNR.
+AUGMENTATION_POLICIES = {
+    "default": AugmentationPolicy(),
+    "channel": AugmentationPolicy(
+        p_speed=0.6, speed_range=(0.85, 1.15), p_reverb=0.4, rt60_range_s=(0.2, 1.0),
+        p_telephone=0.2, p_codec=0.2, p_noise=0.7, snr_range_db=(0.0, 30.0),
+        p_microphone=0.6,
+    ),
+}  # fmt: skip
 
 
 def random_augmentation(
@@ -123,6 +176,9 @@ def random_augmentation(
         x = add_noise(x, float(rng.uniform(*policy.snr_range_db)), rng, colour)
     if rng.random() < policy.p_gain:
         x = apply_gain(x, float(rng.uniform(*policy.gain_range_db)))
+    # Drawn last and only when enabled, so the "default" chain's random draws are unchanged.
+    if policy.p_microphone > 0 and rng.random() < policy.p_microphone:
+        x = random_microphone(x, rng)
     return x.astype(np.float32, copy=False)
 
 

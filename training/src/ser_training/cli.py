@@ -1,29 +1,34 @@
-"""`ser-train`: train, evaluate across corpora, and tune the SER CNN."""
+"""`ser-train`: train, evaluate across corpora, compare recipes and tune the SER CNN.
+
+Only option parsing and printing live here; every command hands a
+:class:`~ser_training.pipeline.JobConfig` to the pipeline.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ser_features import FeatureConfig, FeatureConfigError
-from ser_training.model import ModelHyperparameters
+
+if TYPE_CHECKING:  # the pipeline imports TensorFlow-heavy modules: only when a command runs
+    from ser_training.pipeline import JobConfig
 
 app = typer.Typer(help="Train, evaluate and tune the speech emotion CNN.", no_args_is_help=True)
 
 # The shipped recipe's feature options; CLI defaults come from here so they cannot drift.
 DEFAULT_FEATURES = FeatureConfig()
-DEFAULT_HYPERPARAMETERS = Path(__file__).resolve().parents[2] / "configs" / "hyperparameters.json"
-QUICK = {"filters": 16, "blocks": 2, "dense_units": 32, "batch_size": 32}
+QUICK_HYPERPARAMETERS = {"filters": 16, "blocks": 2, "dense_units": 32, "batch_size": 32}
+QUICK_EPOCHS = 3
 
 DataOption = Annotated[
     Path,
     typer.Option(
-        "--data", help="folder with corpus sub-folders (ravdess/, tess/, emodb/, crema-d/, savee/)"
+        "--data",
+        help="folder with corpus sub-folders (ravdess/, tess/, emodb/, crema-d/, savee/, turev/, urdu/)",
     ),
 ]
 OutOption = Annotated[
@@ -33,14 +38,33 @@ OutOption = Annotated[
     ),
 ]
 CacheOption = Annotated[Path, typer.Option("--cache", help="feature cache folder")]
+EpochsOption = Annotated[
+    int | None, typer.Option(help="maximum epochs (early stopping on validation speakers)")
+]
+AugmentOption = Annotated[
+    int | None, typer.Option(help="random augmented copies per training file")
+]
+HyperparametersOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="JSON from `ser-train tune` (default: training/configs/hyperparameters.json)"
+    ),
+]
+QuickOption = Annotated[
+    bool, typer.Option(help="tiny network, 3 epochs, no augmentation: a smoke run")
+]
+SeedOption = Annotated[int | None, typer.Option(help="random seed (ensemble member k: seed + k)")]
+WorkersOption = Annotated[
+    int | None, typer.Option(help="feature extraction processes (default: all cores)")
+]
 PadModeOption = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--pad-mode", help="fill a voiced part shorter than a window with 'zero' or 'repeat' (loop)"
     ),
 ]
 NormalizationOption = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--normalization",
         help="per-window feature scaling: 'speech' (statistics over the audio frames only), "
@@ -48,219 +72,253 @@ NormalizationOption = Annotated[
     ),
 ]
 BalanceOption = Annotated[
-    bool,
+    str | None,
     typer.Option(
-        "--balance-corpora/--no-balance-corpora",
-        help="weigh every corpus the same within each emotion (default: classes only)",
+        "--balance",
+        help="example weights: 'class' (each emotion equal), 'corpus' (and each corpus within "
+        "an emotion), 'speaker' (and each speaker within a corpus)",
     ),
 ]
+ExtraCorporaOption = Annotated[
+    str | None,
+    typer.Option(
+        "--extra-corpora",
+        help="comma-separated partial-label corpora to add as training speakers (turev,urdu)",
+    ),
+]
+MaskOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--mask-absent-labels/--no-mask-absent-labels",
+        help="each corpus's loss covers only the emotions it has",
+    ),
+]
+AugmentationOption = Annotated[
+    str | None, typer.Option("--augmentation", help="augmentation policy: 'default' or 'channel'")
+]
+ArchitectureOption = Annotated[
+    str | None, typer.Option("--architecture", help="front end: 'conv1d' or 'conv2d'")
+]
+PoolingOption = Annotated[
+    str | None, typer.Option("--pooling", help="pooling over time: 'meanmax' or 'stats'")
+]
+PitchOption = Annotated[
+    bool | None, typer.Option("--pitch/--no-pitch", help="add the pitch (F0) feature group")
+]
+EnsembleOption = Annotated[int | None, typer.Option(help="models averaged in the exported graph")]
 
 
-def load_hyperparameters(path: Path | None, quick: bool) -> ModelHyperparameters:
-    values: dict = {}
-    source = path or (DEFAULT_HYPERPARAMETERS if DEFAULT_HYPERPARAMETERS.exists() else None)
-    if source:
-        values = json.loads(Path(source).read_text()).get("hyperparameters", {})
-    if quick:
-        values.update(QUICK)
-    return ModelHyperparameters(**values)
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(message, fg="red", err=True)
+    return typer.Exit(code)
 
 
-def job_config(data: Path, out: Path, cache: Path, epochs: int, augment: int, hyperparameters: Path | None,
-               quick: bool, seed: int, workers: int | None,
-               pad_mode: str = DEFAULT_FEATURES.pad_mode, balance_corpora: bool = False,
-               normalization: str = DEFAULT_FEATURES.normalization):  # fmt: skip
-    from ser_training.pipeline import JobConfig
+def build_config(
+    data: Path, out: Path = Path("models"), cache: Path | None = None, *,
+    recipe: dict | None = None, hyperparameters: Path | None = None, quick: bool = False,
+    **options,
+) -> JobConfig:  # fmt: skip
+    """A JobConfig from CLI options: defaults from JobConfig, then a stored ``recipe`` (if
+    given), then every option the user set (None = not set), then ``--quick``.
 
-    return JobConfig(
-        data_dir=data, out_dir=out, cache_dir=cache, epochs=3 if quick else epochs,
-        augment_copies=0 if quick else augment,
-        hyperparameters=load_hyperparameters(hyperparameters, quick),
-        feature_config=FeatureConfig(pad_mode=pad_mode, normalization=normalization),
-        seed=seed, workers=workers,
-        balance_corpora=balance_corpora,
-    )  # fmt: skip
+    Raises typer.Exit(2) for an option value the pipeline refuses, before any work.
+    """
+    from ser_training import pipeline
+    from ser_training.model import ModelHyperparameters
+
+    config = pipeline.JobConfig(
+        data_dir=data, out_dir=out, hyperparameters=pipeline.load_hyperparameters(hyperparameters)
+    )
+    if cache is not None:
+        config = dataclasses.replace(config, cache_dir=cache)
+    try:
+        if recipe is not None:
+            config = config.with_recipe(recipe)
+        features = {k: options.pop(k) for k in ("pad_mode", "normalization") if k in options}
+        features = {k: v for k, v in features.items() if v is not None}
+        pitch = options.pop("pitch", None)
+        if pitch is not None:
+            groups = [g for g in config.feature_config.groups if g != "pitch"]
+            features["groups"] = (*groups, "pitch") if pitch else tuple(groups)
+        network = {k: options.pop(k) for k in ("architecture", "pooling") if k in options}
+        network = {k: v for k, v in network.items() if v is not None}
+        if quick:
+            network.update(QUICK_HYPERPARAMETERS)
+            options.update(epochs=QUICK_EPOCHS, augment_copies=0)
+        extra = options.pop("extra_corpora", None)
+        if extra is not None:
+            options["extra_corpora"] = tuple(c.strip() for c in extra.split(",") if c.strip())
+        return dataclasses.replace(
+            config,
+            feature_config=dataclasses.replace(config.feature_config, **features),
+            hyperparameters=ModelHyperparameters(**(config.hyperparameters.to_dict() | network)),
+            **{k: v for k, v in options.items() if v is not None},
+        )
+    except (FeatureConfigError, ValueError) as error:
+        raise fail(f"bad option: {error}", 2) from error
 
 
 @app.command()
 def train(
     data: DataOption = Path("../shared/datasets"),
     out: OutOption = Path("models"),
-    cache: CacheOption = Path("artifacts/cache/features"),
-    epochs: int = typer.Option(60, help="maximum epochs (early stopping on validation speakers)"),
-    augment: int = typer.Option(2, help="random augmented copies per training file"),
-    hyperparameters: Path | None = typer.Option(
-        None, help="JSON from `ser-train tune` (default: training/configs/hyperparameters.json)"
-    ),
+    cache: CacheOption = None,
+    epochs: EpochsOption = None,
+    augment: AugmentOption = None,
+    hyperparameters: HyperparametersOption = None,
     robustness: bool = typer.Option(True, help="also score degraded copies of the test speakers"),
-    quick: bool = typer.Option(False, help="tiny network, 3 epochs, no augmentation: a smoke run"),
-    seed: int = 1337,
-    workers: int | None = typer.Option(
-        None, help="feature extraction processes (default: all cores)"
-    ),
-    pad_mode: PadModeOption = DEFAULT_FEATURES.pad_mode,
-    balance_corpora: BalanceOption = False,
-    normalization: NormalizationOption = DEFAULT_FEATURES.normalization,
+    quick: QuickOption = False,
+    seed: SeedOption = None,
+    workers: WorkersOption = None,
+    pad_mode: PadModeOption = None,
+    normalization: NormalizationOption = None,
+    balance: BalanceOption = None,
+    extra_corpora: ExtraCorporaOption = None,
+    mask_absent_labels: MaskOption = None,
+    augmentation: AugmentationOption = None,
+    architecture: ArchitectureOption = None,
+    pooling: PoolingOption = None,
+    pitch: PitchOption = None,
+    ensemble: EnsembleOption = None,
 ) -> None:
     """Train on held-in speakers, evaluate on held-out speakers, export ONNX with parity check."""
+    config = build_config(
+        data, out, cache, hyperparameters=hyperparameters, quick=quick, epochs=epochs,
+        augment_copies=augment, seed=seed, workers=workers, robustness=robustness,
+        pad_mode=pad_mode, normalization=normalization, balance=balance,
+        extra_corpora=extra_corpora, mask_absent_labels=mask_absent_labels,
+        augmentation=augmentation, architecture=architecture, pooling=pooling, pitch=pitch,
+        ensemble=ensemble,
+    )  # fmt: skip
     from ser_training import pipeline
-    from ser_training.export import export_model
-    from ser_training.model_card import write_model_card
-    from ser_training.report import write_report
 
-    started = time.time()
     try:
-        config = job_config(data, out, cache, epochs, augment, hyperparameters, quick, seed,
-                            workers, pad_mode, balance_corpora, normalization)  # fmt: skip
-    except FeatureConfigError as error:
-        typer.secho(f"bad option: {error}", fg="red", err=True)
-        raise typer.Exit(2) from error
-    try:
-        summary = pipeline.train_and_evaluate(config)
+        run = pipeline.run_training_job(config)
     except (pipeline.TrainingFailed, FileNotFoundError) as error:
-        typer.secho(f"training failed: {error}", fg="red", err=True)
-        raise typer.Exit(1) from error
-    result, cache_, split = summary["_model"], summary["_cache"], summary["_split"]
-    if robustness and split.test:
-        summary["robustness"] = pipeline.robustness(result.model, split, cache_, config)
-    from ser_training.windows import assemble
-
-    parity_batch = assemble(split.test or split.train, cache_, config.labels).features[:64]
-    summary["timing_s"]["total"] = round(time.time() - started, 1)
-    metadata = pipeline.make_metadata(summary, config)
-    onnx_path, difference = export_model(result.model, metadata, parity_batch, out)
-    summary["export"] = {
-        "onnx": str(onnx_path),
-        "bytes": onnx_path.stat().st_size,
-        "keras_onnx_max_abs_diff": difference,
-    }
-    report_dir = out / "evaluation"
-    pipeline.write_json(report_dir / "summary.json", summary)
-    write_report(summary, report_dir)
-    write_model_card(summary, out / "MODEL_CARD.md", pipeline.LICENSE_NOTE)
-    for corpus, m in summary["test"].items():
+        raise fail(f"training failed: {error}") from error
+    for corpus, m in run.summary["test"].items():
         typer.echo(
             f"held-out speakers, {corpus}: accuracy {m['accuracy']:.3f}, UAR {m['uar']:.3f} (n={m['n']})"
         )
-    typer.echo(f"exported {onnx_path} ({onnx_path.stat().st_size / 1e6:.2f} MB, Keras/ONNX max diff {difference:.1e}) "
-               f"in {summary['timing_s']['total']:.0f} s; report: {report_dir / 'report.md'}")  # fmt: skip
+    export = run.summary["export"]
+    typer.echo(f"exported {run.onnx_path} ({export['bytes'] / 1e6:.2f} MB, Keras/ONNX max diff "
+               f"{export['keras_onnx_max_abs_diff']:.1e}) in {run.summary['timing_s']['total']:.0f} s; "
+               f"report: {out / 'evaluation' / 'report.md'}")  # fmt: skip
 
 
 @app.command()
 def evaluate(
     data: DataOption = Path("../shared/datasets"),
     out: OutOption = Path("models"),
-    cache: CacheOption = Path("artifacts/cache/features"),
-    epochs: int = 60,
-    augment: int = 2,
-    hyperparameters: Path | None = None,
+    cache: CacheOption = None,
+    hyperparameters: HyperparametersOption = None,
     corpora: str = typer.Option("ravdess,emodb,tess", help="corpora to hold out in turn"),
     tess_reverse: bool = typer.Option(True, help="also train with TESS OAF and test on YAF"),
-    quick: bool = typer.Option(False, help="tiny network, 3 epochs, no augmentation: a smoke run"),
-    seed: int = 1337,
-    workers: int | None = None,
+    quick: QuickOption = False,
+    seed: SeedOption = None,
+    workers: WorkersOption = None,
 ) -> None:
     """Leave-one-corpus-out (and TESS reverse) runs of the recipe that trained <out>'s model
-    (its feature config, weighting and hyperparameters); merged into that model's report."""
-
+    (its stored recipe: features, weighting, corpora, hyperparameters); merged into that
+    model's report, card and metadata."""
     from ser_training import pipeline
-    from ser_training.model_card import write_model_card
-    from ser_training.report import write_report
+    from ser_training.report import recipe_of
 
-    config = job_config(data, out, cache, epochs, augment, hyperparameters, quick, seed, workers)
-    summary_path = out / "evaluation" / "summary.json"
-    if not summary_path.exists():
-        typer.secho(f"{summary_path} not found: run `ser-train train` first", fg="red", err=True)
-        raise typer.Exit(1)
-    summary = json.loads(summary_path.read_text())
-    # Measure the recipe of the model being reported, not whatever today's defaults are.
-    config = dataclasses.replace(
-        config,
-        feature_config=FeatureConfig.from_dict(summary["feature_config"]),
-        balance_corpora=bool(summary.get("balance_corpora", False)),
-    )
-    if hyperparameters is None and not quick:
-        config = dataclasses.replace(
-            config, hyperparameters=ModelHyperparameters(**summary["hyperparameters"])
-        )
+    try:
+        recipe = recipe_of(pipeline.stored_summary(out))
+    except pipeline.TrainingFailed as error:
+        raise fail(str(error)) from error
+    if hyperparameters is not None:
+        recipe = {k: v for k, v in recipe.items() if k != "hyperparameters"}
+    config = build_config(data, out, cache, recipe=recipe, hyperparameters=hyperparameters,
+                          quick=quick, seed=seed, workers=workers)  # fmt: skip
     held_out = [c.strip() for c in corpora.split(",") if c.strip()]
-    summary["leave_one_corpus_out"] = pipeline.leave_one_corpus_out(config, held_out)
+    try:
+        summary = pipeline.run_evaluation(config, held_out, reverse_tess=tess_reverse)
+    except (pipeline.TrainingFailed, FileNotFoundError) as error:
+        raise fail(f"evaluation failed: {error}") from error
     for corpus, m in summary["leave_one_corpus_out"].items():
         typer.echo(
             f"held-out corpus {corpus}: accuracy {m['accuracy']:.3f}, UAR {m['uar']:.3f}, predictions {m['prediction_distribution']}"
         )
     if tess_reverse:
-        summary["tess_reverse"] = pipeline.tess_reverse(config)
         typer.echo(
             f"TESS trained with OAF, tested on YAF: accuracy {summary['tess_reverse']['accuracy']:.3f}"
         )
-    pipeline.write_json(summary_path, summary)
-    write_report(summary, out / "evaluation")
-    write_model_card(summary, out / "MODEL_CARD.md", pipeline.LICENSE_NOTE)
-    sync_model_metadata(out, summary)
-
-
-def sync_model_metadata(out: Path, summary: dict) -> None:
-    """Rewrite the ONNX metadata and JSON sidecar from the summary, so the model, the report
-    and the card always carry the same figures."""
-    import onnx
-
-    from ser_training import pipeline
-    from ser_training.export import embed_metadata
-
-    model_path = out / "ser_model.onnx"
-    if not model_path.exists():
-        return
-    config = pipeline.JobConfig(
-        data_dir=Path("."),
-        labels=tuple(summary["labels"]),
-        feature_config=FeatureConfig.from_dict(summary["feature_config"]),
-    )
-    metadata = pipeline.make_metadata(summary, config)
-    proto = onnx.load(str(model_path))
-    embed_metadata(proto, metadata)
-    onnx.save(proto, str(model_path))
-    (out / "ser_model.json").write_text(
-        json.dumps(metadata.to_json_dict(), indent=2, sort_keys=True) + "\n"
-    )
 
 
 @app.command()
 def report(out: OutOption = Path("models")) -> None:
     """Re-render the report and model card from <out>/evaluation/summary.json (no training)."""
     from ser_training import pipeline
-    from ser_training.model_card import write_model_card
-    from ser_training.report import write_report
 
-    summary_path = out / "evaluation" / "summary.json"
-    if not summary_path.exists():
-        typer.secho(f"{summary_path} not found: run `ser-train train` first", fg="red", err=True)
-        raise typer.Exit(1)
-    summary = json.loads(summary_path.read_text())
-    write_report(summary, out / "evaluation")
-    write_model_card(summary, out / "MODEL_CARD.md", pipeline.LICENSE_NOTE)
-    sync_model_metadata(out, summary)
+    try:
+        summary = pipeline.stored_summary(out)
+    except pipeline.TrainingFailed as error:
+        raise fail(str(error)) from error
+    pipeline.write_reports(summary, out)
+    pipeline.sync_model_metadata(out, summary)
     typer.echo(
         f"wrote {out / 'evaluation' / 'report.md'}, {out / 'MODEL_CARD.md'} and the model metadata"
     )
 
 
 @app.command()
+def compare(
+    recipes: str = typer.Option(
+        "baseline", help="comma-separated recipe names (see --list), or 'all'"
+    ),
+    seeds: int = typer.Option(3, help="seeds per recipe (1337, 1338, …)"),
+    screen: bool = typer.Option(
+        False, help="short schedule for screening levers (fewer epochs, one augmented copy)"
+    ),
+    data: DataOption = Path("../shared/datasets"),
+    cache: CacheOption = None,
+    runs: Path = typer.Option(
+        Path("models/evaluation/compare"), help="where each finished run is stored (resumable)"
+    ),
+    held_out: str = typer.Option("ravdess,emodb,tess", help="corpora held out in turn"),
+    workers: WorkersOption = None,
+    list_recipes: bool = typer.Option(False, "--list", help="print the recipes and exit"),
+) -> None:
+    """Train each recipe with several seeds, score validation speakers and held-out corpora
+    (their non-test speakers), and write one table of seed means ± standard deviations."""
+    from ser_training import compare as comparison
+
+    if list_recipes:
+        for name, recipe in comparison.RECIPES.items():
+            typer.echo(f"{name}: {recipe.description}")
+        return
+    names = (
+        list(comparison.RECIPES) if recipes == "all" else [r.strip() for r in recipes.split(",")]
+    )
+    unknown = [n for n in names if n not in comparison.RECIPES]
+    if unknown:
+        raise fail(f"unknown recipes {unknown}; known: {list(comparison.RECIPES)}", 2)
+    base = build_config(data, cache=cache, workers=workers)
+    table = comparison.run_comparison(
+        base, names, seeds=seeds, screen=screen, runs_dir=runs,
+        held_out=[c.strip() for c in held_out.split(",") if c.strip()], echo=typer.echo,
+    )  # fmt: skip
+    typer.echo(table)
+
+
+@app.command()
 def tune(
     data: DataOption = Path("../shared/datasets"),
-    cache: CacheOption = Path("artifacts/cache/features"),
+    cache: CacheOption = None,
     trials: int = typer.Option(8, help="number of Optuna trials"),
     epochs: int = typer.Option(14, help="epochs per trial (early stopping on validation)"),
     augment: int = 1,
-    output: Path = typer.Option(
-        DEFAULT_HYPERPARAMETERS, help="where the winning hyperparameters go"
-    ),
-    seed: int = 1337,
+    output: Path = typer.Option(None, help="where the winning hyperparameters go"),
+    seed: SeedOption = None,
 ) -> None:
     """Optuna search scored on the validation speakers only (the test speakers are never loaded)."""
+    from ser_training import pipeline
     from ser_training.tuning import run_search
 
-    run_search(data, cache, trials, epochs, augment, output, seed)
+    config = build_config(data, cache=cache, epochs=epochs, augment_copies=augment, seed=seed)
+    run_search(config, trials, output or pipeline.DEFAULT_HYPERPARAMETERS_PATH)
 
 
 if __name__ == "__main__":

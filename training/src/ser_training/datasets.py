@@ -38,7 +38,16 @@ DEFAULT_LABEL_MAP: dict[str, dict[str, str | None]] = {
         "anger": "angry", "disgust": "disgust", "fear": "fearful", "happiness": "happy",
         "neutral": "neutral", "sadness": "sad", "surprise": "surprised",
     },
+    # Four emotions each. TurEV-DB's "calm" is a relaxed, low-arousal delivery, not the plain
+    # reading "neutral" is in the acted corpora, so it is left out rather than relabelled.
+    "turev": {"angry": "angry", "calm": None, "happy": "happy", "sad": "sad"},
+    "urdu": {"angry": "angry", "happy": "happy", "neutral": "neutral", "sad": "sad"},
 }  # fmt: skip
+
+# Corpora recorded with only some of the product's emotions. Their absent emotions are
+# unknown, not negative: training masks them out of the loss (JobConfig.mask_absent_labels)
+# and they are read only when asked for (JobConfig.extra_corpora), never by default.
+PARTIAL_CORPORA = ("turev", "urdu")
 
 LabelMap = dict[str, dict[str, str | None]]
 
@@ -48,7 +57,7 @@ class Utterance:
     """One labelled recording."""
 
     path: Path
-    corpus: str  # "ravdess", "tess", "emodb", "crema-d", "savee"
+    corpus: str  # a key of PARSERS: "ravdess", "tess", "emodb", "crema-d", "savee", "turev", "urdu"
     speaker: str  # globally unique: "<corpus>:<id>"
     sentence: str  # globally unique text id: "<corpus>:<id>"
     raw_emotion: str  # the corpus's own emotion name
@@ -179,12 +188,45 @@ def parse_savee(path: Path) -> tuple[str, str, str]:
     return speaker, f"{emotion}{number}", _SAVEE_EMOTIONS[emotion]
 
 
+_TUREV_EMOTIONS = {"kz": "angry", "sk": "calm", "mt": "happy", "hl": "sad"}
+_TUREV_NAME = re.compile(r"^(\d{4})_([a-z]{2})_(\w+)$")
+
+
+def parse_turev(path: Path) -> tuple[str, str, str]:
+    """``<SPK>_<code>_<word>``: 4-digit speaker, emotion code (kz, sk, mt, hl), the word."""
+    match = _TUREV_NAME.match(path.stem)
+    if not match:
+        raise UnrecognisedName("not a TurEV-DB name (<speaker>_<code>_<word>, e.g. 1157_kz_acik)")
+    speaker, code, word = match.groups()
+    if code not in _TUREV_EMOTIONS:
+        raise UnrecognisedName(f"unknown TurEV-DB emotion code {code!r}")
+    return speaker, word.lower(), _TUREV_EMOTIONS[code]
+
+
+_URDU_EMOTIONS = {"A": "angry", "H": "happy", "N": "neutral", "S": "sad"}
+_URDU_NAME = re.compile(r"^(S[FM]\d+)_F(\d+)_([AHNS])(\d+)$")
+
+
+def parse_urdu(path: Path) -> tuple[str, str, str]:
+    """``<SPK>_F<n>_<E><nn>``: speaker (SF… female, SM… male), file number, emotion letter.
+
+    The clips are spontaneous TV speech: no two share a text, so the clip is its own sentence.
+    """
+    match = _URDU_NAME.match(path.stem)
+    if not match:
+        raise UnrecognisedName("not an URDU name (<speaker>_F<n>_<E><nn>, e.g. SM1_F10_A010)")
+    speaker, _file, emotion, number = match.groups()
+    return speaker, f"{emotion}{number}", _URDU_EMOTIONS[emotion]
+
+
 PARSERS: dict[str, NameParser] = {
     "ravdess": parse_ravdess,
     "tess": parse_tess,
     "emodb": parse_emodb,
     "crema-d": parse_crema_d,
     "savee": parse_savee,
+    "turev": parse_turev,
+    "urdu": parse_urdu,
 }
 
 # Folder names (lower case, without separators) under which each corpus is recognised.
@@ -194,6 +236,8 @@ CORPUS_FOLDER_ALIASES: dict[str, tuple[str, ...]] = {
     "emodb": ("emodb", "emodbberlin", "berlin"),
     "crema-d": ("cremad", "crema"),
     "savee": ("savee",),
+    "turev": ("turev", "turevdb"),
+    "urdu": ("urdu",),
 }
 
 
@@ -246,6 +290,14 @@ def _normalised(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
+def corpus_label_sets(label_map: LabelMap | None = None) -> dict[str, set[str]]:
+    """Product labels each corpus can have, from the label map (None values left out)."""
+    return {
+        corpus: {label for label in mapping.values() if label is not None}
+        for corpus, mapping in (label_map or DEFAULT_LABEL_MAP).items()
+    }
+
+
 def find_corpora(data_dir: Path) -> dict[str, Path]:
     """Corpus name → directory for each recognised sub-folder of ``data_dir``."""
     found: dict[str, Path] = {}
@@ -262,11 +314,19 @@ def find_corpora(data_dir: Path) -> dict[str, Path]:
 
 
 def scan_data_dir(
-    data_dir: Path, corpora: Iterable[str] | None = None, label_map: LabelMap | None = None
+    data_dir: Path,
+    corpora: Iterable[str] | None = None,
+    label_map: LabelMap | None = None,
+    extra_corpora: Iterable[str] = (),
 ) -> ScanResult:
-    """Scan every recognised corpus under ``data_dir`` (or only those named in ``corpora``)."""
+    """Scan the corpora named in ``corpora`` under ``data_dir``; by default every recognised
+    corpus with the full label set (PARTIAL_CORPORA only when named in ``extra_corpora``)."""
     found = find_corpora(data_dir)
-    wanted = list(corpora) if corpora is not None else list(found)
+    if corpora is not None:
+        wanted = list(corpora)
+    else:
+        wanted = [c for c in found if c not in PARTIAL_CORPORA]
+    wanted += [c for c in extra_corpora if c not in wanted]
     missing = [c for c in wanted if c not in found]
     if missing:
         raise FileNotFoundError(

@@ -82,6 +82,16 @@ def check_parity(model, proto: onnx.ModelProto, batch: np.ndarray) -> float:
     return difference
 
 
+def write_metadata(proto: onnx.ModelProto, metadata: ModelMetadata, onnx_path: Path) -> None:
+    """Embed ``metadata`` and save ``onnx_path`` and its JSON sidecar (same content): the one
+    place both files are written, so they cannot disagree."""
+    embed_metadata(proto, metadata)
+    onnx_path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(proto, str(onnx_path))
+    sidecar = onnx_path.with_suffix(".json")
+    sidecar.write_text(json.dumps(metadata.to_json_dict(), indent=2, sort_keys=True) + "\n")
+
+
 def export_model(
     model, metadata: ModelMetadata, parity_batch: np.ndarray, out_dir: Path, name: str = "ser_model"
 ) -> tuple[Path, float]:
@@ -92,10 +102,6 @@ def export_model(
     proto = keras_to_onnx(model, metadata.feature_config.input_shape)
     difference = check_parity(model, proto, parity_batch)
     metadata.metrics.setdefault("export", {})["keras_onnx_max_abs_diff"] = difference
-    embed_metadata(proto, metadata)
-    out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = out_dir / f"{name}.onnx"
-    onnx.save(proto, str(onnx_path))
-    sidecar = out_dir / f"{name}.json"
-    sidecar.write_text(json.dumps(metadata.to_json_dict(), indent=2, sort_keys=True) + "\n")
+    write_metadata(proto, metadata, onnx_path)
     return onnx_path, difference

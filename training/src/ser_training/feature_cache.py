@@ -89,7 +89,7 @@ class FeatureCache:
     ) -> None:
         self.config = config
         self.policy = policy
-        key = f"{config.to_json()}|{sorted(asdict(policy).items())}|aug{AUGMENTATION_VERSION}|{np.dtype(CACHE_DTYPE).name}"
+        key = f"{config.to_json()}|{policy.cache_key()}|aug{AUGMENTATION_VERSION}|{np.dtype(CACHE_DTYPE).name}"
         self.directory = root / hashlib.sha256(key.encode()).hexdigest()[:16]
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / "feature_config.json").write_text(config.to_json())

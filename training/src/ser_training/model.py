@@ -1,11 +1,25 @@
-"""The CNN: Conv1D blocks over time on the (time × feature) matrix, pooled, dense, softmax."""
+"""The CNN: convolution blocks over the (time × feature) matrix, pooled, dense, softmax.
+
+Two front ends: "conv1d" (the features are channels, convolved along time) and "conv2d" (the
+matrix is an image, convolved along time and feature, so a pattern can move across mel bands,
+as the same emotion does across voices). Two poolings over time: "meanmax" and "stats" (mean
+and standard deviation, as in x-vector speaker embeddings). Training targets are packed with a
+mask of the labels each example's corpus has (:func:`pack_targets`), so corpora recorded with
+fewer emotions do not teach their missing ones as negatives.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import keras
+import numpy as np
 from keras import layers
+
+ARCHITECTURES = ("conv1d", "conv2d")
+POOLINGS = ("meanmax", "stats")
+PROBABILITY_FLOOR = 1e-7  # keeps log() finite, as Keras' own cross-entropy does
 
 
 @dataclass(frozen=True)
@@ -25,9 +39,67 @@ class ModelHyperparameters:
     time_mask: int = 30
     feature_mask: int = 12
     label_smoothing: float = 0.1
+    architecture: str = "conv1d"  # one of ARCHITECTURES
+    pooling: str = "meanmax"  # one of POOLINGS
+
+    def __post_init__(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {list(ARCHITECTURES)}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {list(POOLINGS)}")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def pack_targets(labels: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """One-hot targets and the allowed-label mask side by side, for :func:`masked_crossentropy`.
+
+    Parameters
+    ----------
+    labels : np.ndarray, shape (n,), int label index
+    mask : np.ndarray, shape (n, n_labels), 1 where the example's corpus has the label
+
+    Returns
+    -------
+    np.ndarray, shape (n, 2 × n_labels), float32
+    """
+    one_hot = np.eye(mask.shape[1], dtype=np.float32)[labels]
+    if np.any(one_hot * (1.0 - mask)):
+        raise ValueError("an example's own label is masked out")
+    return np.concatenate([one_hot, mask.astype(np.float32)], axis=1)
+
+
+def masked_crossentropy(label_smoothing: float):
+    """Cross-entropy of the softmax restricted to each example's allowed labels.
+
+    Renormalising the predicted probabilities over the allowed labels is the softmax over
+    their logits alone. Label smoothing spreads over the allowed labels only. With every
+    label allowed this is Keras' CategoricalCrossentropy(label_smoothing=…).
+    """
+
+    def loss(y_true, y_pred):
+        ops = keras.ops
+        n_labels = y_pred.shape[-1]
+        target, mask = y_true[:, :n_labels], y_true[:, n_labels:]
+        allowed = ops.sum(mask, axis=-1, keepdims=True)
+        target = target * (1.0 - label_smoothing) + label_smoothing * mask / allowed
+        kept = y_pred * mask
+        kept = kept / ops.maximum(ops.sum(kept, axis=-1, keepdims=True), PROBABILITY_FLOOR)
+        return -ops.sum(target * ops.log(ops.clip(kept, PROBABILITY_FLOOR, 1.0)), axis=-1)
+
+    return loss
+
+
+def masked_accuracy(y_true, y_pred):
+    """Top-1 accuracy against the one-hot half of packed targets."""
+    ops = keras.ops
+    n_labels = y_pred.shape[-1]
+    hits = ops.equal(ops.argmax(y_true[:, :n_labels], axis=-1), ops.argmax(y_pred, axis=-1))
+    return ops.cast(hits, "float32")
+
+
+masked_accuracy.__name__ = "accuracy"  # so Keras logs "accuracy" / "val_accuracy"
 
 
 class SpecAugmentMask(layers.Layer):
@@ -72,13 +144,8 @@ class SpecAugmentMask(layers.Layer):
         }
 
 
-def build_model(
-    input_shape: tuple[int, int], n_labels: int, hp: ModelHyperparameters
-) -> keras.Model:
-    """Conv1D network mapping (batch, n_frames, n_features) → (batch, n_labels) probabilities."""
-    inputs = keras.Input(shape=input_shape, name="features")
-    x = SpecAugmentMask(hp.time_mask, hp.feature_mask, name="spec_augment")(inputs)
-    regulariser = keras.regularizers.l2(hp.weight_decay)
+def _conv1d_trunk(x, hp: ModelHyperparameters, regulariser):
+    """(batch, n_frames, n_features) → (batch, n_frames / 2^blocks, channels)."""
     filters = hp.filters
     for block in range(hp.blocks):
         for repeat in range(hp.convs_per_block):
@@ -91,10 +158,57 @@ def build_model(
         x = layers.MaxPooling1D(2, name=f"pool{block}")(x)
         x = layers.SpatialDropout1D(hp.dropout / 2, name=f"drop{block}")(x)
         filters = min(filters * 2, 256)
+    return x
+
+
+def _conv2d_trunk(x, hp: ModelHyperparameters, regulariser):
+    """(batch, n_frames, n_features) → (batch, n_frames / 2^blocks, channels × features left).
+
+    The feature axis is pooled with the time axis, then folded into the channels, so the
+    result is again a sequence over time for the same pooling as the 1-D trunk.
+    """
+    x = layers.Reshape((*x.shape[1:], 1), name="as_image")(x)
+    filters = max(8, hp.filters // 2)  # 2-D maps are n_features times larger per channel
+    for block in range(hp.blocks):
+        for repeat in range(hp.convs_per_block):
+            x = layers.Conv2D(
+                filters, hp.kernel_size, padding="same", use_bias=False,
+                kernel_regularizer=regulariser, name=f"conv2d{block}_{repeat}",
+            )(x)  # fmt: skip
+            x = layers.BatchNormalization(name=f"bn{block}_{repeat}")(x)
+            x = layers.Activation("relu", name=f"relu{block}_{repeat}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{block}")(x)
+        x = layers.SpatialDropout2D(hp.dropout / 2, name=f"drop{block}")(x)
+        filters = min(filters * 2, 128)
+    _, n_time, n_freq, channels = x.shape
+    return layers.Reshape((n_time, n_freq * channels), name="fold_frequency")(x)
+
+
+def _pool_time(x, pooling: str):
+    """(batch, time, channels) → (batch, 2 × channels)."""
+    if pooling == "stats":
+        mean = layers.GlobalAveragePooling1D(name="time_mean")(x)
+        variance = layers.GlobalAveragePooling1D(name="time_power")(layers.Multiply()([x, x]))
+        std = layers.Lambda(
+            lambda pair: keras.ops.sqrt(keras.ops.maximum(pair[1] - pair[0] ** 2, 1e-6)),
+            name="time_std",
+        )([mean, variance])
+        return layers.Concatenate(name="pool_time")([mean, std])
     # Mean and max over time: the mean summarises the utterance, the max keeps short cues.
-    x = layers.Concatenate(name="pool_time")(
+    return layers.Concatenate(name="pool_time")(
         [layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)]
     )
+
+
+def build_model(
+    input_shape: tuple[int, int], n_labels: int, hp: ModelHyperparameters
+) -> keras.Model:
+    """Network mapping (batch, n_frames, n_features) → (batch, n_labels) probabilities."""
+    inputs = keras.Input(shape=input_shape, name="features")
+    x = SpecAugmentMask(hp.time_mask, hp.feature_mask, name="spec_augment")(inputs)
+    regulariser = keras.regularizers.l2(hp.weight_decay)
+    trunk = _conv2d_trunk if hp.architecture == "conv2d" else _conv1d_trunk
+    x = _pool_time(trunk(x, hp, regulariser), hp.pooling)
     x = layers.Dense(
         hp.dense_units, activation="relu", kernel_regularizer=regulariser, name="dense"
     )(x)
@@ -103,7 +217,21 @@ def build_model(
     model = keras.Model(inputs, outputs, name="ser_cnn")
     model.compile(
         optimizer=keras.optimizers.Adam(hp.learning_rate),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=hp.label_smoothing),
-        metrics=["accuracy"],
+        loss=masked_crossentropy(hp.label_smoothing),
+        metrics=[masked_accuracy],
     )
     return model
+
+
+def ensemble_model(members: Sequence[keras.Model]) -> keras.Model:
+    """One model whose output is the mean of its members' probabilities (one ONNX graph).
+
+    Members must share the input shape and label order; a single member is returned as is.
+    """
+    if len(members) == 1:
+        return members[0]
+    inputs = keras.Input(shape=members[0].input_shape[1:], name="features")
+    outputs = layers.Average(name="probabilities")(
+        [member(inputs, training=False) for member in members]
+    )
+    return keras.Model(inputs, outputs, name=f"ser_ensemble_{len(members)}")

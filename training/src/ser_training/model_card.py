@@ -10,6 +10,7 @@ from ser_training.report import (
     conservative,
     metrics_table,
     pct,
+    recipe_of,
     robustness_rows,
     scored,
     scored_note,
@@ -31,12 +32,31 @@ def training_weighting_text(summary: dict) -> str:
         if pad_mode == "repeat"
         else "An utterance shorter than a window is zero-padded."
     )
-    weighting = (
-        "Examples are weighted so every emotion counts the same and, within an emotion, every "
-        "corpus counts the same."
-        if summary.get("balance_corpora")
-        else "Examples are weighted so every emotion counts the same."
-    )
+    recipe = recipe_of(summary)
+    weighting = {
+        "class": "Examples are weighted so every emotion counts the same.",
+        "corpus": "Examples are weighted so every emotion counts the same and, within an "
+        "emotion, every corpus counts the same.",
+        "speaker": "Examples are weighted so every emotion counts the same, within an emotion "
+        "every corpus, and within a corpus every speaker.",
+    }[recipe.get("balance", "class")]
+    extra = recipe.get("extra_corpora", [])
+    if extra:
+        weighting += (
+            f" {', '.join(CORPUS_NAMES.get(c, c) for c in extra)} join as training speakers only "
+            "(no test speakers of their own)"
+            + (
+                "; the loss of each corpus covers only the emotions it was recorded with, so "
+                "missing emotions are not taught as negatives."
+                if recipe.get("mask_absent_labels")
+                else "."
+            )
+        )
+    if recipe.get("ensemble", 1) > 1:
+        weighting += (
+            f" The exported model averages {recipe['ensemble']} networks trained with "
+            "consecutive seeds, in one ONNX graph."
+        )
     return f"{padding} {weighting}"
 
 

@@ -1,10 +1,14 @@
 """The training job end to end: scan → split by speaker → features → fit → evaluate → export.
 
-Every number this module produces is stored next to the protocol that produced it.
+:func:`run_training_job` is the one typed entry point that `ser-train train` uses;
+:func:`held_out_corpus_run` is the one that leave-one-corpus-out (`evaluate`) and the recipe
+comparison (`compare`) use. Every number this module produces is stored next to the protocol
+that produced it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import platform
@@ -17,11 +21,17 @@ import numpy as np
 
 from ser_features import EMOTIONS, FeatureConfig
 from ser_features.model_metadata import ModelMetadata
-from ser_training.augment import ROBUSTNESS_CONDITIONS
-from ser_training.datasets import DEFAULT_LABEL_MAP, ScanResult, Utterance, scan_data_dir
+from ser_training.augment import AUGMENTATION_POLICIES, ROBUSTNESS_CONDITIONS
+from ser_training.datasets import (
+    DEFAULT_LABEL_MAP,
+    ScanResult,
+    Utterance,
+    corpus_label_sets,
+    scan_data_dir,
+)
 from ser_training.feature_cache import FeatureCache
-from ser_training.metrics import classification_metrics
 from ser_training.model import ModelHyperparameters
+from ser_training.report import recipe_of
 from ser_training.splits import (
     TEST_SPEAKERS,
     VALIDATION_SPEAKERS,
@@ -30,51 +40,130 @@ from ser_training.splits import (
     split_by_speaker,
     split_leave_one_corpus_out,
 )
-from ser_training.trainer import DEFAULT_SEED, TrainingResult, fit, predict_utterances
+from ser_training.trainer import (
+    BALANCE_MODES,
+    DEFAULT_EPOCHS,
+    DEFAULT_SEED,
+    TrainingResult,
+    fit,
+    predict_utterances,
+    score,
+    score_probabilities,
+)
 from ser_training.windows import WindowSet, assemble
 
 LICENSE_NOTE = (
     "Trained on RAVDESS (CC BY-NC-SA 4.0), TESS (CC BY-NC-ND 4.0) and EMO-DB (research use): "
     "the model inherits their non-commercial terms. Non-commercial research use only."
 )
+EXTRA_LICENSE_NOTE = {
+    "turev": "TurEV-DB (CC BY-NC-ND 4.0)",
+    "urdu": "URDU (research use)",
+}
 EVALUATED_CORPORA = ("ravdess", "emodb", "tess")  # corpora with their own test speakers
+DEFAULT_CACHE_DIR = Path("artifacts/cache/features")
+DEFAULT_HYPERPARAMETERS_PATH = (
+    Path(__file__).resolve().parents[2] / "configs" / "hyperparameters.json"
+)
 
 
 class TrainingFailed(RuntimeError):
     """The job cannot produce a trustworthy model (no data, failed extraction, …)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class JobConfig:
-    """Settings of one training job; all of it is recorded in the report."""
+    """Settings of one training job: the single source of every default, recorded in the
+    report. The fields from ``feature_config`` to ``ensemble`` are the *recipe*."""
 
     data_dir: Path
     out_dir: Path = Path("models")
-    cache_dir: Path = Path("artifacts/cache/features")
+    cache_dir: Path = DEFAULT_CACHE_DIR
     report_dir: Path | None = None  # default: <out_dir>/evaluation
     feature_config: FeatureConfig = field(default_factory=FeatureConfig)
     hyperparameters: ModelHyperparameters = field(default_factory=ModelHyperparameters)
     labels: tuple[str, ...] = EMOTIONS
-    corpora: tuple[str, ...] | None = None  # None: every corpus found in data_dir
+    corpora: tuple[str, ...] | None = None  # None: every full-label corpus found in data_dir
+    # Corpora with only some emotions (datasets.PARTIAL_CORPORA) join as training speakers.
+    extra_corpora: tuple[str, ...] = ()
+    # Each corpus's loss covers only the labels it has (trainer.label_masks).
+    mask_absent_labels: bool = False
     augment_copies: int = 2  # random augmented copies per training file
-    # Each corpus weighs the same within a class (trainer.fit). Off: measured worse across
-    # corpora together with pad_mode 'repeat' (README).
-    balance_corpora: bool = False
-    epochs: int = 60
+    augmentation: str = "default"  # a key of augment.AUGMENTATION_POLICIES
+    # "class": every emotion weighs the same; "corpus": and each corpus within an emotion;
+    # "speaker": and each speaker within that (trainer.balanced_sample_weights).
+    balance: str = "class"
+    ensemble: int = 1  # models averaged in one graph, trained with seeds seed, seed+1, …
+    epochs: int = DEFAULT_EPOCHS
     seed: int = DEFAULT_SEED
     workers: int | None = None
     model_version: str = ""
+    robustness: bool = True  # also score degraded copies of the test speakers
+
+    def __post_init__(self) -> None:
+        if self.balance not in BALANCE_MODES:
+            raise ValueError(f"balance must be one of {list(BALANCE_MODES)}")
+        if self.augmentation not in AUGMENTATION_POLICIES:
+            raise ValueError(f"augmentation must be one of {list(AUGMENTATION_POLICIES)}")
+        if self.ensemble < 1 or self.epochs < 1 or self.augment_copies < 0:
+            raise ValueError("ensemble and epochs must be ≥ 1, augment_copies ≥ 0")
 
     @property
     def variants(self) -> tuple[int, ...]:
         return tuple(range(self.augment_copies + 1))
 
+    @property
+    def corpus_labels(self) -> dict[str, set[str]] | None:
+        """Labels per corpus for the loss mask, or None when every label is allowed."""
+        return corpus_label_sets() if self.mask_absent_labels else None
 
-def load_split(config: JobConfig) -> tuple[ScanResult, Split]:
-    scan = scan_data_dir(config.data_dir, config.corpora)
-    if not scan.utterances:
+    def recipe(self) -> dict:
+        """What decides the model apart from data, seed and paths; JSON-serialisable."""
+        return {
+            "feature_config": self.feature_config.to_dict(),
+            "hyperparameters": self.hyperparameters.to_dict(),
+            "extra_corpora": list(self.extra_corpora),
+            "mask_absent_labels": self.mask_absent_labels,
+            "augment_copies": self.augment_copies,
+            "augmentation": self.augmentation,
+            "balance": self.balance,
+            "ensemble": self.ensemble,
+            "epochs": self.epochs,
+        }
+
+    def with_recipe(self, recipe: dict) -> JobConfig:
+        """This config with a stored :meth:`recipe` (e.g. of the model being re-evaluated);
+        recipes written before a field existed keep that field's default."""
+        values = dict(recipe)
+        if "feature_config" in values:
+            values["feature_config"] = FeatureConfig.from_dict(values["feature_config"])
+        if "hyperparameters" in values:
+            values["hyperparameters"] = ModelHyperparameters(**values["hyperparameters"])
+        if "extra_corpora" in values:
+            values["extra_corpora"] = tuple(values["extra_corpora"])
+        return dataclasses.replace(self, **values)
+
+
+def load_hyperparameters(path: Path | None = None) -> ModelHyperparameters:
+    """The tuned hyperparameters (``make tune``'s JSON), or the dataclass defaults."""
+    source = path or (
+        DEFAULT_HYPERPARAMETERS_PATH if DEFAULT_HYPERPARAMETERS_PATH.exists() else None
+    )
+    values = json.loads(Path(source).read_text()).get("hyperparameters", {}) if source else {}
+    return ModelHyperparameters(**values)
+
+
+def scan(config: JobConfig) -> ScanResult:
+    result = scan_data_dir(config.data_dir, config.corpora, extra_corpora=config.extra_corpora)
+    if not result.utterances:
         raise TrainingFailed(f"no labelled audio found under {config.data_dir}")
-    return scan, split_by_speaker(scan.utterances)
+    return result
+
+
+def feature_cache(config: JobConfig) -> FeatureCache:
+    return FeatureCache(
+        config.cache_dir, config.feature_config, AUGMENTATION_POLICIES[config.augmentation]
+    )
 
 
 def prepare_features(
@@ -96,19 +185,35 @@ def fit_split(
     split: Split, cache: FeatureCache, config: JobConfig, *, verbose: int = 0
 ) -> tuple[TrainingResult, WindowSet, float]:
     """Extract the split's features (augmenting its training files only), then fit on the
-    training speakers with early stopping on the validation speakers.
+    training speakers with early stopping on the validation speakers; with
+    ``config.ensemble`` = K, K models (seeds seed … seed+K−1) averaged in one model.
 
     Returns
     -------
     (training result, the training windows, seconds spent on feature extraction)
     """
+    from ser_training.model import ensemble_model
+
     started = time.time()
     prepare_features(cache, split, config)
     extraction_s = time.time() - started
     train = assemble(split.train, cache, config.labels, config.variants)
     validation = assemble(split.validation, cache, config.labels) if split.validation else None
-    result = fit(train, validation, config.labels, config.hyperparameters, epochs=config.epochs,
-                 seed=config.seed, verbose=verbose, balance_corpora=config.balance_corpora)  # fmt: skip
+    members = [
+        fit(train, validation, config.labels, config.hyperparameters, epochs=config.epochs,
+            seed=config.seed + k, verbose=verbose, balance=config.balance,
+            corpus_labels=config.corpus_labels)
+        for k in range(config.ensemble)
+    ]  # fmt: skip
+    if len(members) == 1:
+        return members[0], train, extraction_s
+    model = ensemble_model([m.model for m in members])
+    result = TrainingResult(
+        model=model,
+        history=members[0].history,
+        best_epoch=members[0].best_epoch,
+        validation=score(model, validation, config.labels) if validation is not None else {},
+    )
     return result, train, extraction_s
 
 
@@ -131,28 +236,6 @@ def evaluate_by_corpus(
     return results
 
 
-def score(
-    model, windows: WindowSet, labels: Sequence[str], restrict_to_present: bool = False
-) -> dict:
-    """Utterance-level metrics; optionally choose only among labels present in the truth
-    (used across corpora, where a corpus lacks a class the model knows)."""
-    probabilities = predict_utterances(model, windows)
-    return score_probabilities(probabilities, windows.utterance_labels, labels, restrict_to_present)
-
-
-def score_probabilities(
-    probabilities: np.ndarray, truth: np.ndarray, labels: Sequence[str],
-    restrict_to_present: bool = False,
-) -> dict:  # fmt: skip
-    """Metrics of utterance probabilities, shape (n_utterances, n_labels), against their truth
-    label indices, shape (n_utterances,); see :func:`score`."""
-    if restrict_to_present:
-        absent = np.setdiff1d(np.arange(len(labels)), np.unique(truth))
-        probabilities = probabilities.copy()
-        probabilities[:, absent] = -1.0
-    return classification_metrics(truth, probabilities.argmax(axis=1), labels)
-
-
 def protocol_text(split: Split, config: JobConfig) -> str:
     speakers = split.describe()
     test = "; ".join(f"{c} {', '.join(s)}" for c, s in speakers["test"].items())
@@ -167,18 +250,44 @@ def protocol_text(split: Split, config: JobConfig) -> str:
     )
 
 
-def train_and_evaluate(config: JobConfig, *, verbose: int = 2) -> dict:
-    """The whole `make train`: returns the summary written to the report and metadata."""
-    scan, split = load_split(config)
-    cache = FeatureCache(config.cache_dir, config.feature_config)
-    labels = config.labels
+@dataclass
+class TrainingRun:
+    """What :func:`run_training_job` produced: the fitted model and everything measured."""
+
+    config: JobConfig
+    split: Split
+    cache: FeatureCache
+    result: TrainingResult
+    summary: dict  # the public record: report, model card and metadata are rendered from it
+    onnx_path: Path | None = None
+
+    @property
+    def model(self):  # keras.Model
+        return self.result.model
+
+
+def run_training_job(config: JobConfig, *, export: bool = True, verbose: int = 2) -> TrainingRun:
+    """The whole `make train`: split by speaker, fit, score the held-out speakers (and their
+    degraded copies), export ONNX with the parity gate, write report, model card and sidecar.
+
+    Raises
+    ------
+    TrainingFailed
+        No data, failed feature extraction, or an export that does not reproduce the model.
+    """
+    from ser_training.export import ParityError, export_model
+
+    started = time.time()
+    found = scan(config)
+    split = split_by_speaker(found.utterances)
+    cache = feature_cache(config)
     result, train, extraction_s = fit_split(split, cache, config, verbose=verbose)
-    test_results = evaluate_by_corpus(result.model, split.test, cache, labels)
     version = config.model_version or dt.datetime.now(dt.UTC).strftime("ser-cnn-%Y%m%d-%H%M")
+    corpora_used = {u.corpus for u in found.utterances}
     summary = {
         "model_version": version,
         "protocol": protocol_text(split, config),
-        "test": test_results,
+        "test": evaluate_by_corpus(result.model, split.test, cache, config.labels),
         "validation": result.validation,
         "best_epoch": result.best_epoch,
         "history": result.history,
@@ -190,21 +299,99 @@ def train_and_evaluate(config: JobConfig, *, verbose: int = 2) -> dict:
             "train_windows": len(train.labels),
             "augmented_copies_per_train_file": config.augment_copies,
         },
-        "balance_corpora": config.balance_corpora,
-        "skipped": [f"{p.name}: {reason}" for p, reason in scan.skipped],
+        "recipe": config.recipe(),
+        "skipped": [f"{p.name}: {reason}" for p, reason in found.skipped],
         "hyperparameters": config.hyperparameters.to_dict(),
         "feature_config": config.feature_config.to_dict(),
-        "labels": list(labels),
-        "label_map": {
-            c: m for c, m in DEFAULT_LABEL_MAP.items() if c in {u.corpus for u in scan.utterances}
-        },
+        "labels": list(config.labels),
+        "label_map": {c: m for c, m in DEFAULT_LABEL_MAP.items() if c in corpora_used},
         "seed": config.seed,
         "timing_s": {"features": round(extraction_s, 1), "total": None},
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}",
     }
-    summary["_model"] = result
-    summary["_cache"] = cache
-    summary["_split"] = split
+    if config.robustness and split.test:
+        summary["robustness"] = robustness(result.model, split, cache, config)
+    run = TrainingRun(config, split, cache, result, summary)
+    if not export:
+        return run
+    summary["timing_s"]["total"] = round(time.time() - started, 1)
+    parity_batch = assemble(split.test or split.train, cache, config.labels).features[:64]
+    try:
+        onnx_path, difference = export_model(
+            result.model, make_metadata(summary, config), parity_batch, config.out_dir
+        )
+    except ParityError as error:
+        raise TrainingFailed(str(error)) from error
+    summary["export"] = {
+        "onnx": str(onnx_path),
+        "bytes": onnx_path.stat().st_size,
+        "keras_onnx_max_abs_diff": difference,
+    }
+    write_reports(summary, config.out_dir)
+    run.onnx_path = onnx_path
+    return run
+
+
+def license_note(summary: dict) -> str:
+    """The licence line, naming the extra corpora a model was trained with."""
+    extra = summary.get("recipe", {}).get("extra_corpora", [])
+    if not extra:
+        return LICENSE_NOTE
+    names = ", ".join(EXTRA_LICENSE_NOTE.get(c, c) for c in extra)
+    return LICENSE_NOTE.replace(
+        " and EMO-DB (research use)", f", EMO-DB (research use) and {names}"
+    )
+
+
+def write_reports(summary: dict, out_dir: Path) -> None:
+    """summary.json, report.md with its figures, and MODEL_CARD.md, all from one summary."""
+    from ser_training.model_card import write_model_card
+    from ser_training.report import write_report
+
+    report_dir = out_dir / "evaluation"
+    write_json(report_dir / "summary.json", summary)
+    write_report(summary, report_dir)
+    write_model_card(summary, out_dir / "MODEL_CARD.md", license_note(summary))
+
+
+def sync_model_metadata(out_dir: Path, summary: dict) -> None:
+    """Rewrite the ONNX metadata and JSON sidecar from the summary, so the model, the report
+    and the card always carry the same figures."""
+    import onnx
+
+    from ser_training.export import write_metadata
+
+    model_path = out_dir / "ser_model.onnx"
+    if not model_path.exists():
+        return
+    config = JobConfig(
+        data_dir=Path("."),
+        labels=tuple(summary["labels"]),
+        feature_config=FeatureConfig.from_dict(summary["feature_config"]),
+    )
+    proto = onnx.load(str(model_path))
+    write_metadata(proto, make_metadata(summary, config), model_path)
+
+
+def stored_summary(out_dir: Path) -> dict:
+    """The summary of the model in ``out_dir``; TrainingFailed if it was never trained."""
+    path = out_dir / "evaluation" / "summary.json"
+    if not path.exists():
+        raise TrainingFailed(f"{path} not found: run `ser-train train` first")
+    return json.loads(path.read_text())
+
+
+def run_evaluation(
+    config: JobConfig, held_out: Sequence[str], *, reverse_tess: bool = True
+) -> dict:
+    """`make evaluate`: leave-one-corpus-out (and TESS reverse) runs of the recipe that trained
+    ``config.out_dir``'s model, merged into that model's summary, report, card and metadata."""
+    summary = stored_summary(config.out_dir)
+    summary["leave_one_corpus_out"] = leave_one_corpus_out(config, held_out)
+    if reverse_tess:
+        summary["tess_reverse"] = tess_reverse(config)
+    write_reports(summary, config.out_dir)
+    sync_model_metadata(config.out_dir, summary)
     return summary
 
 
@@ -231,6 +418,7 @@ def make_metadata(summary: dict, config: JobConfig) -> ModelMetadata:
     if summary.get("leave_one_corpus_out_note"):
         metrics["leave_one_corpus_out_note"] = summary["leave_one_corpus_out_note"]
     training_data = {
+        "recipe": recipe_of(summary),
         "corpora": sorted(summary["split"]["train"]),
         "train_speakers": summary["split"]["train"],
         "counts": summary["counts"],
@@ -242,40 +430,57 @@ def make_metadata(summary: dict, config: JobConfig) -> ModelMetadata:
         model_version=summary["model_version"],
         metrics=metrics,
         training_data=training_data,
-        license=LICENSE_NOTE,
+        license=license_note(summary),
     )
+
+
+@dataclass
+class HeldOutCorpusRun:
+    """One fold of leave-one-corpus-out: trained without ``held_out``, scored on all of it."""
+
+    held_out: str
+    result: TrainingResult
+    test: WindowSet  # every scorable file of the held-out corpus
+    probabilities: np.ndarray  # shape (n_utterances, n_labels): utterance probabilities of test
+    scores: dict  # restricted metrics, by_speakers, unrestricted figures (see below)
+
+
+def held_out_corpus_run(
+    config: JobConfig, utterances: Sequence[Utterance], held_out: str, cache: FeatureCache,
+    *, verbose: int = 0,
+) -> HeldOutCorpusRun:  # fmt: skip
+    """Train on every corpus but ``held_out``, test on every speaker of it.
+
+    The held-out corpus is scored over the labels it contains (choosing only among those),
+    and also without that restriction ('unrestricted_accuracy').
+    """
+    split = split_leave_one_corpus_out(utterances, held_out)
+    trained, _, _ = fit_split(split, cache, config, verbose=verbose)
+    test = assemble(split.test, cache, config.labels)
+    # Predict once; every figure below is a view of the same utterance probabilities.
+    probabilities = predict_utterances(trained.model, test)
+    truth = test.utterance_labels
+    scores = score_probabilities(probabilities, truth, config.labels, restrict_to_present=True)
+    unrestricted = score_probabilities(probabilities, truth, config.labels)
+    scores["by_speakers"] = speaker_group_scores(test, probabilities, config.labels)
+    scores["unrestricted_accuracy"] = unrestricted["accuracy"]
+    scores["unrestricted_prediction_distribution"] = unrestricted["prediction_distribution"]
+    scores["trained_on"] = sorted({u.corpus for u in split.train})
+    scores["n_files"] = sum(u.label in config.labels for u in split.test)
+    scores["best_epoch"] = trained.best_epoch
+    return HeldOutCorpusRun(held_out, trained, test, probabilities, scores)
 
 
 def leave_one_corpus_out(
     config: JobConfig, corpora: Sequence[str], *, verbose: int = 0
 ) -> dict[str, dict]:
-    """Train on all but one corpus, test on every speaker of the held-out one.
-
-    The held-out corpus is scored over the labels it contains (choosing only among those),
-    and also without that restriction ('unrestricted_accuracy').
-    """
-    scan = scan_data_dir(config.data_dir, config.corpora)
-    cache = FeatureCache(config.cache_dir, config.feature_config)
-    results: dict[str, dict] = {}
-    for held_out in corpora:
-        split = split_leave_one_corpus_out(scan.utterances, held_out)
-        trained, _, _ = fit_split(split, cache, config, verbose=verbose)
-        test = assemble(split.test, cache, config.labels)
-        # Predict once; every figure below is a view of the same utterance probabilities.
-        probabilities = predict_utterances(trained.model, test)
-        truth = test.utterance_labels
-        restricted = score_probabilities(
-            probabilities, truth, config.labels, restrict_to_present=True
-        )
-        unrestricted = score_probabilities(probabilities, truth, config.labels)
-        restricted["by_speakers"] = speaker_group_scores(test, probabilities, config.labels)
-        restricted["unrestricted_accuracy"] = unrestricted["accuracy"]
-        restricted["unrestricted_prediction_distribution"] = unrestricted["prediction_distribution"]
-        restricted["trained_on"] = sorted({u.corpus for u in split.train})
-        restricted["n_files"] = sum(u.label in config.labels for u in split.test)
-        restricted["best_epoch"] = trained.best_epoch
-        results[held_out] = restricted
-    return results
+    """:func:`held_out_corpus_run` for each corpus in turn → corpus → its scores."""
+    utterances = scan(config).utterances
+    cache = feature_cache(config)
+    return {
+        held_out: held_out_corpus_run(config, utterances, held_out, cache, verbose=verbose).scores
+        for held_out in corpora
+    }
 
 
 def speaker_group_scores(
@@ -308,10 +513,9 @@ def speaker_group_scores(
 
 def tess_reverse(config: JobConfig, *, verbose: int = 0) -> dict:
     """TESS's other direction: the main split tests on OAF; this trains with OAF and tests YAF."""
-    scan = scan_data_dir(config.data_dir, config.corpora)
     swapped = {**TEST_SPEAKERS, "tess": frozenset({"YAF"})}
-    split = split_by_speaker(scan.utterances, swapped, VALIDATION_SPEAKERS)
-    cache = FeatureCache(config.cache_dir, config.feature_config)
+    split = split_by_speaker(scan(config).utterances, swapped, VALIDATION_SPEAKERS)
+    cache = feature_cache(config)
     trained, _, _ = fit_split(split, cache, config, verbose=verbose)
     tess_test = [u for u in split.test if u.corpus == "tess"]
     return score(trained.model, assemble(tess_test, cache, config.labels), config.labels)

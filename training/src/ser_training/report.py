@@ -12,7 +12,19 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 CORPUS_NAMES = {"ravdess": "RAVDESS", "emodb": "EMO-DB", "tess": "TESS", "crema-d": "CREMA-D",
-                "savee": "SAVEE", "all": "all test speakers"}  # fmt: skip
+                "savee": "SAVEE", "turev": "TurEV-DB", "urdu": "URDU", "all": "all test speakers"}  # fmt: skip
+
+
+def recipe_of(summary: dict) -> dict:
+    """The recipe a stored summary was trained with (summaries from before recipes existed
+    name their features, hyperparameters and corpus weighting only)."""
+    if "recipe" in summary:
+        return summary["recipe"]
+    return {
+        "feature_config": summary["feature_config"],
+        "hyperparameters": summary.get("hyperparameters", {}),
+        "balance": "corpus" if summary.get("balance_corpora") else "class",
+    }
 
 
 def robustness_rows(table: dict[str, dict]) -> list[tuple[str, dict]]:

@@ -10,11 +10,15 @@ import numpy as np
 
 from ser_features import utterance_probabilities
 from ser_training.metrics import classification_metrics
-from ser_training.model import ModelHyperparameters, build_model
+from ser_training.model import ModelHyperparameters, build_model, pack_targets
 from ser_training.windows import WindowSet
 
 DEFAULT_SEED = 1337
+DEFAULT_EPOCHS = 60  # upper bound; early stopping on the validation speakers ends most runs
 EARLY_STOPPING_PATIENCE = 8  # epochs without validation improvement
+# How examples are weighted (JobConfig.balance): every class the same total weight, and within
+# a class every corpus ("corpus") or every corpus and then every speaker ("speaker").
+BALANCE_MODES = ("class", "corpus", "speaker")
 
 
 def seed_everything(seed: int) -> None:
@@ -25,18 +29,19 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-def balanced_sample_weights(labels: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Per-example weights that give every class the same total weight and, within a class,
-    every group (corpus) that has it the same share.
+def balanced_sample_weights(labels: np.ndarray, *levels: np.ndarray) -> np.ndarray:
+    """Per-example weights: every class the same total weight; within a class, every group of
+    the first level the same share; within that, every group of the next level; and so on.
 
-    Without the group term the biggest corpus decides what each emotion sounds like (TESS's
-    two speakers would be half of the training audio); with one group it is plain class
-    balancing (total / (n_classes × class count)).
+    With no level it is plain class balancing (total / (n_classes × class count)). With the
+    corpus as a level, the biggest corpus no longer decides what each emotion sounds like
+    (TESS's two speakers would be half of the training audio); with the speaker as the next
+    level, no speaker does either.
 
     Parameters
     ----------
     labels : np.ndarray, shape (n,), int class index
-    groups : np.ndarray, shape (n,), any hashable group id per example
+    levels : np.ndarray, shape (n,) each, any hashable group id per example, outermost first
 
     Returns
     -------
@@ -44,13 +49,46 @@ def balanced_sample_weights(labels: np.ndarray, groups: np.ndarray) -> np.ndarra
     """
     weights = np.zeros(len(labels), dtype=np.float64)
     classes = np.unique(labels)
+
+    def share(members: np.ndarray, mass: float, depth: int) -> None:
+        if depth == len(levels):
+            weights[members] = mass / members.sum()
+            return
+        groups = np.unique(levels[depth][members])
+        for group in groups:
+            share(members & (levels[depth] == group), mass / len(groups), depth + 1)
+
     for label in classes:
-        in_class = labels == label
-        class_groups = np.unique(groups[in_class])
-        for group in class_groups:
-            cell = in_class & (groups == group)
-            weights[cell] = 1.0 / (len(classes) * len(class_groups) * cell.sum())
+        share(labels == label, 1.0 / len(classes), 0)
     return (weights * len(labels)).astype(np.float32)
+
+
+def example_weights(windows: WindowSet, balance: str) -> np.ndarray:
+    """:func:`balanced_sample_weights` of a window set for one of BALANCE_MODES."""
+    if balance not in BALANCE_MODES:
+        raise ValueError(f"balance must be one of {list(BALANCE_MODES)}, got {balance!r}")
+    levels = {"class": (), "corpus": (windows.corpora,)}
+    levels["speaker"] = (windows.corpora, windows.speakers)
+    return balanced_sample_weights(windows.labels, *levels[balance])
+
+
+def label_masks(
+    windows: WindowSet, labels: Sequence[str], corpus_labels: dict[str, set[str]] | None
+) -> np.ndarray:
+    """Which labels each window's corpus can have, shape (n_windows, n_labels), float32 0/1.
+
+    A corpus recorded with four emotions says nothing about the other three: with a mask, the
+    loss is a softmax over the labels the corpus has, so its missing emotions are not taught
+    as negatives. ``None`` allows every label for every window (the plain softmax).
+    """
+    mask = np.ones((len(windows.labels), len(labels)), dtype=np.float32)
+    if corpus_labels is None:
+        return mask
+    corpora = windows.corpora
+    for corpus, present in corpus_labels.items():
+        rows = corpora == corpus
+        mask[np.ix_(rows, [i for i, label in enumerate(labels) if label not in present])] = 0.0
+    return mask
 
 
 @dataclass
@@ -67,31 +105,33 @@ def fit(
     labels: Sequence[str],
     hp: ModelHyperparameters,
     *,
-    epochs: int = 60,
+    epochs: int = DEFAULT_EPOCHS,
     seed: int = DEFAULT_SEED,
     verbose: int = 2,
     fixed_epochs: bool = False,
-    balance_corpora: bool = False,
+    balance: str = "class",
+    corpus_labels: dict[str, set[str]] | None = None,
 ) -> TrainingResult:
     """Train on ``train`` windows; stop early on validation accuracy (restoring the best).
 
-    Examples are weighted so classes count equally, and with ``balance_corpora`` so each
-    corpus counts equally within a class (:func:`balanced_sample_weights`). With
+    Examples are weighted by ``balance`` (:func:`example_weights`); with ``corpus_labels``
+    each corpus's loss covers only the labels it has (:func:`label_masks`). With
     ``fixed_epochs`` (or no validation set) it trains exactly ``epochs`` epochs.
     """
-    import keras
-
     seed_everything(seed)
     n_labels = len(labels)
     model = build_model(train.features.shape[1:], n_labels, hp)
-    y_train = keras.utils.to_categorical(train.labels, n_labels)
-    groups = train.corpora if balance_corpora else np.zeros(len(train.labels), dtype=int)
+    y_train = pack_targets(train.labels, label_masks(train, labels, corpus_labels))
     callbacks = []
     validation_data = None
     if validation is not None and not fixed_epochs:
+        import keras
+
         validation_data = (
             validation.features,
-            keras.utils.to_categorical(validation.labels, n_labels),
+            pack_targets(
+                validation.labels, np.ones((len(validation.labels), n_labels), np.float32)
+            ),
         )
         callbacks = [
             keras.callbacks.EarlyStopping(
@@ -105,7 +145,7 @@ def fit(
         validation_data=validation_data,
         epochs=epochs,
         batch_size=hp.batch_size,
-        sample_weight=balanced_sample_weights(train.labels, groups),
+        sample_weight=example_weights(train, balance),
         callbacks=callbacks,
         shuffle=True,
         verbose=verbose,
@@ -115,7 +155,7 @@ def fit(
         best_epoch = int(np.argmax(hist["val_accuracy"])) + 1
     else:
         best_epoch = len(hist["loss"])
-    val_metrics = evaluate(model, validation, labels) if validation is not None else {}
+    val_metrics = score(model, validation, labels) if validation is not None else {}
     return TrainingResult(model, hist, best_epoch, val_metrics)
 
 
@@ -130,7 +170,25 @@ def predict_utterances(model, windows: WindowSet) -> np.ndarray:
     return utterance_probabilities(predict_windows(model, windows.features), windows.utterance)
 
 
-def evaluate(model, windows: WindowSet, labels: Sequence[str]) -> dict:
-    """Utterance-level metrics: window probabilities averaged per recording, as the API does."""
+def score(
+    model, windows: WindowSet, labels: Sequence[str], restrict_to_present: bool = False
+) -> dict:
+    """Utterance-level metrics of a window set (window probabilities averaged per recording,
+    as the API does); see :func:`score_probabilities`."""
     probabilities = predict_utterances(model, windows)
-    return classification_metrics(windows.utterance_labels, probabilities.argmax(axis=1), labels)
+    return score_probabilities(probabilities, windows.utterance_labels, labels, restrict_to_present)
+
+
+def score_probabilities(
+    probabilities: np.ndarray, truth: np.ndarray, labels: Sequence[str],
+    restrict_to_present: bool = False,
+) -> dict:  # fmt: skip
+    """Metrics of utterance probabilities, shape (n_utterances, n_labels), against their truth
+    label indices, shape (n_utterances,). With ``restrict_to_present`` the answer is chosen
+    only among the labels present in the truth (used across corpora, where a corpus lacks a
+    class the model knows)."""
+    if restrict_to_present:
+        absent = np.setdiff1d(np.arange(len(labels)), np.unique(truth))
+        probabilities = probabilities.copy()
+        probabilities[:, absent] = -1.0
+    return classification_metrics(truth, probabilities.argmax(axis=1), labels)

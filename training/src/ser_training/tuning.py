@@ -6,6 +6,7 @@ Results go to a CSV/markdown table next to the winner's JSON, which `ser-train t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import asdict
@@ -13,18 +14,20 @@ from pathlib import Path
 
 import optuna
 
-from ser_features import EMOTIONS, FeatureConfig
-from ser_training.datasets import scan_data_dir
-from ser_training.feature_cache import FeatureCache
 from ser_training.model import ModelHyperparameters
-from ser_training.pipeline import JobConfig, prepare_features
+from ser_training.pipeline import JobConfig, feature_cache, prepare_features, scan
 from ser_training.splits import Split, split_by_speaker
 from ser_training.trainer import fit
 from ser_training.windows import assemble
 
+# The hyperparameters the search varies; the rest keep the recipe's values.
+SEARCHED = ("filters", "blocks", "convs_per_block", "kernel_size", "dense_units", "dropout",
+            "learning_rate", "weight_decay", "time_mask", "feature_mask")  # fmt: skip
 
-def suggest(trial: optuna.Trial) -> ModelHyperparameters:
-    return ModelHyperparameters(
+
+def suggest(trial: optuna.Trial, base: ModelHyperparameters) -> ModelHyperparameters:
+    return dataclasses.replace(
+        base,
         filters=trial.suggest_categorical("filters", [32, 48, 64]),
         blocks=trial.suggest_int("blocks", 2, 4),
         convs_per_block=trial.suggest_int("convs_per_block", 1, 2),
@@ -38,23 +41,22 @@ def suggest(trial: optuna.Trial) -> ModelHyperparameters:
     )
 
 
-def run_search(
-    data: Path, cache_dir: Path, trials: int, epochs: int, augment: int, output: Path, seed: int
-) -> dict:
-    scan = scan_data_dir(data)
-    full = split_by_speaker(scan.utterances)
+def run_search(config: JobConfig, trials: int, output: Path) -> dict:
+    """Optuna TPE over :func:`suggest`, each trial trained with ``config``'s recipe and scored
+    by utterance UAR on the validation speakers; writes the winner to ``output``."""
+    full = split_by_speaker(scan(config).utterances)
     split = Split(full.train, full.validation, [])  # drop the test speakers before anything else
-    config = JobConfig(data_dir=data, cache_dir=cache_dir, augment_copies=augment, seed=seed)
-    cache = FeatureCache(cache_dir, FeatureConfig())
+    cache = feature_cache(config)
     prepare_features(cache, split, config)
-    train = assemble(split.train, cache, EMOTIONS, config.variants)
-    validation = assemble(split.validation, cache, EMOTIONS)
+    train = assemble(split.train, cache, config.labels, config.variants)
+    validation = assemble(split.validation, cache, config.labels)
     rows = []
 
     def objective(trial: optuna.Trial) -> float:
-        hp = suggest(trial)
+        hp = suggest(trial, config.hyperparameters)
         started = time.time()
-        result = fit(train, validation, EMOTIONS, hp, epochs=epochs, seed=seed, verbose=0)
+        result = fit(train, validation, config.labels, hp, epochs=config.epochs, seed=config.seed,
+                     verbose=0, balance=config.balance, corpus_labels=config.corpus_labels)  # fmt: skip
         score = result.validation["uar"]  # UAR: classes count equally, as the product needs
         rows.append({"trial": trial.number, "validation_uar": round(score, 4),
                      "validation_accuracy": round(result.validation["accuracy"], 4),
@@ -65,27 +67,17 @@ def run_search(
         )
         return score
 
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
-    study.enqueue_trial(
-        {
-            "filters": 64,
-            "blocks": 3,
-            "convs_per_block": 1,
-            "kernel_size": 5,
-            "dense_units": 128,
-            "dropout": 0.3,
-            "learning_rate": 1e-3,
-            "weight_decay": 1e-4,
-            "time_mask": 20,
-            "feature_mask": 8,
-        }
-    )  # fmt: skip — the hand-picked default, as trial 0
+    study = optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.TPESampler(seed=config.seed)
+    )
+    # Trial 0 is the current recipe's own hyperparameters, so the search can only improve on it.
+    study.enqueue_trial({k: getattr(config.hyperparameters, k) for k in SEARCHED})
     study.optimize(objective, n_trials=trials)
-    best = {**asdict(ModelHyperparameters()), **study.best_params}
+    best = {**asdict(config.hyperparameters), **study.best_params}
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps({
         "hyperparameters": best,
-        "selected_by": f"Optuna TPE, {trials} trials x up to {epochs} epochs, maximising utterance UAR on the "
+        "selected_by": f"Optuna TPE, {trials} trials x up to {config.epochs} epochs, maximising utterance UAR on the "
                        "validation speakers (test speakers never loaded)",
         "validation_uar": study.best_value,
     }, indent=2) + "\n")  # fmt: skip

@@ -26,6 +26,11 @@ class WindowSet:
         return self.labels[np.unique(self.utterance, return_index=True)[1]]
 
     @property
+    def speakers(self) -> np.ndarray:
+        """Speaker id ("<corpus>:<id>") of each window, shape (n_windows,)."""
+        return np.array([u.speaker for u in self.utterances])[self.utterance]
+
+    @property
     def corpora(self) -> np.ndarray:
         """Corpus name of each window, shape (n_windows,)."""
         return np.array([u.corpus for u in self.utterances])[self.utterance]

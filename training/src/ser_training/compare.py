@@ -1,0 +1,270 @@
+"""`ser-train compare`: recipes side by side, each trained with several seeds.
+
+One run is one (recipe, seed, schedule): trained on the usual split (scored on the validation
+speakers) and once per held-out corpus (scored on that corpus's *non-test* speakers). Each
+finished run is stored at once as JSON (scores) + NPZ (utterance probabilities), so a stopped
+sweep resumes where it was, and an ensemble of K seeds is scored exactly from its members'
+stored probabilities (averaging members' probabilities is what the exported ensemble graph
+does). The test speakers are never scored here: no choice can see them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ser_training.pipeline import (
+    JobConfig,
+    feature_cache,
+    fit_split,
+    held_out_corpus_run,
+    scan,
+)
+from ser_training.splits import TEST_SPEAKERS, speaker_id, split_by_speaker
+from ser_training.trainer import predict_utterances, score_probabilities
+
+# Screening schedule: levers are screened short, finalists confirmed on the full schedule.
+SCREEN = {"epochs": 15, "augment_copies": 1}
+MAX_CLASS_SHARE = 0.40  # issue 11: no class may take more of a held-out corpus's predictions
+DECISION_RULE = (
+    "Decision rule (fixed before any result): the recipe with the highest seed-mean accuracy on "
+    "the held-out corpora's non-test speakers (mean over RAVDESS, EMO-DB, TESS) wins; a "
+    "difference smaller than the larger of the two seed standard deviations is a tie, settled "
+    "by seed-mean validation-speaker accuracy, then by the cheaper recipe. Test speakers are "
+    "never scored by `compare`."
+)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    description: str
+    options: dict = field(default_factory=dict)  # JobConfig fields (feature/network: nested)
+    ensemble_of: str | None = None  # scored from this recipe's stored seeds, not trained
+    ensemble_size: int = 1
+
+
+RECIPES: dict[str, Recipe] = {
+    "baseline": Recipe("the shipped recipe (Conv1D, mean+max pooling, class weights)"),
+    "ensemble3": Recipe(
+        "mean of 3 baseline models (seeds s, s+1, s+2) in one graph",
+        ensemble_of="baseline", ensemble_size=3,
+    ),
+    "conv2d": Recipe(
+        "Conv2D over the (time × feature) plane, mean+std statistics pooling",
+        {"hyperparameters": {"architecture": "conv2d", "pooling": "stats"}},
+    ),
+    "stats_pooling": Recipe(
+        "Conv1D with mean+std statistics pooling", {"hyperparameters": {"pooling": "stats"}}
+    ),
+    "pitch": Recipe(
+        "pitch feature group (F0, voicing, ΔF0) added",
+        {"feature_config": {"groups": ["zcr", "rms", "mfcc", "delta_mfcc", "log_mel", "pitch"]}},
+    ),
+    "speaker_balance": Recipe(
+        "every corpus, then every speaker, weighs the same within an emotion",
+        {"balance": "speaker"},
+    ),
+    "channel_augmentation": Recipe(
+        "channel augmentation: random microphone EQ and band limits, wider speed, more reverb, "
+        "noise 0–30 dB SNR",
+        {"augmentation": "channel"},
+    ),
+    "more_speakers": Recipe(
+        "TurEV-DB + URDU as training speakers, absent emotions masked out of the loss",
+        {"extra_corpora": ["turev", "urdu"], "mask_absent_labels": True},
+    ),
+}  # fmt: skip
+
+
+def recipe_config(base: JobConfig, recipe: Recipe, seed: int, screen: bool) -> JobConfig:
+    """``base`` with the recipe's options, the seed and (when screening) the short schedule."""
+    stored = base.recipe()
+    for key, value in recipe.options.items():
+        stored[key] = stored[key] | value if isinstance(stored.get(key), dict) else value
+    if screen:
+        stored |= SCREEN
+    return dataclasses.replace(base.with_recipe(stored), seed=seed, robustness=False)
+
+
+def run_key(name: str, config: JobConfig) -> str:
+    """File stem of a run: recipe name, seed and a hash of everything that defines it."""
+    digest = hashlib.sha256(json.dumps(config.recipe(), sort_keys=True).encode()).hexdigest()
+    return f"{name}__seed{config.seed}__{digest[:10]}"
+
+
+def train_run(name: str, config: JobConfig, held_out: Sequence[str], runs_dir: Path) -> dict:
+    """Train and score one (recipe, seed); store JSON + NPZ; return the JSON record."""
+    started = time.time()
+    utterances = scan(config).utterances
+    cache = feature_cache(config)
+    full = split_by_speaker(utterances)
+    no_test = dataclasses.replace(full, test=[])  # test speakers are not even assembled
+    result, _, _ = fit_split(no_test, cache, config)
+    from ser_training.windows import assemble
+
+    validation = assemble(full.validation, cache, config.labels)
+    arrays = {
+        "validation_probabilities": predict_utterances(result.model, validation),
+        "validation_truth": validation.utterance_labels,
+    }
+    folds = {}
+    for corpus in held_out:
+        fold = held_out_corpus_run(config, utterances, corpus, cache)
+        other = ~np.array(
+            [speaker_id(u) in TEST_SPEAKERS.get(u.corpus, ()) for u in fold.test.utterances]
+        )
+        arrays[f"{corpus}_probabilities"] = fold.probabilities[other]
+        arrays[f"{corpus}_truth"] = fold.test.utterance_labels[other]
+        folds[corpus] = {"best_epoch": fold.result.best_epoch}
+    record = {
+        "recipe": name,
+        "seed": config.seed,
+        "config": config.recipe(),
+        "best_epoch": result.best_epoch,
+        "folds": folds,
+        "seconds": round(time.time() - started, 1),
+    }
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    stem = runs_dir / run_key(name, config)
+    np.savez_compressed(
+        stem.with_suffix(".npz"),
+        **{k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in arrays.items()},
+    )
+    # JSON last: its presence is what marks the run finished.
+    stem.with_suffix(".json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    return record
+
+
+def run_scores(
+    arrays: dict[str, np.ndarray], labels: Sequence[str], held_out: Sequence[str]
+) -> dict:
+    """Validation and held-out-corpus scores of one run's (or ensemble's) probabilities."""
+    out = {"validation": score_probabilities(
+        arrays["validation_probabilities"], arrays["validation_truth"], labels)}  # fmt: skip
+    for corpus in held_out:
+        out[corpus] = score_probabilities(
+            arrays[f"{corpus}_probabilities"], arrays[f"{corpus}_truth"], labels,
+            restrict_to_present=True,
+        )  # fmt: skip
+    return out
+
+
+def load_arrays(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as data:
+        return {
+            k: data[k].astype(np.float64) if data[k].dtype.kind == "f" else data[k] for k in data
+        }
+
+
+def recipe_scores(
+    name: str, recipe: Recipe, configs: Sequence[JobConfig], runs_dir: Path,
+    labels: Sequence[str], held_out: Sequence[str],
+) -> list[dict]:  # fmt: skip
+    """Scores of every finished seed of a recipe (ensembles: of every run of K consecutive
+    seeds whose members all finished)."""
+    source = recipe.ensemble_of or name
+    stems = [runs_dir / run_key(source, c) for c in configs]
+    finished = [s for s in stems if s.with_suffix(".json").exists()]
+    if recipe.ensemble_of is None:
+        return [run_scores(load_arrays(s.with_suffix(".npz")), labels, held_out) for s in finished]
+    out = []
+    k = recipe.ensemble_size
+    for start in range(0, len(stems) - k + 1):
+        members = stems[start : start + k]
+        if not all(m.with_suffix(".json").exists() for m in members):
+            continue
+        loaded = [load_arrays(m.with_suffix(".npz")) for m in members]
+        mean = {key: (np.mean([a[key] for a in loaded], axis=0) if key.endswith("probabilities")
+                      else loaded[0][key]) for key in loaded[0]}  # fmt: skip
+        out.append(run_scores(mean, labels, held_out))
+    return out
+
+
+def mean_sd(values: Sequence[float]) -> str:
+    if not values:
+        return "–"
+    sd = float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+    return (
+        f"{100 * np.mean(values):.1f} ± {100 * sd:.1f}"
+        if len(values) > 1
+        else f"{100 * values[0]:.1f}"
+    )
+
+
+def table(
+    rows: dict[str, list[dict]], recipes: dict[str, Recipe], held_out: Sequence[str], schedule: str
+) -> str:
+    """Markdown: one row per recipe, seed mean ± standard deviation of each figure."""
+    head = ["recipe", "seeds", "validation acc", *[f"{c} acc (UAR)" for c in held_out],
+            "mean held-out acc", f"largest class share (≤ {MAX_CLASS_SHARE:.0%})"]  # fmt: skip
+    lines = [
+        f"# Recipe comparison ({schedule} schedule)", "", DECISION_RULE, "",
+        "Protocol: validation speakers of the usual split (RAVDESS 05 06 15 16, EMO-DB 13); each "
+        "held-out corpus trained without it and scored on its non-test speakers only, choosing "
+        "among the labels it contains. 7 classes. Accuracy %, seed mean ± standard deviation.",
+        "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head),
+    ]  # fmt: skip
+    for name, scores in rows.items():
+        if not scores:
+            lines.append(f"| {name} | 0 | " + " | ".join(["–"] * (len(head) - 2)) + " |")
+            continue
+        cells = [name, str(len(scores)), mean_sd([s["validation"]["accuracy"] for s in scores])]
+        for corpus in held_out:
+            acc = mean_sd([s[corpus]["accuracy"] for s in scores])
+            uar = np.mean([s[corpus]["uar"] for s in scores])
+            cells.append(f"{acc} ({100 * uar:.1f})")
+        cells.append(mean_sd([np.mean([s[c]["accuracy"] for c in held_out]) for s in scores]))
+        shares = [
+            max(s[c]["prediction_distribution"].values()) / max(1, s[c]["n"])
+            for s in scores for c in held_out
+        ]  # fmt: skip
+        cells.append(f"{100 * max(shares):.0f}%")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Recipes:", "", *[f"- **{n}**: {recipes[n].description}" for n in rows], ""]
+    return "\n".join(lines)
+
+
+def run_comparison(
+    base: JobConfig, names: Sequence[str], *, seeds: int, screen: bool, runs_dir: Path,
+    held_out: Sequence[str], echo: Callable[[str], None] = print,
+) -> str:  # fmt: skip
+    """Train every missing (recipe, seed) run, then write and return the comparison table."""
+    schedule = "screening" if screen else "full"
+    configs = {}
+    for name, recipe in RECIPES.items():
+        source = RECIPES[recipe.ensemble_of] if recipe.ensemble_of else recipe
+        count = seeds + recipe.ensemble_size - 1
+        try:
+            configs[name] = [
+                recipe_config(base, source, base.seed + i, screen) for i in range(count)
+            ]
+        except ValueError as error:  # e.g. a feature group this ser_features does not have
+            if name in names:
+                raise
+            echo(f"recipe {name} unavailable here: {error}")
+            configs[name] = []
+    for name in names:
+        recipe = RECIPES[name]
+        for config in configs[name]:
+            key = run_key(recipe.ensemble_of or name, config)
+            if (runs_dir / f"{key}.json").exists():
+                continue
+            echo(f"training {key} ({recipe.description})")
+            record = train_run(recipe.ensemble_of or name, config, held_out, runs_dir)
+            echo(f"  done in {record['seconds']:.0f} s")
+    # Every recipe with a finished run is in the table, whichever invocation trained it.
+    rows = {
+        name: recipe_scores(name, recipe, configs[name], runs_dir, base.labels, held_out)
+        for name, recipe in RECIPES.items()
+    }
+    text = table(rows, RECIPES, held_out, schedule)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    (runs_dir / f"comparison_{schedule}.md").write_text(text)
+    return text
