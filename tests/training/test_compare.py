@@ -1,0 +1,97 @@
+"""`ser-train compare`: seeds per recipe, stored runs that resume, ensembles from members."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.training, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def compared(toy_corpora: Path, tmp_path_factory) -> tuple[Path, str]:
+    pytest.importorskip("tensorflow")
+    from ser_training import compare
+    from ser_training.cli import build_config
+
+    runs = tmp_path_factory.mktemp("runs")
+    base = build_config(toy_corpora, cache=runs / "cache", quick=True, workers=1)
+    text = compare.run_comparison(
+        base, ["ensemble3", "speaker_balance"], seeds=1, screen=False, runs_dir=runs,
+        held_out=["emodb", "tess"],
+    )  # fmt: skip
+    return runs, text
+
+
+def test_every_run_is_stored_and_the_table_has_seed_counts(compared: tuple[Path, str]) -> None:
+    runs, text = compared
+    records = [json.loads(p.read_text()) for p in runs.glob("*.json")]
+    # ensemble3 with one seed needs three baseline members; speaker_balance one run.
+    assert sorted((r["recipe"], r["seed"]) for r in records) == [
+        ("baseline", 1337), ("baseline", 1338), ("baseline", 1339), ("speaker_balance", 1337),
+    ]  # fmt: skip
+    assert (runs / "comparison_full.md").read_text() == text
+    rows = {
+        line.split(" | ")[0].strip("| "): line
+        for line in text.splitlines()
+        if line.startswith("| ")
+    }
+    assert rows["baseline"].split(" | ")[1] == "1"  # --seeds 1: one seed in its own row
+    assert rows["ensemble3"].split(" | ")[1] == "1"
+    assert rows["speaker_balance"].split(" | ")[1] == "1"
+    assert rows["conv2d"].split(" | ")[1] == "0"
+    assert "Decision rule" in text
+
+
+def test_test_speakers_are_never_stored(compared: tuple[Path, str], toy_corpora: Path) -> None:
+    runs, _ = compared
+    for path in runs.glob("*.npz"):
+        with np.load(path) as data:
+            # EMO-DB toy speakers: 08 09 10 11 13 15; test 08 15 → 4 others × 6 emotions.
+            assert len(data["emodb_truth"]) == 4 * 6
+            assert "test_probabilities" not in data
+
+
+def test_a_finished_run_is_not_trained_again(compared: tuple[Path, str], toy_corpora: Path) -> None:
+    from ser_training import compare
+    from ser_training.cli import build_config
+
+    runs, text = compared
+    before = {p: p.stat().st_mtime_ns for p in runs.glob("*.json")}
+    trained = []
+    base = build_config(toy_corpora, cache=runs / "cache", quick=True, workers=1)
+    again = compare.run_comparison(
+        base, ["ensemble3", "speaker_balance"], seeds=1, screen=False, runs_dir=runs,
+        held_out=["emodb", "tess"], echo=trained.append,
+    )  # fmt: skip
+    assert not [line for line in trained if line.startswith("training")]
+    assert again == text
+    assert before == {p: p.stat().st_mtime_ns for p in runs.glob("*.json")}
+
+
+def test_an_ensemble_scores_the_mean_of_its_members(
+    compared: tuple[Path, str], toy_corpora: Path
+) -> None:
+    from ser_training import compare
+    from ser_training.cli import build_config
+
+    runs, _ = compared
+    base = build_config(toy_corpora, cache=runs / "cache", quick=True, workers=1)
+    configs = [compare.recipe_config(base, compare.RECIPES["baseline"], s, False)
+               for s in (1337, 1338, 1339)]  # fmt: skip
+    loaded = [compare.load_arrays(runs / f"{compare.run_key('baseline', c)}.npz") for c in configs]
+    mean = np.mean([a["tess_probabilities"] for a in loaded], axis=0)
+    expected = compare.score_probabilities(
+        mean, loaded[0]["tess_truth"], base.labels, restrict_to_present=True
+    )
+    (scores,) = compare.recipe_scores(
+        "ensemble3", compare.RECIPES["ensemble3"], configs, runs, base.labels, ["tess"]
+    )
+    assert scores["tess"] == expected
+    single = compare.score_probabilities(
+        loaded[0]["tess_probabilities"], loaded[0]["tess_truth"], base.labels, True
+    )
+    assert np.isfinite(single["accuracy"])
