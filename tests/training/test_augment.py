@@ -57,3 +57,33 @@ def test_random_augmentation_is_reproducible_from_its_seed() -> None:
     b = random_augmentation(TONE, np.random.default_rng(5), AugmentationPolicy())
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, random_augmentation(TONE, np.random.default_rng(6)))
+
+
+def test_microphone_colouring_keeps_length_peak_and_changes_the_spectrum() -> None:
+    from ser_training.augment import random_microphone
+
+    coloured = random_microphone(TONE, np.random.default_rng(3))
+    assert coloured.shape == TONE.shape and coloured.dtype == np.float32
+    assert np.max(np.abs(coloured)) == pytest.approx(np.max(np.abs(TONE)), rel=1e-4)
+    assert not np.allclose(coloured, TONE, atol=1e-3)
+
+
+def test_peaking_filter_boosts_its_centre_frequency() -> None:
+    from ser_training.augment import peaking_filter
+
+    t = np.arange(16_000) / 16_000
+    sine = np.sin(2 * np.pi * 1_000 * t).astype(np.float32)
+    boosted = peaking_filter(sine, 1_000.0, 6.0, 1.0)[4_000:]
+    gain_db = 20 * np.log10(np.std(boosted) / np.std(sine[4_000:]))
+    assert gain_db == pytest.approx(6.0, abs=0.3)
+
+
+def test_the_default_policy_draws_exactly_as_before_the_microphone_step() -> None:
+    # p_microphone = 0 must not consume random numbers, so cached copies stay valid.
+    from ser_training.augment import AUGMENTATION_POLICIES
+
+    a = random_augmentation(TONE, np.random.default_rng(5), AugmentationPolicy())
+    b = random_augmentation(TONE, np.random.default_rng(5), AUGMENTATION_POLICIES["default"])
+    np.testing.assert_array_equal(a, b)
+    assert "p_microphone" not in AugmentationPolicy().cache_key()
+    assert "p_microphone" in AUGMENTATION_POLICIES["channel"].cache_key()

@@ -117,3 +117,54 @@ def test_the_shared_corpora_parse_completely() -> None:
     assert {reason for _, reason in result.skipped} == {
         "emodb: emotion 'boredom' left out by the label map"
     }
+
+
+def make_turev(root: Path) -> Path:
+    for folder, code in {"Angry": "kz", "Calm": "sk", "Happy": "mt", "Sad": "hl"}.items():
+        for speaker in ("1234", "6783"):
+            write_audio(root / folder / f"{speaker}_{code}_acik.flac", SHORT)
+    return root
+
+
+def make_urdu(root: Path) -> Path:
+    for folder, letter in {"Angry": "A", "Happy": "H", "Neutral": "N", "Sad": "S"}.items():
+        write_audio(root / folder / f"SM1_F1_{letter}01.flac", SHORT)
+        write_audio(root / folder / f"SF9_F2_{letter}02.flac", SHORT)
+    return root
+
+
+def test_turev_reads_its_layout_and_leaves_calm_out(tmp_path: Path) -> None:
+    result = scan_corpus(make_turev(tmp_path), "turev")
+    assert Counter(u.label for u in result.utterances) == {"angry": 2, "happy": 2, "sad": 2}
+    assert {u.speaker for u in result.utterances} == {"turev:1234", "turev:6783"}
+    assert [reason for _, reason in result.skipped] == [
+        "turev: emotion 'calm' left out by the label map"
+    ] * 2
+
+
+def test_urdu_reads_speakers_and_four_emotions(tmp_path: Path) -> None:
+    result = scan_corpus(make_urdu(tmp_path), "urdu")
+    assert Counter(u.label for u in result.utterances) == {
+        "angry": 2, "happy": 2, "neutral": 2, "sad": 2,
+    }  # fmt: skip
+    assert {u.speaker for u in result.utterances} == {"urdu:SM1", "urdu:SF9"}
+    assert not result.skipped
+
+
+def test_partial_label_corpora_are_read_only_when_asked_for(tmp_path: Path) -> None:
+    make_ravdess(tmp_path / "ravdess", actors=[1])
+    make_turev(tmp_path / "TurEV-DB")
+    make_urdu(tmp_path / "urdu")
+    default = scan_data_dir(tmp_path)
+    assert {u.corpus for u in default.utterances} == {"ravdess"}
+    extra = scan_data_dir(tmp_path, extra_corpora=["turev", "urdu"])
+    assert {u.corpus for u in extra.utterances} == {"ravdess", "turev", "urdu"}
+
+
+def test_label_sets_follow_the_label_map() -> None:
+    from ser_training.datasets import corpus_label_sets
+
+    sets = corpus_label_sets()
+    assert sets["turev"] == {"angry", "happy", "sad"}
+    assert sets["urdu"] == {"angry", "happy", "neutral", "sad"}
+    assert "surprised" not in sets["emodb"] and len(sets["ravdess"]) == 7

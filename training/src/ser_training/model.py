@@ -230,7 +230,10 @@ def ensemble_model(members: Sequence[keras.Model]) -> keras.Model:
     """
     if len(members) == 1:
         return members[0]
-    inputs = keras.Input(shape=members[0].input_shape[1:], name="features")
+    for index, member in enumerate(members):
+        # Keras needs unique operation names in one graph; every member is built as "ser_cnn".
+        member.name = f"member_{index}"
+    inputs = keras.Input(shape=tuple(members[0].inputs[0].shape[1:]), name="features")
     outputs = layers.Average(name="probabilities")(
         [member(inputs, training=False) for member in members]
     )
