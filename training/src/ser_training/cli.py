@@ -106,6 +106,13 @@ PitchOption = Annotated[
     bool | None, typer.Option("--pitch/--no-pitch", help="add the pitch (F0) feature group")
 ]
 EnsembleOption = Annotated[int | None, typer.Option(help="models averaged in the exported graph")]
+SpeakerNormOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--speaker-normalization/--no-speaker-normalization",
+        help="z-score features per speaker (needs --normalization none)",
+    ),
+]
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -180,6 +187,7 @@ def train(
     pooling: PoolingOption = None,
     pitch: PitchOption = None,
     ensemble: EnsembleOption = None,
+    speaker_normalization: SpeakerNormOption = None,
 ) -> None:
     """Train on held-in speakers, evaluate on held-out speakers, export ONNX with parity check."""
     config = build_config(
@@ -188,7 +196,7 @@ def train(
         pad_mode=pad_mode, normalization=normalization, balance=balance,
         extra_corpora=extra_corpora, mask_absent_labels=mask_absent_labels,
         augmentation=augmentation, architecture=architecture, pooling=pooling, pitch=pitch,
-        ensemble=ensemble,
+        ensemble=ensemble, speaker_normalization=speaker_normalization,
     )  # fmt: skip
     from ser_training import pipeline
 

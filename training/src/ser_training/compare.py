@@ -25,6 +25,7 @@ from ser_training.pipeline import (
     feature_cache,
     fit_split,
     held_out_corpus_run,
+    load_windows,
     scan,
 )
 from ser_training.splits import TEST_SPEAKERS, speaker_id, split_by_speaker
@@ -76,6 +77,12 @@ RECIPES: dict[str, Recipe] = {
         "noise 0–30 dB SNR",
         {"augmentation": "channel"},
     ),
+    "speaker_normalisation": Recipe(
+        "features z-scored per speaker (raw features, looped short utterances; scored speakers "
+        "are scaled with their other recordings) instead of per window",
+        {"feature_config": {"normalization": "none", "pad_mode": "repeat"},
+         "speaker_normalization": True},
+    ),
     "more_speakers": Recipe(
         "TurEV-DB + URDU as training speakers, absent emotions masked out of the loss",
         {"extra_corpora": ["turev", "urdu"], "mask_absent_labels": True},
@@ -107,9 +114,7 @@ def train_run(name: str, config: JobConfig, held_out: Sequence[str], runs_dir: P
     full = split_by_speaker(utterances)
     no_test = dataclasses.replace(full, test=[])  # test speakers are not even assembled
     result, _, _ = fit_split(no_test, cache, config)
-    from ser_training.windows import assemble
-
-    validation = assemble(full.validation, cache, config.labels)
+    validation = load_windows(full.validation, cache, config)
     arrays = {
         "validation_probabilities": predict_utterances(result.model, validation),
         "validation_truth": validation.utterance_labels,

@@ -50,7 +50,7 @@ from ser_training.trainer import (
     score,
     score_probabilities,
 )
-from ser_training.windows import WindowSet, assemble
+from ser_training.windows import WindowSet, assemble, normalise_by_speaker
 
 LICENSE_NOTE = (
     "Trained on RAVDESS (CC BY-NC-SA 4.0), TESS (CC BY-NC-ND 4.0) and EMO-DB (research use): "
@@ -94,6 +94,9 @@ class JobConfig:
     # "speaker": and each speaker within that (trainer.balanced_sample_weights).
     balance: str = "class"
     ensemble: int = 1  # models averaged in one graph, trained with seeds seed, seed+1, …
+    # Features z-scored per speaker (windows.normalise_by_speaker); scored speakers use other
+    # recordings of theirs as the reference. Needs raw features (normalization "none").
+    speaker_normalization: bool = False
     epochs: int = DEFAULT_EPOCHS
     seed: int = DEFAULT_SEED
     workers: int | None = None
@@ -105,6 +108,8 @@ class JobConfig:
             raise ValueError(f"balance must be one of {list(BALANCE_MODES)}")
         if self.augmentation not in AUGMENTATION_POLICIES:
             raise ValueError(f"augmentation must be one of {list(AUGMENTATION_POLICIES)}")
+        if self.speaker_normalization and self.feature_config.normalization != "none":
+            raise ValueError("speaker normalisation needs features with normalization 'none'")
         if self.ensemble < 1 or self.epochs < 1 or self.augment_copies < 0:
             raise ValueError("ensemble and epochs must be ≥ 1, augment_copies ≥ 0")
 
@@ -128,6 +133,7 @@ class JobConfig:
             "augmentation": self.augmentation,
             "balance": self.balance,
             "ensemble": self.ensemble,
+            "speaker_normalization": self.speaker_normalization,
             "epochs": self.epochs,
         }
 
@@ -158,6 +164,18 @@ def scan(config: JobConfig) -> ScanResult:
     if not result.utterances:
         raise TrainingFailed(f"no labelled audio found under {config.data_dir}")
     return result
+
+
+def load_windows(
+    utterances: Sequence[Utterance], cache: FeatureCache, config: JobConfig,
+    variants: Sequence[object] = (0,), *, training: bool = False,
+) -> WindowSet:  # fmt: skip
+    """Cached windows of ``utterances`` as the recipe feeds them to the model: every caller
+    (fit, scoring, comparison) goes through here, so speaker normalisation cannot be missed."""
+    windows = assemble(utterances, cache, config.labels, variants)
+    if config.speaker_normalization:
+        windows = normalise_by_speaker(windows, cross_fold=not training)
+    return windows
 
 
 def feature_cache(config: JobConfig) -> FeatureCache:
@@ -197,8 +215,8 @@ def fit_split(
     started = time.time()
     prepare_features(cache, split, config)
     extraction_s = time.time() - started
-    train = assemble(split.train, cache, config.labels, config.variants)
-    validation = assemble(split.validation, cache, config.labels) if split.validation else None
+    train = load_windows(split.train, cache, config, config.variants, training=True)
+    validation = load_windows(split.validation, cache, config) if split.validation else None
     members = [
         fit(train, validation, config.labels, config.hyperparameters, epochs=config.epochs,
             seed=config.seed + k, verbose=verbose, balance=config.balance,
@@ -218,10 +236,11 @@ def fit_split(
 
 
 def evaluate_by_corpus(
-    model, utterances: Sequence[Utterance], cache: FeatureCache, labels: Sequence[str],
-    variant: object = 0, restrict_to_present: bool = False,
+    model, utterances: Sequence[Utterance], cache: FeatureCache, config: JobConfig,
+    variant: object = 0,
 ) -> dict[str, dict]:  # fmt: skip
     """Utterance-level metrics per corpus (and 'all') for a set of test utterances."""
+    labels = config.labels
     results: dict[str, dict] = {}
     groups = {
         c: [u for u in utterances if u.corpus == c] for c in sorted({u.corpus for u in utterances})
@@ -229,8 +248,8 @@ def evaluate_by_corpus(
     if len(groups) > 1:
         groups["all"] = list(utterances)
     for name, group in groups.items():
-        windows = assemble(group, cache, labels, variants=(variant,))
-        results[name] = score(model, windows, labels, restrict_to_present)
+        windows = load_windows(group, cache, config, (variant,))
+        results[name] = score(model, windows, labels)
         # Files with no voiced window cannot be scored (the API answers 422 for them): say so.
         results[name]["n_files"] = sum(u.label in labels for u in group)
     return results
@@ -287,7 +306,7 @@ def run_training_job(config: JobConfig, *, export: bool = True, verbose: int = 2
     summary = {
         "model_version": version,
         "protocol": protocol_text(split, config),
-        "test": evaluate_by_corpus(result.model, split.test, cache, config.labels),
+        "test": evaluate_by_corpus(result.model, split.test, cache, config),
         "validation": result.validation,
         "best_epoch": result.best_epoch,
         "history": result.history,
@@ -315,7 +334,7 @@ def run_training_job(config: JobConfig, *, export: bool = True, verbose: int = 2
     if not export:
         return run
     summary["timing_s"]["total"] = round(time.time() - started, 1)
-    parity_batch = assemble(split.test or split.train, cache, config.labels).features[:64]
+    parity_batch = load_windows(split.test or split.train, cache, config).features[:64]
     try:
         onnx_path, difference = export_model(
             result.model, make_metadata(summary, config), parity_batch, config.out_dir
@@ -456,7 +475,7 @@ def held_out_corpus_run(
     """
     split = split_leave_one_corpus_out(utterances, held_out)
     trained, _, _ = fit_split(split, cache, config, verbose=verbose)
-    test = assemble(split.test, cache, config.labels)
+    test = load_windows(split.test, cache, config)
     # Predict once; every figure below is a view of the same utterance probabilities.
     probabilities = predict_utterances(trained.model, test)
     truth = test.utterance_labels
@@ -518,7 +537,7 @@ def tess_reverse(config: JobConfig, *, verbose: int = 0) -> dict:
     cache = feature_cache(config)
     trained, _, _ = fit_split(split, cache, config, verbose=verbose)
     tess_test = [u for u in split.test if u.corpus == "tess"]
-    return score(trained.model, assemble(tess_test, cache, config.labels), config.labels)
+    return score(trained.model, load_windows(tess_test, cache, config), config.labels)
 
 
 def robustness(model, split: Split, cache: FeatureCache, config: JobConfig) -> dict[str, dict]:
@@ -528,9 +547,9 @@ def robustness(model, split: Split, cache: FeatureCache, config: JobConfig) -> d
     failures = cache.ensure([(u.path, c) for u in test for c in conditions], config.workers)
     if failures:
         raise TrainingFailed(f"robustness feature extraction failed: {failures[:5]}")
-    table = {"clean": evaluate_by_corpus(model, test, cache, config.labels)}
+    table = {"clean": evaluate_by_corpus(model, test, cache, config)}
     for condition in conditions:
-        table[condition] = evaluate_by_corpus(model, test, cache, config.labels, variant=condition)
+        table[condition] = evaluate_by_corpus(model, test, cache, config, variant=condition)
     return table
 
 

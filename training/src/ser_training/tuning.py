@@ -15,10 +15,9 @@ from pathlib import Path
 import optuna
 
 from ser_training.model import ModelHyperparameters
-from ser_training.pipeline import JobConfig, feature_cache, prepare_features, scan
+from ser_training.pipeline import JobConfig, feature_cache, load_windows, prepare_features, scan
 from ser_training.splits import Split, split_by_speaker
 from ser_training.trainer import fit
-from ser_training.windows import assemble
 
 # The hyperparameters the search varies; the rest keep the recipe's values.
 SEARCHED = ("filters", "blocks", "convs_per_block", "kernel_size", "dense_units", "dropout",
@@ -48,8 +47,8 @@ def run_search(config: JobConfig, trials: int, output: Path) -> dict:
     split = Split(full.train, full.validation, [])  # drop the test speakers before anything else
     cache = feature_cache(config)
     prepare_features(cache, split, config)
-    train = assemble(split.train, cache, config.labels, config.variants)
-    validation = assemble(split.validation, cache, config.labels)
+    train = load_windows(split.train, cache, config, config.variants, training=True)
+    validation = load_windows(split.validation, cache, config)
     rows = []
 
     def objective(trial: optuna.Trial) -> float:
