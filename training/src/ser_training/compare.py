@@ -127,6 +127,8 @@ def train_run(name: str, config: JobConfig, held_out: Sequence[str], runs_dir: P
         )
         arrays[f"{corpus}_probabilities"] = fold.probabilities[other]
         arrays[f"{corpus}_truth"] = fold.test.utterance_labels[other]
+        arrays[f"{corpus}_validation_probabilities"] = fold.validation_probabilities
+        arrays[f"{corpus}_validation_truth"] = fold.validation_truth
         folds[corpus] = {"best_epoch": fold.result.best_epoch}
     record = {
         "recipe": name,

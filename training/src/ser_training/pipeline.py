@@ -462,6 +462,9 @@ class HeldOutCorpusRun:
     test: WindowSet  # every scorable file of the held-out corpus
     probabilities: np.ndarray  # shape (n_utterances, n_labels): utterance probabilities of test
     scores: dict  # restricted metrics, by_speakers, unrestricted figures (see below)
+    # The fold's own validation speakers (from the training corpora), for calibration.
+    validation_probabilities: np.ndarray  # shape (n_validation_utterances, n_labels)
+    validation_truth: np.ndarray  # shape (n_validation_utterances,), label index
 
 
 def held_out_corpus_run(
@@ -487,7 +490,11 @@ def held_out_corpus_run(
     scores["trained_on"] = sorted({u.corpus for u in split.train})
     scores["n_files"] = sum(u.label in config.labels for u in split.test)
     scores["best_epoch"] = trained.best_epoch
-    return HeldOutCorpusRun(held_out, trained, test, probabilities, scores)
+    validation = load_windows(split.validation, cache, config)
+    return HeldOutCorpusRun(
+        held_out, trained, test, probabilities, scores,
+        predict_utterances(trained.model, validation), validation.utterance_labels,
+    )  # fmt: skip
 
 
 def leave_one_corpus_out(
