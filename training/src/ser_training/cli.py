@@ -272,6 +272,32 @@ def report(out: OutOption = Path("models")) -> None:
 
 
 @app.command()
+def calibrate(
+    data: DataOption = Path("../shared/datasets"),
+    out: OutOption = Path("models"),
+    cache: CacheOption = None,
+    workers: WorkersOption = None,
+) -> None:
+    """Calibrate <out>'s exported model on its validation speakers (temperature in the graph,
+    "not sure" threshold and arousal/valence mapping in the metadata); no retraining."""
+    from ser_training import pipeline
+    from ser_training.recalibration import calibrate_exported
+
+    try:
+        section = calibrate_exported(out, data, cache or pipeline.DEFAULT_CACHE_DIR, workers)
+    except (pipeline.TrainingFailed, FileNotFoundError) as error:
+        raise fail(f"calibration failed: {error}") from error
+    calibration, test = section["calibration"], section["test"]["all"]
+    typer.echo(
+        f"temperature {calibration['temperature']:.3f}, 'not sure' below "
+        f"{calibration['uncertain_below']:.3f}; test speakers ECE "
+        f"{test['uncalibrated']['ece']:.3f} → {test['calibrated']['ece']:.3f}, Brier "
+        f"{test['uncalibrated']['brier']:.3f} → {test['calibrated']['brier']:.3f}; answers kept "
+        f"{test['at_threshold']['coverage']:.1%} at accuracy {test['at_threshold']['accuracy']:.1%}"
+    )
+
+
+@app.command()
 def compare(
     recipes: str = typer.Option(
         "baseline", help="comma-separated recipe names (see --list), or 'all'"

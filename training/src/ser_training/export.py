@@ -43,14 +43,7 @@ def keras_to_onnx(model, input_shape: tuple[int, int]) -> onnx.ModelProto:
 
 def _rename_output(proto: onnx.ModelProto, new_name: str) -> None:
     (output,) = proto.graph.output
-    old_name = output.name
-    for node in proto.graph.node:
-        for i, name in enumerate(node.output):
-            if name == old_name:
-                node.output[i] = new_name
-        for i, name in enumerate(node.input):
-            if name == old_name:
-                node.input[i] = new_name
+    _rename_producer(proto, output.name, new_name)
     output.name = new_name
 
 
@@ -105,3 +98,44 @@ def export_model(
     onnx_path = out_dir / f"{name}.onnx"
     write_metadata(proto, metadata, onnx_path)
     return onnx_path, difference
+
+
+CALIBRATION_SCALE = "calibration_inverse_temperature"  # initializer holding 1 / T
+UNCALIBRATED_NAME = "uncalibrated_probabilities"
+
+
+def calibrate_graph(proto: onnx.ModelProto, temperature: float) -> None:
+    """Make the graph's ``probabilities`` output softmax(log(p) / T) of what it was, in place.
+
+    Applied per window, inside the model, so the API and every other consumer of the ONNX file
+    serve calibrated probabilities without knowing about calibration. Calling it again on a
+    calibrated graph replaces the temperature (it never stacks).
+    """
+    from onnx import helper, numpy_helper
+
+    scale = numpy_helper.from_array(np.array(1.0 / temperature, np.float32), CALIBRATION_SCALE)
+    for i, initializer in enumerate(proto.graph.initializer):
+        if initializer.name == CALIBRATION_SCALE:
+            proto.graph.initializer[i].CopyFrom(scale)
+            return
+    _rename_producer(proto, OUTPUT_NAME, UNCALIBRATED_NAME)
+    floor = numpy_helper.from_array(np.array(1e-12, np.float32), "calibration_floor")
+    proto.graph.initializer.extend([scale, floor])
+    proto.graph.node.extend([
+        helper.make_node("Max", [UNCALIBRATED_NAME, "calibration_floor"], ["calibration_kept"]),
+        helper.make_node("Log", ["calibration_kept"], ["calibration_log"]),
+        helper.make_node("Mul", ["calibration_log", CALIBRATION_SCALE], ["calibration_logits"]),
+        helper.make_node("Softmax", ["calibration_logits"], [OUTPUT_NAME], axis=-1),
+    ])  # fmt: skip
+    onnx.checker.check_model(proto)
+
+
+def _rename_producer(proto: onnx.ModelProto, old_name: str, new_name: str) -> None:
+    """Rename the tensor ``old_name`` wherever nodes produce or consume it (not the output)."""
+    for node in proto.graph.node:
+        for i, name in enumerate(node.output):
+            if name == old_name:
+                node.output[i] = new_name
+        for i, name in enumerate(node.input):
+            if name == old_name:
+                node.input[i] = new_name

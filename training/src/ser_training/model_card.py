@@ -7,6 +7,7 @@ from pathlib import Path
 from ser_training.report import (
     CORPUS_NAMES,
     LOCO_SPEAKERS_NOTE,
+    calibration_lines,
     conservative,
     metrics_table,
     pct,
@@ -164,6 +165,7 @@ def write_model_card(summary: dict, path: Path, license_note: str) -> None:
                 f"| {condition} | {scored(m)} | {pct(m['accuracy'])} | {pct(m['uar'])} | {conservative(m)} |"
             )
         lines.append("")
+    lines += calibration_lines(summary)
     lines += [
         "Full report with per-class figures and confusion matrices: `models/evaluation/report.md`.",
         "",

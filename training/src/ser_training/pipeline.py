@@ -337,7 +337,7 @@ def run_training_job(config: JobConfig, *, export: bool = True, verbose: int = 2
     parity_batch = load_windows(split.test or split.train, cache, config).features[:64]
     try:
         onnx_path, difference = export_model(
-            result.model, make_metadata(summary, config), parity_batch, config.out_dir
+            result.model, make_metadata(summary), parity_batch, config.out_dir
         )
     except ParityError as error:
         raise TrainingFailed(str(error)) from error
@@ -383,13 +383,8 @@ def sync_model_metadata(out_dir: Path, summary: dict) -> None:
     model_path = out_dir / "ser_model.onnx"
     if not model_path.exists():
         return
-    config = JobConfig(
-        data_dir=Path("."),
-        labels=tuple(summary["labels"]),
-        feature_config=FeatureConfig.from_dict(summary["feature_config"]),
-    )
     proto = onnx.load(str(model_path))
-    write_metadata(proto, make_metadata(summary, config), model_path)
+    write_metadata(proto, make_metadata(summary), model_path)
 
 
 def stored_summary(out_dir: Path) -> dict:
@@ -414,7 +409,8 @@ def run_evaluation(
     return summary
 
 
-def make_metadata(summary: dict, config: JobConfig) -> ModelMetadata:
+def make_metadata(summary: dict) -> ModelMetadata:
+    """What the exported model says about itself, all of it from the summary."""
     test = summary["test"]
     metrics = {
         "protocol": summary["protocol"],
@@ -443,13 +439,26 @@ def make_metadata(summary: dict, config: JobConfig) -> ModelMetadata:
         "counts": summary["counts"],
         "label_map": summary["label_map"],
     }
+    calibration = summary.get("calibration", {}).get("calibration", {})
+    if calibration:
+        test_all = summary["calibration"]["test"]["all"]
+        metrics["calibration"] = {
+            "test_speakers": {
+                "ece_uncalibrated": test_all["uncalibrated"]["ece"],
+                "ece_calibrated": test_all["calibrated"]["ece"],
+                "at_threshold": test_all["at_threshold"],
+                "arousal_accuracy": test_all["arousal_accuracy"],
+                "valence_sign_accuracy": test_all["valence_sign_accuracy"],
+            }
+        }
     return ModelMetadata(
-        labels=tuple(config.labels),
-        feature_config=config.feature_config,
+        labels=tuple(summary["labels"]),
+        feature_config=FeatureConfig.from_dict(summary["feature_config"]),
         model_version=summary["model_version"],
         metrics=metrics,
         training_data=training_data,
         license=license_note(summary),
+        calibration=calibration,
     )
 
 

@@ -144,6 +144,49 @@ def per_class_table(metrics: dict, labels: Sequence[str]) -> list[str]:
     return lines
 
 
+def calibration_lines(summary: dict, figures: str = "evaluation/") -> list[str]:
+    """Markdown for the calibration section (report and model card alike); [] if none.
+    ``figures`` is the folder of the PNGs relative to the markdown file."""
+    section = summary.get("calibration")
+    if not section:
+        return []
+    c = section["calibration"]
+    lines = [
+        "### Confidence, \"not sure\", arousal and valence",
+        "",
+        f"Temperature {c['temperature']:.3f} (applied to every window inside the model); an answer "
+        f"whose top probability is below {c['uncertain_below']:.3f} is flagged `uncertain`. "
+        f"Chosen by: {c['fitted_on']}. Arousal = probability of a high-arousal emotion (angry, "
+        "fearful, happy, surprised; disgust counts as low); valence = expected valence of the "
+        "class probabilities (happy +0.8, surprised +0.4, neutral 0, the others −0.7…−0.8).",
+        "",
+        "| speakers | files | ECE before → after | Brier before → after | kept at threshold | accuracy of kept (all) | arousal acc. (always high) | valence-sign acc. (always negative) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    rows = [("validation (chose them)", section["validation"])]
+    rows += [(f"test: {CORPUS_NAMES.get(k, k)}", v) for k, v in section["test"].items()]
+    rows += [(f"held-out corpus: {CORPUS_NAMES.get(k, k)}", v)
+             for k, v in section.get("held_out_corpora", {}).items()]  # fmt: skip
+    for name, m in rows:
+        before, after = m["uncalibrated"], m["calibrated"]
+        kept = m["at_threshold"]
+        lines.append(
+            f"| {name} | {after['n']} | {before['ece']:.3f} → {after['ece']:.3f} "
+            f"| {before['brier']:.3f} → {after['brier']:.3f} | {pct(kept['coverage'])} "
+            f"| {pct(kept['accuracy'])} ({pct(after['accuracy'])}) "
+            f"| {pct(m['arousal_accuracy'])} ({pct(m['always_high_arousal'])}) "
+            f"| {pct(m['valence_sign_accuracy'])} ({pct(m['always_negative_valence'])}) |"
+        )
+    curve = section["test"]["all"]["coverage_curve"] if "all" in section["test"] else []
+    if curve:
+        lines += ["", "Accuracy-coverage on all test speakers (answers with top probability ≥ threshold):", "",
+                  "| threshold | " + " | ".join(f"{r['threshold']:.1f}" for r in curve) + " |",
+                  "|---|" + "---|" * len(curve),
+                  "| answers kept | " + " | ".join(pct(r["coverage"]) for r in curve) + " |",
+                  "| accuracy of kept | " + " | ".join(pct(r["accuracy"]) for r in curve) + " |"]  # fmt: skip
+    return [*lines, "", f"![reliability]({figures}reliability.png)", ""]
+
+
 def write_report(summary: dict, report_dir: Path) -> Path:
     """Write report.md and its figures into ``report_dir``; returns the markdown path."""
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -227,6 +270,7 @@ def write_report(summary: dict, report_dir: Path) -> Path:
                 f"| {condition} | {cells} | {pct(overall['accuracy'])} | {pct(overall['uar'])} | {conservative(overall)} |"
             )
         lines += ["", scored_note(summary), ""]
+    lines += calibration_lines(summary, figures="")
     plot_learning_curves(
         summary["history"], summary["best_epoch"], report_dir / "learning_curves.png"
     )

@@ -24,6 +24,9 @@ KEY_VERSION = KEY_PREFIX + "model_version"
 KEY_METRICS = KEY_PREFIX + "metrics"
 KEY_TRAINING_DATA = KEY_PREFIX + "training_data"
 KEY_LICENSE = KEY_PREFIX + "license"
+# Temperature, "not sure" threshold and arousal/valence mapping (ser_inference.affect parses
+# it); absent in models exported before calibration existed.
+KEY_CALIBRATION = KEY_PREFIX + "calibration"
 
 
 class ModelMetadataError(ValueError):
@@ -38,10 +41,12 @@ class ModelMetadata:
     metrics: dict[str, Any] = field(default_factory=dict)  # evaluation summary with protocol
     training_data: dict[str, Any] = field(default_factory=dict)  # corpora, counts, label map
     license: str = ""
+    calibration: dict[str, Any] = field(default_factory=dict)
 
     def to_properties(self) -> dict[str, str]:
         """String → string pairs for ONNX ``metadata_props``."""
-        return {
+        calibration = {KEY_CALIBRATION: json.dumps(self.calibration, sort_keys=True)}
+        return (calibration if self.calibration else {}) | {
             KEY_LABELS: json.dumps(list(self.labels)),
             KEY_FEATURE_CONFIG: self.feature_config.to_json(),
             KEY_VERSION: self.model_version,
@@ -59,7 +64,7 @@ class ModelMetadata:
             "metrics": self.metrics,
             "training_data": self.training_data,
             "license": self.license,
-        }
+        } | ({"calibration": self.calibration} if self.calibration else {})
 
     @staticmethod
     def properties_from_json_dict(data: dict[str, Any]) -> dict[str, str]:
@@ -68,7 +73,8 @@ class ModelMetadata:
 
         Raises KeyError for a missing required field, TypeError for a value JSON cannot encode.
         """
-        return {
+        calibration = data.get("calibration")
+        return ({KEY_CALIBRATION: json.dumps(calibration)} if calibration else {}) | {
             KEY_LABELS: json.dumps(data["labels"]),
             KEY_FEATURE_CONFIG: json.dumps(data["feature_config"]),
             KEY_VERSION: str(data["model_version"]),
@@ -89,10 +95,13 @@ class ModelMetadata:
             labels = json.loads(props[KEY_LABELS])
             metrics = json.loads(props.get(KEY_METRICS) or "{}")
             training_data = json.loads(props.get(KEY_TRAINING_DATA) or "{}")
+            calibration = json.loads(props.get(KEY_CALIBRATION) or "{}")
         except json.JSONDecodeError as error:
             raise ModelMetadataError(f"model metadata is not valid JSON: {error}") from error
         if not (isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels)):
             raise ModelMetadataError("model metadata 'labels' must be a non-empty list of strings")
+        if not isinstance(calibration, dict):
+            raise ModelMetadataError("model metadata 'calibration' must be a JSON object")
         if len(set(labels)) != len(labels):
             raise ModelMetadataError("model metadata 'labels' has duplicates")
         # FeatureConfigError (a ValueError) propagates: the config cannot be reproduced here.
@@ -104,4 +113,5 @@ class ModelMetadata:
             metrics=metrics,
             training_data=training_data,
             license=props.get(KEY_LICENSE, ""),
+            calibration=calibration,
         )

@@ -1,0 +1,183 @@
+"""`ser-train calibrate`: calibrate an exported model without retraining it.
+
+The model's own (uncalibrated) window probabilities on the validation speakers choose the
+temperature and the "not sure" threshold; the test speakers only measure the result. The
+temperature goes into the ONNX graph, the threshold and the arousal/valence mapping into its
+metadata, the figures into the summary, report and model card. ONNX Runtime only: no
+TensorFlow is needed, so an already shipped model can be calibrated in a minute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime
+
+from ser_features.model_metadata import INPUT_NAME, OUTPUT_NAME, ModelMetadata
+from ser_inference.affect import Calibration, arousal_valence
+from ser_training.calibration import (
+    THRESHOLD_TARGET_ACCURACY,
+    accuracy_coverage,
+    calibration_figures,
+    choose_threshold,
+    fit_temperature,
+    plot_reliability,
+    tempered,
+)
+from ser_training.feature_cache import FeatureCache
+from ser_training.splits import split_by_speaker
+from ser_training.windows import WindowSet, assemble
+
+COVERAGE_THRESHOLDS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+ONNX_BATCH = 256  # windows per session.run
+
+
+def window_probabilities(session: onnxruntime.InferenceSession, features: np.ndarray) -> np.ndarray:
+    """Model output for windows of shape (n, n_frames, n_features) → (n, n_labels)."""
+    parts = [
+        session.run([OUTPUT_NAME], {INPUT_NAME: features[i : i + ONNX_BATCH]})[0]
+        for i in range(0, len(features), ONNX_BATCH)
+    ]
+    return np.concatenate(parts).astype(np.float64)
+
+
+def affect_figures(
+    probabilities: np.ndarray, truth: np.ndarray, labels: Sequence[str], calibration: Calibration
+) -> dict:
+    """Binary arousal accuracy (high vs low) and valence-sign accuracy (neutral left out), with
+    the always-'high arousal' baseline beside it."""
+    arousal, valence = arousal_valence(probabilities, labels, calibration)
+    true_arousal, true_valence = calibration.vectors(labels)
+    high = true_arousal[truth] > 0.5
+    signed = true_valence[truth] != 0
+    return {
+        "arousal_accuracy": float(((arousal > 0.5) == high).mean()),
+        "always_high_arousal": float(high.mean()),
+        "valence_sign_accuracy": float(
+            (np.sign(valence[signed]) == np.sign(true_valence[truth][signed])).mean()
+        ),
+        "always_negative_valence": float((true_valence[truth][signed] < 0).mean()),
+        "n_valence": int(signed.sum()),
+    }
+
+
+def measure(
+    uncalibrated: np.ndarray, windows: WindowSet, calibration: Calibration, labels: Sequence[str]
+) -> dict:
+    """Before/after figures, accuracy-coverage and arousal/valence for one scored set."""
+    from ser_features import utterance_probabilities
+
+    truth = windows.utterance_labels
+    before = utterance_probabilities(uncalibrated, windows.utterance)
+    after = utterance_probabilities(
+        tempered(uncalibrated, calibration.temperature), windows.utterance
+    )
+    kept = after.max(axis=1) >= calibration.uncertain_below
+    return {
+        "uncalibrated": calibration_figures(before, truth),
+        "calibrated": calibration_figures(after, truth),
+        "coverage_curve": accuracy_coverage(after, truth, COVERAGE_THRESHOLDS),
+        "at_threshold": {
+            "coverage": float(kept.mean()),
+            "accuracy": float((after.argmax(1)[kept] == truth[kept]).mean())
+            if kept.any()
+            else None,
+        },
+        **affect_figures(after, truth, labels, calibration),
+    }
+
+
+def fit_calibration(
+    uncalibrated: np.ndarray, validation: WindowSet, labels: Sequence[str]
+) -> Calibration:
+    """Temperature and threshold chosen on the validation speakers (window probabilities of
+    shape (n_windows, n_labels), before any temperature)."""
+    from ser_features import utterance_probabilities
+
+    truth = validation.utterance_labels
+    temperature = fit_temperature(uncalibrated, validation.utterance, truth)
+    calibrated = utterance_probabilities(tempered(uncalibrated, temperature), validation.utterance)
+    default = Calibration.default(labels)
+    return Calibration(
+        temperature=temperature,
+        uncertain_below=choose_threshold(calibrated, truth),
+        arousal=default.arousal,
+        valence=default.valence,
+        fitted_on=(
+            "temperature: minimum utterance-level NLL on the validation speakers; threshold: the "
+            f"lowest top probability whose answers are right ≥ {THRESHOLD_TARGET_ACCURACY:.0%} of "
+            "the time on the validation speakers (rule fixed before any test figure)"
+        ),
+    )
+
+
+def calibrate_exported(
+    out_dir: Path, data_dir: Path, cache_dir: Path, workers: int | None = None
+) -> dict:
+    """Calibrate ``out_dir/ser_model.onnx`` in place and merge the figures into its summary.
+
+    Returns the summary's new "calibration" section.
+    """
+    from ser_training.datasets import scan_data_dir
+    from ser_training.export import calibrate_graph, write_metadata
+    from ser_training.pipeline import TrainingFailed, make_metadata, stored_summary, write_reports
+
+    summary = stored_summary(out_dir)
+    model_path = out_dir / "ser_model.onnx"
+    proto = onnx.load(str(model_path))
+    metadata = ModelMetadata.from_properties({p.key: p.value for p in proto.metadata_props})
+    labels = metadata.labels
+    previous = float(metadata.calibration.get("temperature", 1.0))
+    session = onnxruntime.InferenceSession(
+        proto.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    split = split_by_speaker(scan_data_dir(data_dir).utterances)
+    cache = FeatureCache(cache_dir, metadata.feature_config)
+    failures = cache.ensure([(u.path, 0) for u in (*split.validation, *split.test)], workers)
+    if failures:
+        raise TrainingFailed(f"feature extraction failed: {failures[:5]}")
+
+    def raw(windows: WindowSet) -> np.ndarray:
+        # A calibrated graph is undone exactly: softmax(T0 · log p) restores the raw output.
+        return tempered(window_probabilities(session, windows.features), 1.0 / previous)
+
+    validation = assemble(split.validation, cache, labels)
+    calibration = fit_calibration(raw(validation), validation, labels)
+    section: dict = {"calibration": calibration.to_dict(), "validation": {}, "test": {}}
+    section["validation"] = measure(raw(validation), validation, calibration, labels)
+    curves = {}
+    for corpus in [*sorted({u.corpus for u in split.test}), "all"]:
+        members = [u for u in split.test if corpus in ("all", u.corpus)]
+        windows = assemble(members, cache, labels)
+        uncalibrated = raw(windows)
+        section["test"][corpus] = measure(uncalibrated, windows, calibration, labels)
+        if corpus == "all":
+            from ser_features import utterance_probabilities
+
+            truth = windows.utterance_labels
+            curves["uncalibrated"] = (
+                utterance_probabilities(uncalibrated, windows.utterance),
+                truth,
+            )
+            curves[f"calibrated (T = {calibration.temperature:.2f})"] = (
+                utterance_probabilities(
+                    tempered(uncalibrated, calibration.temperature), windows.utterance
+                ),
+                truth,
+            )
+    plot_reliability(curves, out_dir / "evaluation" / "reliability.png")
+    calibrate_graph(proto, calibration.temperature)
+    check = onnxruntime.InferenceSession(
+        proto.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    expected = tempered(raw(validation)[:64], calibration.temperature)
+    got = window_probabilities(check, validation.features[:64])
+    if not np.max(np.abs(expected - got)) <= 1e-4:
+        raise TrainingFailed("the calibrated graph does not reproduce tempered probabilities")
+    summary["calibration"] = section
+    write_metadata(proto, make_metadata(summary), model_path)
+    write_reports(summary, out_dir)
+    return section
