@@ -185,6 +185,15 @@ def test_f0_ignores_recording_gain() -> None:
     )
 
 
+def test_pitch_ignores_a_dc_offset() -> None:
+    window = glide()[0]
+    with_offset = np.clip(window + 0.3, -1.0, 1.0)  # peak 0.5 + 0.3: nothing clips
+    shifted, plain = pitch(with_offset), pitch(window)
+    np.testing.assert_allclose(shifted[5:-5], plain[5:-5], atol=1e-3)
+    # At the edges the offset is a step, which the decimation low-pass smears a little.
+    np.testing.assert_allclose(shifted, plain, atol=1e-2)
+
+
 def test_f0_is_in_semitones_above_pitch_fmin() -> None:
     columns = pitch(tone(2 * PITCH_ONLY.pitch_fmin))  # one octave above
     assert np.median(columns[:, F0]) == pytest.approx(12.0, abs=0.02)
