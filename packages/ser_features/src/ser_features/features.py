@@ -5,7 +5,9 @@ Pure numpy. The mel filterbank, DCT matrix and analysis window are built once pe
 (about 1 ms for a 3-second window). Formulas follow librosa's conventions (Slaney mel scale
 and area normalisation, power_to_db with an 80 dB floor, orthonormal DCT-II); the tests
 compare against librosa, which this module does not import. Pitch is YIN (de Cheveigné &
-Kawahara 2002), checked against ``librosa.yin`` in the tests.
+Kawahara 2002) on the window decimated to 4 kHz, checked against ``librosa.yin`` and the true
+F0 in the tests; the group adds one long and one batched FFT and a matrix product (about
+1.7 ms of CPU per 3-second window on the 2-core development machine).
 """
 
 from __future__ import annotations
@@ -146,13 +148,15 @@ def lowpass_decimate(
     # the end of the window to its start; sizes in whole FFT_BLOCKs keep the FFTs fast.
     block = FFT_BLOCK * factor
     n_fft = -(-(len(samples) + DECIMATION_MARGIN * factor) // block) * block
-    spectrum = np.fft.rfft(samples.astype(np.float64), n=n_fft)[: n_fft // factor // 2 + 1]
+    # YIN's difference ignores an offset, but summing it up loses precision: drop the mean
+    # (before the zero padding, which would turn an offset into a step), so that a constant
+    # (DC) window comes out as silence.
+    centred = samples.astype(np.float64)
+    centred -= centred.mean()
+    spectrum = np.fft.rfft(centred, n=n_fft)[: n_fft // factor // 2 + 1]
     frequency = np.arange(len(spectrum)) * sample_rate / n_fft
     position = np.clip((frequency - band_hz[0]) / (band_hz[1] - band_hz[0]), 0.0, 1.0)
     spectrum *= 0.5 + 0.5 * np.cos(np.pi * position)
-    # YIN's difference ignores an offset, but summing it up loses precision: drop the mean, so
-    # that a constant (DC) window comes out as silence.
-    spectrum[0] = 0.0
     return np.fft.irfft(spectrum, n=n_fft // factor)[: len(samples) // factor] / factor
 
 
