@@ -26,6 +26,10 @@ NORM_EPSILON = 1e-5  # added to the standard deviation in per-window normalisati
 SEMITONES_PER_OCTAVE = 12.0
 FFT_BLOCK = 1_024  # samples: the decimation FFT is a multiple of this (2^k · small factors)
 DECIMATION_MARGIN = 256  # samples after decimation (64 ms at 4 kHz) of zero padding
+# dB: frames this far below the window's loudest are aperiodic for YIN. Stricter than TOP_DB:
+# the decimation low-pass rings ~72 dB below a click 8 ms away, periodically enough to pass
+# the trough threshold, while a voice 60 dB under the loudest frame is lost in any real noise.
+PITCH_TOP_DB = 60.0
 
 
 def hz_to_mel(frequency_hz: np.ndarray | float) -> np.ndarray:
@@ -224,7 +228,7 @@ def yin_pitch(
     The period is the first trough of the cumulative-mean-normalised difference (CMND) below
     ``threshold`` among the lags of fmax … fmin (the lowest trough where none is), refined by
     parabolic interpolation of the raw difference, which the normalisation would bias.
-    Frames more than TOP_DB below the loudest one (silence, padding) count as aperiodic.
+    Frames more than PITCH_TOP_DB below the loudest one (silence, padding) count as aperiodic.
 
     Parameters
     ----------
@@ -248,11 +252,11 @@ def yin_pitch(
     difference = yin_difference(frames, basis)
     lags = np.arange(max_period + 2)
     running = np.cumsum(difference, axis=1)
-    # d(τ) averages about twice the frame's energy: frames quieter than the floors
-    # of log-mel (absolute, or TOP_DB below the loudest) are aperiodic, so that zero padding,
-    # FFT leakage and rounding noise of a constant signal never look periodic.
+    # d(τ) averages about twice the frame's energy: frames below the absolute floor of log-mel
+    # or PITCH_TOP_DB under the loudest are aperiodic, so that zero padding, low-pass ringing
+    # and rounding noise of a constant signal never look periodic.
     power = running[:, -1] / (2.0 * frames.shape[1] * (max_period + 2))
-    silent = (power < AMIN_POWER) | (power < power.max() * 10.0 ** (-TOP_DB / 10.0))
+    silent = (power < AMIN_POWER) | (power < power.max() * 10.0 ** (-PITCH_TOP_DB / 10.0))
     cmnd = difference * lags / np.maximum(running, np.finfo(np.float64).tiny)
     cmnd[silent] = 1.0
     # Lags min_period − 1 … max_period + 1, so every searched lag has both neighbours.
