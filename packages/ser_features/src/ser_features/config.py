@@ -31,7 +31,7 @@ FEATURE_GROUPS = ("zcr", "rms", "mfcc", "delta_mfcc", "log_mel", "pitch")
 PITCH_COLUMNS = ("f0_semitones", "voicing", "voiced", "delta_f0")
 # YIN runs on the window low-passed and decimated to this rate: pitch needs neither the
 # 1–8 kHz band nor its cost (a 4× shorter FFT per frame), and with fewer high harmonics the
-# difference function is closer to a parabola at its trough, which makes interpolation exact.
+# difference function is closer to a parabola at its trough: interpolated F0 within ~1 cent.
 PITCH_ANALYSIS_RATE = 4_000  # Hz
 # Raised-cosine roll-off from pass to stop edge (Hz). A narrower roll-off rings longer: with
 # 750–1000 Hz a lone click's ringing 50 ms away still read as voiced.
