@@ -32,6 +32,11 @@ def golden_window(config: FeatureConfig) -> np.ndarray:
 
 GOLDEN_AUDIO_SAMPLES = 32_000  # the 2 s of tone in golden_window at 16 kHz
 NORMALIZATIONS = ("none", "window", "speech")
+# The pitch group alone and unscaled, on frames inside the tone (the golden frames past 200
+# are padding, all zero): raw semitones and voicing are the most telling numbers.
+PITCH_CONFIG = FeatureConfig(groups=("pitch",), normalization="none")
+PITCH_GOLDEN_FRAMES = [0, 3, 37, 100, 150, 197, 200]
+SHIPPED_SIDECAR = Path(__file__).parents[2] / "models" / "ser_model.json"
 
 
 def golden_features() -> dict[str, list]:
@@ -41,6 +46,8 @@ def golden_features() -> dict[str, list]:
         extractor = FeatureExtractor(config)
         matrix = extractor.window_features(golden_window(config), GOLDEN_AUDIO_SAMPLES)
         out[normalization] = matrix[GOLDEN_FRAMES].round(4).tolist()
+    pitch = FeatureExtractor(PITCH_CONFIG).window_features(golden_window(PITCH_CONFIG))
+    out["pitch"] = pitch[PITCH_GOLDEN_FRAMES].round(4).tolist()
     return out
 
 
@@ -48,10 +55,20 @@ def test_features_match_the_golden_values() -> None:
     golden = json.loads(GOLDEN_PATH.read_text())
     assert golden["config"] == FeatureConfig().to_dict(), "golden file made for another config"
     actual = golden_features()
-    for normalization in NORMALIZATIONS:
-        np.testing.assert_allclose(
-            actual[normalization], golden[normalization], atol=2e-3, rtol=1e-4
-        )
+    for name in (*NORMALIZATIONS, "pitch"):
+        np.testing.assert_allclose(actual[name], golden[name], atol=2e-3, rtol=1e-4)
+
+
+def test_the_shipped_models_feature_config_still_gives_its_numbers() -> None:
+    # The shipped model was exported with feature version 2: it must read as the current
+    # version and reproduce the golden values it was trained with ("speech" normalisation).
+    sidecar = json.loads(SHIPPED_SIDECAR.read_text())["feature_config"]
+    assert sidecar["version"] == 2
+    config = FeatureConfig.from_dict(sidecar)
+    assert config == FeatureConfig(normalization="speech")
+    matrix = FeatureExtractor(config).window_features(golden_window(config), GOLDEN_AUDIO_SAMPLES)
+    golden = json.loads(GOLDEN_PATH.read_text())["speech"]
+    np.testing.assert_allclose(matrix[GOLDEN_FRAMES].round(4), golden, atol=2e-3, rtol=1e-4)
 
 
 def test_output_shape_and_dtype() -> None:
