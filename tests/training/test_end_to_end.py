@@ -39,6 +39,17 @@ def test_export_writes_model_sidecar_card_and_report(trained: Path) -> None:
     assert set(summary["test"]) == {"ravdess", "emodb", "tess", "all"}
 
 
+def test_train_produces_a_calibrated_model(trained: Path) -> None:
+    summary = json.loads((trained / "evaluation" / "summary.json").read_text())
+    calibration = summary["calibration"]["calibration"]
+    assert calibration["temperature"] > 0 and 0 <= calibration["uncertain_below"] <= 1
+    assert set(summary["calibration"]["test"]) == {"ravdess", "emodb", "tess", "all"}
+    assert (trained / "evaluation" / "reliability.png").is_file()
+    sidecar = json.loads((trained / "ser_model.json").read_text())
+    assert sidecar["calibration"] == calibration
+    assert "not sure" in (trained / "MODEL_CARD.md").read_text()
+
+
 def test_onnx_metadata_matches_sidecar_and_serving_can_use_it(
     trained: Path, toy_corpora: Path
 ) -> None:

@@ -63,3 +63,17 @@ def test_unreadable_files_are_reported_not_swallowed(tmp_path: Path) -> None:
     bad.write_bytes(b"not audio at all")
     failures = FeatureCache(tmp_path / "cache", CONFIG).ensure([(bad, 0)], workers=1)
     assert len(failures) == 1 and "UndecodableAudioError" in failures[0]
+
+
+def test_configs_without_pitch_keep_their_version_2_identity() -> None:
+    import json
+
+    from ser_features import FeatureConfig
+    from ser_training.feature_cache import config_identity
+
+    plain = json.loads(config_identity(FeatureConfig()))
+    assert plain["version"] == 2 and not any(k.startswith("pitch_") for k in plain)
+    groups = (*FeatureConfig().groups, "pitch")
+    with_pitch = json.loads(config_identity(FeatureConfig(groups=groups)))
+    assert with_pitch["version"] == 3 and with_pitch["pitch_fmin"] == 60.0
+    assert config_identity(FeatureConfig(n_mels=40)) != config_identity(FeatureConfig())

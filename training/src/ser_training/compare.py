@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ser_training.feature_cache import config_identity
 from ser_training.pipeline import (
     JobConfig,
     feature_cache,
@@ -102,7 +103,10 @@ def recipe_config(base: JobConfig, recipe: Recipe, seed: int, screen: bool) -> J
 
 def run_key(name: str, config: JobConfig) -> str:
     """File stem of a run: recipe name, seed and a hash of everything that defines it."""
-    digest = hashlib.sha256(json.dumps(config.recipe(), sort_keys=True).encode()).hexdigest()
+    recipe = config.recipe() | {
+        "feature_config": json.loads(config_identity(config.feature_config))
+    }
+    digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
     return f"{name}__seed{config.seed}__{digest[:10]}"
 
 

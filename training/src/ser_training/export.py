@@ -54,8 +54,11 @@ def embed_metadata(proto: onnx.ModelProto, metadata: ModelMetadata) -> None:
     proto.doc_string = "Speech emotion recognition CNN; see the ser.* metadata and the model card."
 
 
-def check_parity(model, proto: onnx.ModelProto, batch: np.ndarray) -> float:
-    """Run the same real batch through Keras and ONNX Runtime; raise if they differ.
+def check_parity(
+    model, proto: onnx.ModelProto, batch: np.ndarray, temperature: float | None = None
+) -> float:
+    """Run the same real batch through Keras and ONNX Runtime; raise if they differ. With a
+    ``temperature`` the graph is expected to be calibrated by it.
 
     Returns
     -------
@@ -65,6 +68,10 @@ def check_parity(model, proto: onnx.ModelProto, batch: np.ndarray) -> float:
         proto.SerializeToString(), providers=["CPUExecutionProvider"]
     )
     expected = np.asarray(model(batch, training=False))
+    if temperature is not None:
+        from ser_training.calibration import tempered
+
+        expected = tempered(expected, temperature)
     actual = session.run([OUTPUT_NAME], {INPUT_NAME: batch.astype(np.float32)})[0]
     difference = float(np.max(np.abs(expected - actual)))
     if not difference <= PARITY_TOLERANCE:
@@ -86,14 +93,19 @@ def write_metadata(proto: onnx.ModelProto, metadata: ModelMetadata, onnx_path: P
 
 
 def export_model(
-    model, metadata: ModelMetadata, parity_batch: np.ndarray, out_dir: Path, name: str = "ser_model"
-) -> tuple[Path, float]:
-    """Write ``<name>.onnx`` (metadata embedded) and ``<name>.json`` (the same, as a sidecar).
+    model, metadata: ModelMetadata, parity_batch: np.ndarray, out_dir: Path,
+    name: str = "ser_model", temperature: float | None = None,
+) -> tuple[Path, float]:  # fmt: skip
+    """Write ``<name>.onnx`` (metadata embedded) and ``<name>.json`` (the same, as a sidecar);
+    with a ``temperature``, the graph serves calibrated probabilities (:func:`calibrate_graph`).
 
-    The parity check runs before anything is written, so a failing export leaves no file.
+    The parity checks run before anything is written, so a failing export leaves no file.
     """
     proto = keras_to_onnx(model, metadata.feature_config.input_shape)
     difference = check_parity(model, proto, parity_batch)
+    if temperature is not None:
+        calibrate_graph(proto, temperature)
+        difference = max(difference, check_parity(model, proto, parity_batch, temperature))
     metadata.metrics.setdefault("export", {})["keras_onnx_max_abs_diff"] = difference
     onnx_path = out_dir / f"{name}.onnx"
     write_metadata(proto, metadata, onnx_path)

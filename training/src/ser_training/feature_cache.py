@@ -9,6 +9,7 @@ same file always gets the same augmented copies, and a copy is reproducible).
 from __future__ import annotations
 
 import hashlib
+import json
 import multiprocessing
 import os
 from collections.abc import Sequence
@@ -30,6 +31,22 @@ Variant = int | str
 AUGMENTATION_VERSION = 1
 # float32, exactly what serving computes: training sees byte-identical features (tested).
 CACHE_DTYPE = np.float32
+
+
+# Feature version 3 only added the "pitch" group: a config without it computes exactly the
+# numbers of version 2 (the golden tests hold both), so it is keyed as version 2 wrote it.
+_PITCH_FIELDS = ("pitch_fmin", "pitch_fmax", "pitch_frame_length", "pitch_threshold")
+
+
+def config_identity(config: FeatureConfig) -> str:
+    """JSON that identifies the numbers ``config`` computes, for cache keys and run keys: caches
+    and comparison runs made before a version bump that changes nothing for it stay valid."""
+    data = config.to_dict()
+    if "pitch" not in config.groups:
+        for name in _PITCH_FIELDS:
+            del data[name]
+        data["version"] = 2
+    return json.dumps(data, sort_keys=True)
 
 
 def content_digest(path: Path) -> str:
@@ -89,7 +106,7 @@ class FeatureCache:
     ) -> None:
         self.config = config
         self.policy = policy
-        key = f"{config.to_json()}|{policy.cache_key()}|aug{AUGMENTATION_VERSION}|{np.dtype(CACHE_DTYPE).name}"
+        key = f"{config_identity(config)}|{policy.cache_key()}|aug{AUGMENTATION_VERSION}|{np.dtype(CACHE_DTYPE).name}"
         self.directory = root / hashlib.sha256(key.encode()).hexdigest()[:16]
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / "feature_config.json").write_text(config.to_json())

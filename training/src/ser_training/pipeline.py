@@ -47,6 +47,7 @@ from ser_training.trainer import (
     TrainingResult,
     fit,
     predict_utterances,
+    predict_windows,
     score,
     score_probabilities,
 )
@@ -330,6 +331,14 @@ def run_training_job(config: JobConfig, *, export: bool = True, verbose: int = 2
     }
     if config.robustness and split.test:
         summary["robustness"] = robustness(result.model, split, cache, config)
+    if split.validation:
+        from ser_training.recalibration import calibration_section
+
+        validation = load_windows(split.validation, cache, config)
+        summary["calibration"] = calibration_section(
+            lambda windows: predict_windows(result.model, windows.features),
+            validation, split.test, cache, config.labels, config.out_dir / "evaluation",
+        )  # fmt: skip
     run = TrainingRun(config, split, cache, result, summary)
     if not export:
         return run
@@ -337,8 +346,9 @@ def run_training_job(config: JobConfig, *, export: bool = True, verbose: int = 2
     parity_batch = load_windows(split.test or split.train, cache, config).features[:64]
     try:
         onnx_path, difference = export_model(
-            result.model, make_metadata(summary), parity_batch, config.out_dir
-        )
+            result.model, make_metadata(summary), parity_batch, config.out_dir,
+            temperature=summary.get("calibration", {}).get("calibration", {}).get("temperature"),
+        )  # fmt: skip
     except ParityError as error:
         raise TrainingFailed(str(error)) from error
     summary["export"] = {

@@ -9,7 +9,7 @@ TensorFlow is needed, so an already shipped model can be calibrated in a minute.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from ser_training.calibration import (
     plot_reliability,
     tempered,
 )
+from ser_training.datasets import Utterance
 from ser_training.feature_cache import FeatureCache
 from ser_training.splits import split_by_speaker
 from ser_training.windows import WindowSet, assemble
@@ -114,6 +115,43 @@ def fit_calibration(
     )
 
 
+def calibration_section(
+    raw: Callable[[WindowSet], np.ndarray], validation: WindowSet, test: Sequence[Utterance],
+    cache: FeatureCache, labels: Sequence[str], figures_dir: Path,
+) -> dict:  # fmt: skip
+    """Fit on ``validation``, measure on it and on each test corpus (and all), draw the
+    reliability diagram. ``raw`` gives a window set's uncalibrated window probabilities."""
+    from ser_features import utterance_probabilities
+
+    uncalibrated_validation = raw(validation)
+    calibration = fit_calibration(uncalibrated_validation, validation, labels)
+    section: dict = {
+        "calibration": calibration.to_dict(),
+        "validation": measure(uncalibrated_validation, validation, calibration, labels),
+        "test": {},
+    }
+    if not test:
+        return section
+    curves = {}
+    for corpus in [*sorted({u.corpus for u in test}), "all"]:
+        windows = assemble([u for u in test if corpus in ("all", u.corpus)], cache, labels)
+        uncalibrated = raw(windows)
+        section["test"][corpus] = measure(uncalibrated, windows, calibration, labels)
+        if corpus == "all":
+            truth = windows.utterance_labels
+            curves["uncalibrated"] = (
+                utterance_probabilities(uncalibrated, windows.utterance),
+                truth,
+            )
+            curves[f"calibrated (T = {calibration.temperature:.2f})"] = (
+                utterance_probabilities(tempered(uncalibrated, calibration.temperature), windows.utterance),
+                truth,
+            )  # fmt: skip
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    plot_reliability(curves, figures_dir / "reliability.png")
+    return section
+
+
 def calibrate_exported(
     out_dir: Path, data_dir: Path, cache_dir: Path, workers: int | None = None
 ) -> dict:
@@ -145,39 +183,18 @@ def calibrate_exported(
         return tempered(window_probabilities(session, windows.features), 1.0 / previous)
 
     validation = assemble(split.validation, cache, labels)
-    calibration = fit_calibration(raw(validation), validation, labels)
-    section: dict = {"calibration": calibration.to_dict(), "validation": {}, "test": {}}
-    section["validation"] = measure(raw(validation), validation, calibration, labels)
-    curves = {}
-    for corpus in [*sorted({u.corpus for u in split.test}), "all"]:
-        members = [u for u in split.test if corpus in ("all", u.corpus)]
-        windows = assemble(members, cache, labels)
-        uncalibrated = raw(windows)
-        section["test"][corpus] = measure(uncalibrated, windows, calibration, labels)
-        if corpus == "all":
-            from ser_features import utterance_probabilities
-
-            truth = windows.utterance_labels
-            curves["uncalibrated"] = (
-                utterance_probabilities(uncalibrated, windows.utterance),
-                truth,
-            )
-            curves[f"calibrated (T = {calibration.temperature:.2f})"] = (
-                utterance_probabilities(
-                    tempered(uncalibrated, calibration.temperature), windows.utterance
-                ),
-                truth,
-            )
-    plot_reliability(curves, out_dir / "evaluation" / "reliability.png")
-    calibrate_graph(proto, calibration.temperature)
+    section = calibration_section(
+        raw, validation, split.test, cache, labels, out_dir / "evaluation"
+    )
+    temperature = section["calibration"]["temperature"]
+    calibrate_graph(proto, temperature)
     check = onnxruntime.InferenceSession(
         proto.SerializeToString(), providers=["CPUExecutionProvider"]
     )
-    expected = tempered(raw(validation)[:64], calibration.temperature)
-    got = window_probabilities(check, validation.features[:64])
-    if not np.max(np.abs(expected - got)) <= 1e-4:
+    expected = tempered(raw(validation)[:64], temperature)
+    if not np.max(np.abs(expected - window_probabilities(check, validation.features[:64]))) <= 1e-4:
         raise TrainingFailed("the calibrated graph does not reproduce tempered probabilities")
-    summary["calibration"] = section
+    summary["calibration"] = {**summary.get("calibration", {}), **section}
     write_metadata(proto, make_metadata(summary), model_path)
     write_reports(summary, out_dir)
     return section
