@@ -10,7 +10,7 @@ API_PORT ?= 8000
 UI_PORT ?= 8501
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lint format test test-fast train tune evaluate bench run api ui e2e browser lock clean
+.PHONY: help setup lint format test test-fast train tune evaluate compare calibrate bench run api ui e2e browser lock clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | column -t -s $$'\t'
@@ -47,6 +47,14 @@ tune: $(STAMP)  ## hyperparameter search on the validation speakers
 
 evaluate: $(STAMP)  ## leave-one-corpus-out and robustness evaluation
 	$(BIN)/ser-train evaluate --data $(DATA)
+
+RECIPES ?= all
+SEEDS ?= 3
+compare: $(STAMP)  ## recipes x seeds: validation + held-out-corpus table (RECIPES=a,b SEEDS=3 SCREEN=1)
+	$(BIN)/ser-train compare --data $(DATA) --recipes $(RECIPES) --seeds $(SEEDS) $(if $(SCREEN),--screen)
+
+calibrate: $(STAMP)  ## re-fit the shipped model's temperature and "not sure" threshold
+	$(BIN)/ser-train calibrate --data $(DATA) --out models
 
 bench: $(STAMP)  ## speed benchmarks (results: bench/results/, README)
 	$(BIN)/python -m bench.run_all
