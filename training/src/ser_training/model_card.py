@@ -61,6 +61,24 @@ def training_weighting_text(summary: dict) -> str:
     return f"{padding} {weighting}"
 
 
+def network_text(hyperparameters: dict) -> str:
+    """One sentence on the front end and pooling the model was built with."""
+    front = (
+        "Conv2D blocks over the (time × feature) plane"
+        if hyperparameters.get("architecture") == "conv2d"
+        else "Conv1D blocks over time"
+    )
+    pooling = (
+        "mean+standard-deviation pooling"
+        if hyperparameters.get("pooling") == "stats"
+        else "mean+max pooling"
+    )
+    return (
+        f"Network: {front} with batch norm and max pooling, {pooling} over time, a dense layer "
+        "and softmax."
+    )
+
+
 NORMALISATION_TEXT = {
     "window": "normalised per window (zero mean, unit variance per feature)",
     "speech": "normalised per window over its frames of audio only (zero mean, unit variance per "
@@ -82,10 +100,15 @@ def write_model_card(summary: dict, path: Path, license_note: str) -> None:
         "silent windows are skipped; the recording's emotion is the mean of its windows' probabilities.",
         "",
         "Features per 10 ms frame: zero-crossing rate, RMS energy (dB), 20 MFCCs, their deltas and a "
-        "64-band log-mel spectrum, "
-        f"{NORMALISATION_TEXT[summary['feature_config'].get('normalization', 'window')]}. "
-        "Network: Conv1D blocks over time with batch norm and max pooling, mean+max pooling over "
-        "time, a dense layer and softmax. Hyperparameters (chosen by `make tune` on the validation "
+        "64-band log-mel spectrum"
+        + (
+            ", and pitch (YIN F0 in semitones, voicing, voiced flag, ΔF0)"
+            if "pitch" in summary["feature_config"].get("groups", [])
+            else ""
+        )
+        + f", {NORMALISATION_TEXT[summary['feature_config'].get('normalization', 'window')]}. "
+        + network_text(summary["hyperparameters"])
+        + " Hyperparameters (chosen by `make tune` on the validation "
         f"speakers): {', '.join(f'{k} {v:.3g}' if isinstance(v, float) else f'{k} {v}' for k, v in summary['hyperparameters'].items())}.",
         "",
         "## Training data",
