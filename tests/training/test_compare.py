@@ -95,3 +95,18 @@ def test_an_ensemble_scores_the_mean_of_its_members(
         loaded[0]["tess_probabilities"], loaded[0]["tess_truth"], base.labels, True
     )
     assert np.isfinite(single["accuracy"])
+
+
+def test_held_out_corpus_calibration_reads_the_stored_folds(compared: tuple[Path, str]) -> None:
+    from ser_features import EMOTIONS
+    from ser_training.recalibration import held_out_corpus_calibration
+
+    runs, _ = compared
+    figures = held_out_corpus_calibration(runs, "baseline", EMOTIONS)
+    assert set(figures) == {"emodb", "tess"}
+    for corpus, m in figures.items():
+        assert m["runs"] == 3 and len(m["temperatures"]) == 3
+        assert m["calibrated"]["n"] == m["uncalibrated"]["n"] > 0
+        # Temperature never changes which emotion wins.
+        assert m["calibrated"]["accuracy"] == m["uncalibrated"]["accuracy"], corpus
+        assert 0.0 <= m["calibrated"]["ece"] <= 1.0

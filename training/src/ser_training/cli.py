@@ -277,6 +277,11 @@ def calibrate(
     out: OutOption = Path("models"),
     cache: CacheOption = None,
     workers: WorkersOption = None,
+    runs: Path = typer.Option(
+        Path("models/evaluation/compare"),
+        help="comparison runs whose held-out-corpus folds measure calibration on unseen corpora",
+    ),
+    recipe: str = typer.Option("baseline", help="the recipe of those runs to use"),
 ) -> None:
     """Calibrate <out>'s exported model on its validation speakers (temperature in the graph,
     "not sure" threshold and arousal/valence mapping in the metadata); no retraining."""
@@ -284,7 +289,9 @@ def calibrate(
     from ser_training.recalibration import calibrate_exported
 
     try:
-        section = calibrate_exported(out, data, cache or pipeline.DEFAULT_CACHE_DIR, workers)
+        section = calibrate_exported(
+            out, data, cache or pipeline.DEFAULT_CACHE_DIR, workers, runs_dir=runs, recipe=recipe
+        )
     except (pipeline.TrainingFailed, FileNotFoundError) as error:
         raise fail(f"calibration failed: {error}") from error
     calibration, test = section["calibration"], section["test"]["all"]

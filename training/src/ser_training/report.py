@@ -177,6 +177,8 @@ def calibration_lines(summary: dict, figures: str = "evaluation/") -> list[str]:
             f"| {pct(m['arousal_accuracy'])} ({pct(m['always_high_arousal'])}) "
             f"| {pct(m['valence_sign_accuracy'])} ({pct(m['always_negative_valence'])}) |"
         )
+    if section.get("held_out_note"):
+        lines += ["", section["held_out_note"]]
     curve = section["test"]["all"]["coverage_curve"] if "all" in section["test"] else []
     if curve:
         lines += ["", "Accuracy-coverage on all test speakers (answers with top probability ≥ threshold):", "",
