@@ -127,3 +127,20 @@ def test_evaluate_holds_out_each_corpus_and_merges_into_the_report(
     proto = onnx.load(str(trained / "ser_model.onnx"))
     metrics = json.loads({p.key: p.value for p in proto.metadata_props}["ser.metrics"])
     assert set(metrics["leave_one_corpus_out"]) == {"ravdess", "emodb", "tess"}
+
+
+def test_calibrate_refits_an_exported_model_without_training(
+    trained: Path, toy_corpora: Path
+) -> None:
+    from ser_training.cli import app
+
+    before = json.loads((trained / "ser_model.json").read_text())["calibration"]
+    args = ["calibrate", "--data", str(toy_corpora), "--out", str(trained),
+            "--cache", str(trained / "cache"), "--workers", "1", "--runs", str(trained / "none")]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "temperature" in result.output and "ECE" in result.output
+    after = json.loads((trained / "ser_model.json").read_text())["calibration"]
+    # The calibrated graph is undone before fitting again, so the same temperature comes back.
+    assert after["temperature"] == pytest.approx(before["temperature"], rel=1e-3)
+    assert after["uncertain_below"] == pytest.approx(before["uncertain_below"], abs=1e-6)
