@@ -3,13 +3,14 @@
 Knows nothing about HTTP, so the API and offline batch jobs classify with the same code.
 """
 
+from ser_features import AudioTooLongError
 from ser_inference.classifier import (
     AudioLimits,
-    AudioTooLongError,
     AudioTooShortError,
     EmotionClassifier,
     ModelLoadError,
     Prediction,
+    PreparedAudio,
     WindowPrediction,
 )
 
@@ -20,5 +21,6 @@ __all__ = [
     "EmotionClassifier",
     "ModelLoadError",
     "Prediction",
+    "PreparedAudio",
     "WindowPrediction",
 ]
