@@ -104,6 +104,13 @@ def _as_file(source: AudioSource) -> str | os.PathLike[str] | BinaryIO:
         if len(source) == 0:
             raise EmptyAudioError("the audio is empty (0 bytes)")
         return io.BytesIO(bytes(source))
+    if isinstance(source, str | os.PathLike):
+        try:
+            empty = os.stat(source).st_size == 0
+        except OSError:
+            empty = False  # missing or unreadable: the decoder says so in its own words
+        if empty:
+            raise EmptyAudioError("the audio is empty (0 bytes)")
     return source
 
 

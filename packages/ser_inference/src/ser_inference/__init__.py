@@ -5,6 +5,9 @@ Knows nothing about HTTP, so the API and offline batch jobs classify with the sa
 
 from ser_features import AudioTooLongError
 from ser_inference.classifier import (
+    DEFAULT_MAX_DURATION_S,
+    DEFAULT_MIN_DURATION_S,
+    DEFAULT_MODEL_PATH,
     AudioLimits,
     AudioTooShortError,
     EmotionClassifier,
@@ -15,6 +18,9 @@ from ser_inference.classifier import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_DURATION_S",
+    "DEFAULT_MIN_DURATION_S",
+    "DEFAULT_MODEL_PATH",
     "AudioLimits",
     "AudioTooLongError",
     "AudioTooShortError",

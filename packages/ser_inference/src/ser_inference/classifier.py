@@ -44,6 +44,9 @@ from ser_features.model_metadata import INPUT_NAME, KEY_PREFIX, OUTPUT_NAME, Mod
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_MODEL_PATH = Path("models/ser_model.onnx")  # relative to the working directory
+DEFAULT_MAX_DURATION_S = 600.0  # s: ten minutes
+DEFAULT_MIN_DURATION_S = 0.25  # s: shorter clips hold too little speech to judge
 PROBABILITY_SUM_TOLERANCE = 1e-3  # the model's rows must sum to 1 within this
 SIDECAR_SUFFIX = ".json"  # ser_model.onnx → ser_model.json
 _WARMUP_BATCH = 2  # windows in the start-up dry run (exercises a batch dimension > 1)
@@ -63,8 +66,8 @@ class AudioTooShortError(AudioError):
 class AudioLimits:
     """What a single recording may be; checked from the header before decoding."""
 
-    min_duration_s: float  # s
-    max_duration_s: float  # s
+    min_duration_s: float = DEFAULT_MIN_DURATION_S  # s
+    max_duration_s: float = DEFAULT_MAX_DURATION_S  # s
     max_decoded_values: int = MAX_DECODED_VALUES  # frames × channels
 
 
