@@ -61,7 +61,10 @@ class JobResult:
     results: pa.Table  # the merged output, every path scored so far
     scored: int  # files scored in this run
     skipped: int  # files already in --out, not scored again
-    wall_s: float  # s, this run
+    wall_s: float  # s, this run: listing, Ray start-up, scoring, merge
+    scoring_s: (
+        float  # s, from submitting the dataset to the last result (actors' start-up included)
+    )
     summary: str  # the text printed at the end
 
 
@@ -155,18 +158,20 @@ def run_job(config: JobConfig, echo: Callable[[str], None] = print) -> JobResult
         f"{len(paths)} files in {config.input}; {skipped} already in {config.out} "
         f"(skipped); {len(todo)} to score"
     )
-    progress = Progress(len(todo))
+    scoring_s = 0.0
     if todo:
         started_ray = _connect(config.address, config.workers)
         _quiet_ray_data()
+        progress = Progress(len(todo))
         try:
             _score_on_ray(config, todo, store, progress)
         finally:
             progress.close()
+            scoring_s = time.monotonic() - progress.started
             if started_ray:
                 ray.shutdown()
     results = store.merge()
     wall_s = time.monotonic() - started
-    text = summary(results, scored=len(todo), skipped=skipped, wall_s=wall_s)
+    text = summary(results, scored=len(todo), skipped=skipped, wall_s=wall_s, scoring_s=scoring_s)
     echo(text)
-    return JobResult(results, scored=len(todo), skipped=skipped, wall_s=wall_s, summary=text)
+    return JobResult(results, len(todo), skipped, wall_s, scoring_s, text)

@@ -69,12 +69,15 @@ class Progress:
             self._show()
 
 
-def summary(table: pa.Table, scored: int, skipped: int, wall_s: float) -> str:
-    """The end-of-job report: counts, errors by reason, emotions, wall time and speed."""
+def summary(table: pa.Table, scored: int, skipped: int, wall_s: float, scoring_s: float) -> str:
+    """The end-of-job report: counts, errors by reason, emotions, wall time and speed.
+
+    ``wall_s`` is the whole run (s); ``scoring_s`` (s) leaves out Ray's start-up and the merge.
+    """
     errors = Counter(e for e in table["error"].to_pylist() if e) if table.num_rows else Counter()
     emotions = Counter(e for e in table["emotion"].to_pylist() if e) if table.num_rows else {}
     classified = sum(emotions.values())
-    rate = scored / wall_s if wall_s > 0 else 0.0
+    rate = scored / scoring_s if scoring_s > 0 else 0.0
     lines = [
         f"files in output: {table.num_rows}  (scored now {scored}, skipped as already done "
         f"{skipped})",
@@ -90,5 +93,8 @@ def summary(table: pa.Table, scored: int, skipped: int, wall_s: float) -> str:
             f"{emotion} {n} ({100 * n / classified:.0f} %)" for emotion, n in emotions.most_common()
         )
         lines.append(f"emotions: {shares}")
-    lines.append(f"wall time: {_clock(wall_s)} ({wall_s:.1f} s), {rate:.1f} files/s scored")
+    lines.append(
+        f"wall time: {_clock(wall_s)} ({wall_s:.1f} s); scoring {scoring_s:.1f} s, "
+        f"{rate:.1f} files/s"
+    )
     return "\n".join(lines)
