@@ -107,7 +107,10 @@ def _quiet_ray_data() -> None:
     logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
-def _score_on_ray(config: JobConfig, paths: list[str], store: ResultStore, progress: Progress):
+def _score_on_ray(
+    config: JobConfig, paths: list[str], store: ResultStore, progress: Progress
+) -> None:
+    """Score ``paths`` on the actor pool, saving results to ``store`` as they arrive."""
     workers = config.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     per_batch = max(1, config.files_per_batch)
     # One block per batch: blocks are what Ray hands to the actors, so one big block would
