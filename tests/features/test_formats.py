@@ -53,6 +53,14 @@ def test_a_file_path_decodes_like_its_bytes(tmp_path) -> None:
     np.testing.assert_array_equal(load_audio(path).samples, load_audio(data).samples)
 
 
+def test_a_browser_recording_without_a_duration_is_measured_by_decoding() -> None:
+    data = encoded_bytes(harmonic_tone(DURATION_S, rate=48_000), "webm", streamed=True)
+    info = read_audio_info(data)
+    assert info.duration_s == pytest.approx(DURATION_S, abs=DURATION_TOLERANCE_S)
+    with pytest.raises(AudioTooLongError):  # counting stops at the decoded-size limit
+        read_audio_info(data, max_decoded_values=10_000)
+
+
 def test_the_decoded_size_guard_applies_to_ffmpeg_formats() -> None:
     data = encoded_bytes(harmonic_tone(DURATION_S, rate=44_100), "m4a")
     with pytest.raises(AudioTooLongError) as caught:

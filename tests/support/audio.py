@@ -60,13 +60,33 @@ ENCODED_FORMATS = {
 ENCODED_BIT_RATE = 96_000  # bit/s: transparent enough that the decoded signal matches the input
 
 
-def encoded_bytes(samples: np.ndarray, kind: str, rate: int | None = None) -> bytes:
-    """``samples`` (shape (n,), float32 at ``rate`` Hz) encoded as ``kind`` of ENCODED_FORMATS."""
+class _Unseekable(io.RawIOBase):
+    """A write-only stream the muxer cannot seek back in, like a browser's MediaRecorder."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, chunk: bytes) -> int:
+        self.data += bytes(chunk)
+        return len(chunk)
+
+
+def encoded_bytes(
+    samples: np.ndarray, kind: str, rate: int | None = None, *, streamed: bool = False
+) -> bytes:
+    """``samples`` (shape (n,), float32 at ``rate`` Hz) encoded as ``kind`` of ENCODED_FORMATS.
+
+    ``streamed``: written to a stream without seeking, so the header has no duration (what a
+    browser's MediaRecorder produces for WebM).
+    """
     import av  # test-only import: PyAV is a ser_features dependency
 
     container_format, codec, default_rate = ENCODED_FORMATS[kind]
     rate = rate or default_rate
-    buffer = io.BytesIO()
+    buffer = _Unseekable() if streamed else io.BytesIO()
     with av.open(buffer, mode="w", format=container_format) as container:
         stream = container.add_stream(codec, rate=rate, layout="mono")
         stream.bit_rate = ENCODED_BIT_RATE
@@ -79,4 +99,4 @@ def encoded_bytes(samples: np.ndarray, kind: str, rate: int | None = None) -> by
                 container.mux(packet)
         for packet in stream.encode(None):
             container.mux(packet)
-    return buffer.getvalue()
+    return bytes(buffer.data) if streamed else buffer.getvalue()
