@@ -112,7 +112,10 @@ def _score_on_ray(
 ) -> None:
     """Score ``paths`` on the actor pool, saving results to ``store`` as they arrive."""
     workers = config.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-    per_batch = max(1, config.files_per_batch)
+    # A small job is split so that every actor gets a share, and no more actors start than
+    # there are batches (each costs seconds of start-up).
+    per_batch = max(1, min(config.files_per_batch, -(-len(paths) // workers)))
+    workers = min(workers, -(-len(paths) // per_batch))
     # One block per batch: blocks are what Ray hands to the actors, so one big block would
     # keep all but one actor idle.
     blocks = [pa.table({"path": paths[i : i + per_batch]}) for i in range(0, len(paths), per_batch)]
