@@ -78,6 +78,26 @@ fail() {
     exit 1
 }
 
+# Build the image of a compose profile's service of the same name (train, batch).
+build_profile() {
+    local service=$1 t0=$SECONDS
+    log "building the $service image"
+    compose --profile "$service" build "$service" 2>&1 | tail -n 5 | sed 's/^/    /'
+    [[ ${PIPESTATUS[0]} == 0 ]] || fail "docker compose build $service"
+    log "$service image built in $((SECONDS - t0)) s"
+}
+
+# The uid:gid a container that writes into host folder $1 should run as: the image's own
+# non-root user (10001) when we are root (the folder is opened to it), else ours.
+writer_user() {
+    if [[ $(id -u) == 0 ]]; then
+        chmod 777 "$1"
+        echo 10001:10001
+    else
+        echo "$(id -u):$(id -g)"
+    fi
+}
+
 # A port to publish on: the wanted one if nothing listens there, else a free one.
 pick_port() {
     local want=$1
@@ -170,21 +190,12 @@ SUMMARY+=("ui /_stcore/health ok, ui->api ok")
 if [[ "${E2E_SKIP_BATCH:-0}" == 1 ]]; then
     SUMMARY+=("batch skipped (E2E_SKIP_BATCH=1)")
 else
-    log "building the batch image"
-    t0=$SECONDS
-    compose --profile batch build batch 2>&1 | tail -n 5 | sed 's/^/    /'
-    [[ ${PIPESTATUS[0]} == 0 ]] || fail "docker compose build batch"
-    log "batch image built in $((SECONDS - t0)) s"
+    build_profile batch
 
     mkdir -p "$TMP/archive" "$TMP/results"
     client archive "$TMP/archive" >/dev/null || fail "could not synthesize the batch archive"
     chmod -R a+rX "$TMP/archive"
-    if [[ $(id -u) == 0 ]]; then
-        chmod 777 "$TMP/results" # the image's own non-root user (10001) writes here
-        batch_user=10001:10001
-    else
-        batch_user="$(id -u):$(id -g)"
-    fi
+    batch_user=$(writer_user "$TMP/results")
     batch_run() {
         SER_BATCH_IN="$TMP/archive" SER_BATCH_OUT="$TMP/results" SER_BATCH_USER="$batch_user" \
             timeout "${E2E_BATCH_TIMEOUT:-600}" docker compose -p "$PROJECT" -f docker-compose.yml \
@@ -221,11 +232,7 @@ if [[ "${E2E_SKIP_TRAIN:-0}" == 1 ]]; then
     SUMMARY+=("train skipped (E2E_SKIP_TRAIN=1)")
     exit 0
 fi
-log "building the training image"
-t0=$SECONDS
-compose --profile train build train 2>&1 | tail -n 5 | sed 's/^/    /'
-[[ ${PIPESTATUS[0]} == 0 ]] || fail "docker compose build train"
-log "training image built in $((SECONDS - t0)) s"
+build_profile train
 
 if ! help=$(docker run --rm ser-train:latest train --help 2>&1); then
     echo "    $help" | tail -n 5
@@ -239,12 +246,7 @@ if grep -q -- '--quick' <<<"$help"; then quick=(--quick); else log "ser-train tr
 mkdir -p "$TMP/data" "$TMP/out"
 client dataset "$TMP/data" >/dev/null || fail "could not synthesize the training corpus"
 chmod -R a+rX "$TMP/data"
-if [[ $(id -u) == 0 ]]; then
-    chmod 777 "$TMP/out" # the image's own non-root user (10001) writes here
-    train_user=10001:10001
-else
-    train_user="$(id -u):$(id -g)"
-fi
+train_user=$(writer_user "$TMP/out")
 log "ser-train train ${quick[*]} on $(find "$TMP/data" -name '*.wav' | wc -l) synthesized files (user $train_user)"
 t0=$SECONDS
 SER_DATA_DIR="$TMP/data" SER_MODELS_OUT="$TMP/out" SER_TRAIN_USER="$train_user" \
