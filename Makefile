@@ -10,16 +10,16 @@ API_PORT ?= 8000
 UI_PORT ?= 8501
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lint format test test-fast train tune evaluate compare calibrate bench run api ui e2e browser lock clean
+.PHONY: help setup lint format test test-fast train tune evaluate compare calibrate bench run api batch ui e2e browser lock clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | column -t -s $$'\t'
 
-$(STAMP): constraints.txt requirements-dev.txt packages/ser_features/pyproject.toml packages/ser_inference/pyproject.toml services/api/pyproject.toml services/ui/pyproject.toml training/pyproject.toml
+$(STAMP): constraints.txt requirements-dev.txt packages/ser_features/pyproject.toml packages/ser_inference/pyproject.toml services/api/pyproject.toml services/batch/pyproject.toml services/ui/pyproject.toml training/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt \
-		-e packages/ser_features -e packages/ser_inference -e services/api -e services/ui -e training \
+		-e packages/ser_features -e packages/ser_inference -e services/api -e services/batch -e services/ui -e training \
 		-r requirements-dev.txt
 	touch $(STAMP)
 
@@ -70,6 +70,10 @@ run: $(STAMP)  ## API on :$(API_PORT) and UI on :$(UI_PORT) with the shipped mod
 api: $(STAMP)  ## only the API, in the foreground
 	$(BIN)/uvicorn ser_api.main:app --host $(API_HOST) --port $(API_PORT)
 
+batch: $(STAMP)  ## score a folder or manifest: make batch IN=archive/ OUT=results.parquet [ARGS=--segments]
+	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make batch IN=<folder or manifest> OUT=<results.parquet> [ARGS='--segments --workers 2']"; exit 2; }
+	$(BIN)/ser-batch "$(IN)" --out "$(OUT)" $(ARGS)
+
 browser:  ## install Debian's chromium for the browser test (needs root; optional)
 	@command -v chromium >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
@@ -80,7 +84,7 @@ e2e:  ## docker compose end-to-end run (skips without a Docker engine)
 
 lock:  ## re-resolve and pin all dependencies into constraints.txt
 	rm -rf /tmp/ser-lock && $(PYTHON) -m venv /tmp/ser-lock && /tmp/ser-lock/bin/pip install -q \
-		-e packages/ser_features -e packages/ser_inference -e services/api -e services/ui -e training -r requirements-dev.txt && \
+		-e packages/ser_features -e packages/ser_inference -e services/api -e services/batch -e services/ui -e training -r requirements-dev.txt && \
 	{ head -2 constraints.txt; /tmp/ser-lock/bin/pip freeze --exclude-editable; } > constraints.new && mv constraints.new constraints.txt
 
 clean:  ## remove caches (keeps .venv)

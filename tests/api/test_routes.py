@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from ser_features import EMOTIONS
 from tests.api.conftest import upload
-from tests.support.audio import harmonic_tone, wav_bytes
+from tests.support.audio import ENCODED_FORMATS, encoded_bytes, harmonic_tone, wav_bytes
 from tests.support.tiny_model import TINY_CONFIG
 
 
@@ -76,6 +76,22 @@ def test_silent_stretches_are_marked_and_left_out_of_the_aggregate(client: TestC
     )
     got = np.array([body["probabilities"][label] for label in EMOTIONS])
     np.testing.assert_allclose(got, expected / expected.sum(), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("kind", "content_type"),
+    [("mp3", "audio/mpeg"), ("m4a", "audio/mp4"), ("webm", "audio/webm"), ("mp4", "video/mp4")],
+)
+def test_phone_browser_and_video_formats_are_classified(
+    client: TestClient, kind: str, content_type: str
+) -> None:
+    rate = ENCODED_FORMATS[kind][2]
+    data = encoded_bytes(harmonic_tone(2.0, rate=rate, seed=3), kind)
+    response = client.post("/predict", files=upload(data, f"clip.{kind}", content_type))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["sample_rate"] == rate
+    assert body["duration_s"] == pytest.approx(2.0, abs=0.08)
 
 
 def test_identical_uploads_give_identical_answers(client: TestClient, speech_wav: bytes) -> None:

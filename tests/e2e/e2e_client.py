@@ -3,6 +3,8 @@ runs with any Python 3: the host's, or the one inside the API image.
 
   python e2e_client.py wav OUT.wav                 a 2-second 16 kHz speech-like tone
   python e2e_client.py dataset DIR                 a tiny corpus, DIR/ravdess/Actor_NN/*.wav (56 files)
+  python e2e_client.py archive DIR                 an archive for ser-batch: 3 good WAVs (one in a
+                                                   sub-folder), a broken and a silent one
   python e2e_client.py predict URL WAV             POST WAV as multipart field "file"; check JSON
   python e2e_client.py get URL                     expect 200
   python e2e_client.py wait URL SECONDS            poll until 200 or time runs out
@@ -77,6 +79,15 @@ def make_dataset(root: Path) -> int:
     return count
 
 
+def make_archive(root: Path) -> int:
+    """Files whose outcome is known: 3 classified, 1 undecodable, 1 silent."""
+    for i, f0 in enumerate((120.0, 180.0, 240.0)):
+        write_wav(root / ("calls" if i == 2 else "") / f"call{i}.wav", tone(f0, 2.0, seed=i))
+    (root / "broken.wav").write_bytes(b"RIFF this is not a wave file")
+    write_wav(root / "silent.wav", [0.0] * RATE)
+    return 5
+
+
 def multipart(field: str, filename: str, data: bytes, content_type: str) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
     body = (
@@ -133,6 +144,8 @@ def main(argv: list[str]) -> None:
     command, *args = argv
     if command == "wav":
         write_wav(Path(args[0]), tone(160.0, 2.0, seed=1))
+    elif command == "archive":
+        print(f"{make_archive(Path(args[0]))} files")
     elif command == "dataset":
         print(f"{make_dataset(Path(args[0]))} files")
     elif command == "predict":

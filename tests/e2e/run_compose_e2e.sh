@@ -3,6 +3,9 @@
 #   1. docker compose up -d --build (api + ui), wait until both are healthy (bounded);
 #   2. POST a synthesized WAV to the API through the published port, check the JSON;
 #   3. GET the UI's /_stcore/health through its published port;
+#   3b. build the batch image, run the `batch` profile (ser-batch on Ray) on a synthesized
+#      archive mounted read-only (good, broken and silent files), check the results table and
+#      the errors it names, then run it again and check that it resumes (skips everything);
 #   4. build the training image, run the `train` profile with --quick on a tiny synthesized
 #      RAVDESS-layout corpus into a temporary directory (never into ./models), check that an
 #      .onnx came out, and serve it with the API image to prove it loads and predicts;
@@ -11,6 +14,7 @@
 #
 # Settings: E2E_API_PORT / E2E_UI_PORT (host ports; default 8000 / 8501, or a free port when
 # those are taken), E2E_HEALTH_TIMEOUT (s, default 240), E2E_TRAIN_TIMEOUT (s, default 1200),
+# E2E_BATCH_TIMEOUT (s, default 600), E2E_SKIP_BATCH=1,
 # E2E_SKIP_TRAIN=1 (only the serving part), E2E_KEEP=1 (leave the stack up for debugging).
 set -uo pipefail
 
@@ -48,14 +52,14 @@ cleanup() {
     local rc=$?
     if [[ -n "$FAILED_STEP" ]]; then
         log "logs of the failed run:"
-        compose --profile train logs --no-color --tail=60 2>&1 | sed 's/^/    /'
+        compose --profile train --profile batch logs --no-color --tail=60 2>&1 | sed 's/^/    /'
         [[ -n "$TRAINED_API" ]] && docker logs --tail=40 "$TRAINED_API" 2>&1 | sed 's/^/    /'
     fi
     [[ -n "$TRAINED_API" ]] && docker rm -f "$TRAINED_API" >/dev/null 2>&1
     if [[ "${E2E_KEEP:-0}" == 1 ]]; then
         log "E2E_KEEP=1: stack left running (docker compose -p $PROJECT down -v to remove)"
     else
-        compose --profile train down -v --remove-orphans >/dev/null 2>&1
+        compose --profile train --profile batch down -v --remove-orphans >/dev/null 2>&1
     fi
     rm -rf "$TMP" 2>/dev/null || docker run --rm -v "$TMP:/x" python:3.11-slim rm -rf /x/* 2>/dev/null
     rm -rf "$TMP" 2>/dev/null
@@ -72,6 +76,26 @@ trap 'FAILED_STEP="interrupted"; exit 130' INT TERM
 fail() {
     FAILED_STEP="$*"
     exit 1
+}
+
+# Build the image of a compose profile's service of the same name (train, batch).
+build_profile() {
+    local service=$1 t0=$SECONDS
+    log "building the $service image"
+    compose --profile "$service" build "$service" 2>&1 | tail -n 5 | sed 's/^/    /'
+    [[ ${PIPESTATUS[0]} == 0 ]] || fail "docker compose build $service"
+    log "$service image built in $((SECONDS - t0)) s"
+}
+
+# The uid:gid a container that writes into host folder $1 should run as: the image's own
+# non-root user (10001) when we are root (the folder is opened to it), else ours.
+writer_user() {
+    if [[ $(id -u) == 0 ]]; then
+        chmod 777 "$1"
+        echo 10001:10001
+    else
+        echo "$(id -u):$(id -g)"
+    fi
 }
 
 # A port to publish on: the wanted one if nothing listens there, else a free one.
@@ -120,7 +144,8 @@ from tests.support.tiny_model import build_tiny_model; \
 build_tiny_model(Path(sys.argv[1]) / 'ser_model.onnx')" "$TMP/standin" ||
         fail "could not build the stand-in model"
     chmod -R a+rX "$TMP/standin"
-    printf 'services:\n  api:\n    volumes:\n      - "%s:/app/models:ro"\n' "$TMP/standin" >"$OVERRIDE"
+    printf 'services:\n  api:\n    volumes:\n      - "%s:/app/models:ro"\n  batch:\n    volumes:\n      - "%s:/app/models:ro"\n' \
+        "$TMP/standin" "$TMP/standin" >"$OVERRIDE"
     SUMMARY+=("[stand-in model]")
 fi
 
@@ -161,16 +186,53 @@ print(os.environ['SER_API_URL'], u.urlopen(os.environ['SER_API_URL'] + '/health'
 log "from the ui container: $out"
 SUMMARY+=("ui /_stcore/health ok, ui->api ok")
 
+# ---------------------------------------------------------------- 3b. batch job
+if [[ "${E2E_SKIP_BATCH:-0}" == 1 ]]; then
+    SUMMARY+=("batch skipped (E2E_SKIP_BATCH=1)")
+else
+    build_profile batch
+
+    mkdir -p "$TMP/archive" "$TMP/results"
+    client archive "$TMP/archive" >/dev/null || fail "could not synthesize the batch archive"
+    chmod -R a+rX "$TMP/archive"
+    batch_user=$(writer_user "$TMP/results")
+    batch_run() {
+        SER_BATCH_IN="$TMP/archive" SER_BATCH_OUT="$TMP/results" SER_BATCH_USER="$batch_user" \
+            timeout "${E2E_BATCH_TIMEOUT:-600}" docker compose -p "$PROJECT" -f docker-compose.yml \
+            -f "$OVERRIDE" --profile batch run --rm -T batch \
+            /data --out /results/results.parquet --segments --workers 2 "$@"
+    }
+    t0=$SECONDS
+    batch_run >"$TMP/batch.log" 2>&1
+    rc=$?
+    tail -n 8 "$TMP/batch.log" | sed 's/^/    /'
+    [[ $rc == 0 ]] || fail "batch container exited with $rc"
+    grep -q "classified: 3  errors: 2" "$TMP/batch.log" ||
+        fail "batch summary does not say 3 classified and 2 errors"
+    grep -q "undecodable 1" "$TMP/batch.log" && grep -q "silent 1" "$TMP/batch.log" ||
+        fail "batch summary does not name the undecodable and the silent file"
+    rows=$(docker run --rm --entrypoint python -v "$TMP/results:/results:ro" ser-batch:latest -c \
+        "import pyarrow.parquet as pq; t = pq.read_table('/results/results.parquet'); \
+s = pq.read_table('/results/results.segments.parquet'); \
+assert t.num_rows == 5 and t['error'].null_count == 3 and s.num_rows > 0, (t.num_rows, s.num_rows); \
+print(t.num_rows, 'rows,', s.num_rows, 'segments')" 2>&1) || fail "batch results table: $rows"
+    log "batch scored the archive in $((SECONDS - t0)) s: $rows"
+
+    batch_run >"$TMP/batch2.log" 2>&1 || fail "second batch run (resume) failed"
+    grep -q "5 already in" "$TMP/batch2.log" || {
+        tail -n 5 "$TMP/batch2.log" | sed 's/^/    /'
+        fail "second batch run did not skip the 5 files already scored"
+    }
+    log "batch rerun skipped the 5 files already scored"
+    SUMMARY+=("batch ok ($rows; rerun resumed)")
+fi
+
 # ---------------------------------------------------------------- 4. training container
 if [[ "${E2E_SKIP_TRAIN:-0}" == 1 ]]; then
     SUMMARY+=("train skipped (E2E_SKIP_TRAIN=1)")
     exit 0
 fi
-log "building the training image"
-t0=$SECONDS
-compose --profile train build train 2>&1 | tail -n 5 | sed 's/^/    /'
-[[ ${PIPESTATUS[0]} == 0 ]] || fail "docker compose build train"
-log "training image built in $((SECONDS - t0)) s"
+build_profile train
 
 if ! help=$(docker run --rm ser-train:latest train --help 2>&1); then
     echo "    $help" | tail -n 5
@@ -184,12 +246,7 @@ if grep -q -- '--quick' <<<"$help"; then quick=(--quick); else log "ser-train tr
 mkdir -p "$TMP/data" "$TMP/out"
 client dataset "$TMP/data" >/dev/null || fail "could not synthesize the training corpus"
 chmod -R a+rX "$TMP/data"
-if [[ $(id -u) == 0 ]]; then
-    chmod 777 "$TMP/out" # the image's own non-root user (10001) writes here
-    train_user=10001:10001
-else
-    train_user="$(id -u):$(id -g)"
-fi
+train_user=$(writer_user "$TMP/out")
 log "ser-train train ${quick[*]} on $(find "$TMP/data" -name '*.wav' | wc -l) synthesized files (user $train_user)"
 t0=$SECONDS
 SER_DATA_DIR="$TMP/data" SER_MODELS_OUT="$TMP/out" SER_TRAIN_USER="$train_user" \

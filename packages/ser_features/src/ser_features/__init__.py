@@ -1,18 +1,24 @@
 """Audio loading and feature extraction shared by SER training and serving.
 
-numpy + soundfile + soxr only: the inference API installs this without TensorFlow or librosa.
+numpy + soundfile + soxr + PyAV only: the inference API installs this without TensorFlow or
+librosa.
 """
 
 from ser_features.audio import (
+    AUDIO_EXTENSIONS,
+    MAX_DECODED_VALUES,
     SAMPLE_RATE,
     AudioError,
     AudioInfo,
+    AudioSource,
+    AudioTooLongError,
     EmptyAudioError,
     LoadedAudio,
     NonFiniteAudioError,
     SilentAudioError,
     UndecodableAudioError,
     UnsupportedSampleRateError,
+    check_decoded_size,
     load_audio,
     read_audio_info,
     resample,
@@ -22,15 +28,21 @@ from ser_features.features import FeatureExtractor
 from ser_features.pipeline import UtteranceFeatures, file_features, utterance_features
 from ser_features.pooling import utterance_probabilities
 from ser_features.segmentation import Window, rms_dbfs, split_windows, voiced_bounds
+from ser_features.silence import SILENCE_PEAK, require_voiced
 
 EMOTIONS = ("angry", "disgust", "fearful", "happy", "neutral", "sad", "surprised")
 
 __all__ = [
+    "AUDIO_EXTENSIONS",
     "EMOTIONS",
     "FEATURE_VERSION",
+    "MAX_DECODED_VALUES",
     "SAMPLE_RATE",
+    "SILENCE_PEAK",
     "AudioError",
     "AudioInfo",
+    "AudioSource",
+    "AudioTooLongError",
     "EmptyAudioError",
     "FeatureConfig",
     "FeatureConfigError",
@@ -42,9 +54,11 @@ __all__ = [
     "UnsupportedSampleRateError",
     "UtteranceFeatures",
     "Window",
+    "check_decoded_size",
     "file_features",
     "load_audio",
     "read_audio_info",
+    "require_voiced",
     "resample",
     "rms_dbfs",
     "split_windows",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ser_features.audio import AudioSource, LoadedAudio, load_audio
+from ser_features.audio import MAX_DECODED_VALUES, AudioSource, LoadedAudio, load_audio
 from ser_features.features import FeatureExtractor
 from ser_features.segmentation import Window, split_windows
 
@@ -35,8 +35,14 @@ def utterance_features(samples: np.ndarray, extractor: FeatureExtractor) -> Utte
 
 
 def file_features(
-    source: AudioSource, extractor: FeatureExtractor
+    source: AudioSource,
+    extractor: FeatureExtractor,
+    *,
+    max_decoded_values: int = MAX_DECODED_VALUES,
 ) -> tuple[LoadedAudio, UtteranceFeatures]:
-    """Decode ``source`` (bytes, path or file object) and compute its window features."""
-    audio = load_audio(source, extractor.config.sample_rate)
+    """Decode ``source`` (bytes, path or file object) and compute its window features.
+
+    ``max_decoded_values`` (frames × channels) is :func:`ser_features.load_audio`'s guard.
+    """
+    audio = load_audio(source, extractor.config.sample_rate, max_decoded_values=max_decoded_values)
     return audio, utterance_features(audio.samples, extractor)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ser_features.config import FeatureConfig
 from ser_features.features import frame_signal
+from ser_features.silence import is_silent_window
 
 TRIM_FRAME = 1024  # samples (64 ms at 16 kHz) per energy frame when trimming
 TRIM_HOP = 256  # samples (16 ms at 16 kHz)
@@ -123,7 +124,7 @@ def split_windows(samples: np.ndarray, config: FeatureConfig, *, trim: bool = Tr
                 samples=padded,
                 n_audio=size if config.pad_mode == "repeat" else len(chunk),
                 rms_dbfs=level,
-                silent=bool(level < config.silence_dbfs),
+                silent=is_silent_window(level, config.silence_dbfs),
             )
         )
     return windows

@@ -3,22 +3,30 @@
 Knows nothing about HTTP, so the API and offline batch jobs classify with the same code.
 """
 
+from ser_features import AudioTooLongError
 from ser_inference.classifier import (
+    DEFAULT_MAX_DURATION_S,
+    DEFAULT_MIN_DURATION_S,
+    DEFAULT_MODEL_PATH,
     AudioLimits,
-    AudioTooLongError,
     AudioTooShortError,
     EmotionClassifier,
     ModelLoadError,
     Prediction,
+    PreparedAudio,
     WindowPrediction,
 )
 
 __all__ = [
+    "DEFAULT_MAX_DURATION_S",
+    "DEFAULT_MIN_DURATION_S",
+    "DEFAULT_MODEL_PATH",
     "AudioLimits",
     "AudioTooLongError",
     "AudioTooShortError",
     "EmotionClassifier",
     "ModelLoadError",
     "Prediction",
+    "PreparedAudio",
     "WindowPrediction",
 ]

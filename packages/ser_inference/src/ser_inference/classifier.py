@@ -6,6 +6,11 @@ faithfully (missing file, not ONNX, metadata missing or naming a feature configu
 outputs that are not probabilities). :meth:`EmotionClassifier.predict` turns the bytes of one
 recording into per-window probabilities and their mean, through
 ``ser_features.file_features``: the same call the training pipeline makes.
+
+``predict`` is three steps that a batch job calls separately, so that the windows of several
+recordings go to the model in one ``run``: :meth:`~EmotionClassifier.prepare` (header check,
+decode, features), :meth:`~EmotionClassifier.run` (the model) and
+:meth:`~EmotionClassifier.assemble` (the recording's answer from its window probabilities).
 """
 
 from __future__ import annotations
@@ -21,22 +26,27 @@ import numpy as np
 import onnxruntime as ort
 
 from ser_features import (
+    MAX_DECODED_VALUES,
     AudioError,
     AudioInfo,
+    AudioSource,
+    AudioTooLongError,
     FeatureConfig,
     FeatureExtractor,
-    SilentAudioError,
+    UtteranceFeatures,
+    check_decoded_size,
     file_features,
     read_audio_info,
+    require_voiced,
     utterance_probabilities,
 )
 from ser_features.model_metadata import INPUT_NAME, KEY_PREFIX, OUTPUT_NAME, ModelMetadata
 
 logger = logging.getLogger(__name__)
 
-# float32 values a decoded file may hold before resampling: 10 minutes of 96 kHz stereo
-# (115 M values, 460 MB) fits; a FLAC that would inflate to gigabytes is refused unread.
-MAX_DECODED_VALUES = 128 * 1024 * 1024
+DEFAULT_MODEL_PATH = Path("models/ser_model.onnx")  # relative to the working directory
+DEFAULT_MAX_DURATION_S = 600.0  # s: ten minutes
+DEFAULT_MIN_DURATION_S = 0.25  # s: shorter clips hold too little speech to judge
 PROBABILITY_SUM_TOLERANCE = 1e-3  # the model's rows must sum to 1 within this
 SIDECAR_SUFFIX = ".json"  # ser_model.onnx → ser_model.json
 _WARMUP_BATCH = 2  # windows in the start-up dry run (exercises a batch dimension > 1)
@@ -49,17 +59,15 @@ class ModelLoadError(RuntimeError):
 class AudioTooShortError(AudioError):
     """The recording is shorter than the configured minimum."""
 
-
-class AudioTooLongError(AudioError):
-    """The recording is longer than the configured maximum (judged from the header)."""
+    reason = "too_short"
 
 
 @dataclass(frozen=True, slots=True)
 class AudioLimits:
     """What a single recording may be; checked from the header before decoding."""
 
-    min_duration_s: float  # s
-    max_duration_s: float  # s
+    min_duration_s: float = DEFAULT_MIN_DURATION_S  # s
+    max_duration_s: float = DEFAULT_MAX_DURATION_S  # s
     max_decoded_values: int = MAX_DECODED_VALUES  # frames × channels
 
 
@@ -75,6 +83,18 @@ class WindowPrediction:
 
 
 @dataclass(frozen=True, slots=True)
+class PreparedAudio:
+    """One recording decoded and featurised, waiting for the model (:meth:`prepare`)."""
+
+    utterance: UtteranceFeatures  # features shape (n_voiced ≥ 1, n_frames, n_features)
+    duration_s: float  # s, decoded length
+    source_sample_rate: int  # Hz, as stored in the file
+    source_channels: int
+    source_format: str  # container, e.g. "WAV", "FLAC", "mp3", "matroska,webm"
+    features_ms: float  # header + decode + resample + windowing + features, wall-clock ms
+
+
+@dataclass(frozen=True, slots=True)
 class Prediction:
     """The classifier's answer for one recording."""
 
@@ -84,7 +104,7 @@ class Prediction:
     duration_s: float  # s, decoded length
     source_sample_rate: int  # Hz, as stored in the file
     source_channels: int
-    source_format: str  # container reported by libsndfile, e.g. "WAV", "FLAC"
+    source_format: str  # container reported by libsndfile or FFmpeg, e.g. "WAV", "mp3"
     features_ms: float  # decode + resample + windowing + features, wall-clock ms
     inference_ms: float  # ONNX Runtime, wall-clock ms
 
@@ -255,7 +275,7 @@ class EmotionClassifier:
         (output,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: features})
         return np.asarray(output, dtype=np.float32)
 
-    def check_header(self, data: bytes, limits: AudioLimits) -> AudioInfo:
+    def check_header(self, data: AudioSource, limits: AudioLimits) -> AudioInfo:
         """Refuse too short / too long / too large recordings from the header alone.
 
         Returns
@@ -268,18 +288,14 @@ class EmotionClassifier:
         AudioError
             EmptyAudioError, UndecodableAudioError, AudioTooShortError, AudioTooLongError.
         """
-        info = read_audio_info(data)
+        info = read_audio_info(data, max_decoded_values=limits.max_decoded_values)
         duration = info.duration_s
         if duration > limits.max_duration_s:
             raise AudioTooLongError(
                 f"the recording is {duration:.1f} s long; the limit is "
                 f"{limits.max_duration_s:g} s — cut it into shorter parts"
             )
-        if info.frames * info.channels > limits.max_decoded_values:
-            raise AudioTooLongError(
-                f"the recording has {info.frames} frames × {info.channels} channels, more "
-                f"than the {limits.max_decoded_values} samples this service decodes at once"
-            )
+        check_decoded_size(info, limits.max_decoded_values)
         if duration < limits.min_duration_s:
             raise AudioTooShortError(
                 f"the recording is {duration:.3f} s long; at least "
@@ -287,43 +303,54 @@ class EmotionClassifier:
             )
         return info
 
-    def predict(self, data: bytes, limits: AudioLimits) -> Prediction:
-        """Classify one recording.
+    def prepare(self, data: AudioSource, limits: AudioLimits) -> PreparedAudio:
+        """Check the header, decode and compute the features of one recording.
 
         Parameters
         ----------
-        data : the uploaded file's bytes (WAV, FLAC, OGG, AIFF, … as libsndfile reads them)
+        data : the file's bytes, or its path (any format ``ser_features.load_audio`` reads)
         limits : duration and size limits, checked before decoding
-
-        Returns
-        -------
-        Prediction
-            Mean over the non-silent windows (ser_features.utterance_probabilities, the
-            rule training scores with).
 
         Raises
         ------
         AudioError
-            The recording cannot be classified; the message is for the uploader.
+            The recording cannot be classified; the message is for the uploader and
+            ``error.reason`` a short code.
         """
         started = time.perf_counter()
         info = self.check_header(data, limits)
-        audio, utterance = file_features(data, self.extractor)
+        audio, utterance = file_features(
+            data, self.extractor, max_decoded_values=limits.max_decoded_values
+        )
         if audio.duration_s < limits.min_duration_s:
             # The header can overstate what is really there (a truncated file).
             raise AudioTooShortError(
                 f"the recording decodes to {audio.duration_s:.3f} s; at least "
                 f"{limits.min_duration_s:g} s of audio is needed"
             )
-        if not utterance.voiced:
-            raise SilentAudioError(
-                f"the recording has no part louder than {self.config.silence_dbfs:g} dBFS: "
-                "there is no speech to classify"
-            )
-        features_done = time.perf_counter()
-        window_probabilities = self.run(utterance.features)
-        inference_done = time.perf_counter()
+        require_voiced(len(utterance.voiced), self.config.silence_dbfs)
+        return PreparedAudio(
+            utterance=utterance,
+            duration_s=audio.duration_s,
+            source_sample_rate=audio.source_sample_rate,
+            source_channels=audio.source_channels,
+            source_format=info.format,
+            features_ms=(time.perf_counter() - started) * 1e3,
+        )
 
+    def assemble(
+        self, prepared: PreparedAudio, window_probabilities: np.ndarray, inference_ms: float
+    ) -> Prediction:
+        """The recording's answer from the model's output for its voiced windows.
+
+        Parameters
+        ----------
+        prepared : what :meth:`prepare` returned
+        window_probabilities : np.ndarray, shape (n_voiced, n_labels), float32
+            :meth:`run` on ``prepared.utterance.features`` (alone or within a larger batch)
+        inference_ms : wall-clock ms of the model for this recording
+        """
+        utterance = prepared.utterance
         by_window = dict(zip(utterance.voiced, window_probabilities, strict=True))
         windows = [
             WindowPrediction(
@@ -339,13 +366,38 @@ class EmotionClassifier:
             labels=self.labels,
             probabilities=utterance_probabilities(window_probabilities)[0],
             windows=windows,
-            duration_s=audio.duration_s,
-            source_sample_rate=audio.source_sample_rate,
-            source_channels=audio.source_channels,
-            source_format=info.format,
-            features_ms=(features_done - started) * 1e3,
-            inference_ms=(inference_done - features_done) * 1e3,
+            duration_s=prepared.duration_s,
+            source_sample_rate=prepared.source_sample_rate,
+            source_channels=prepared.source_channels,
+            source_format=prepared.source_format,
+            features_ms=prepared.features_ms,
+            inference_ms=inference_ms,
         )
+
+    def predict(self, data: AudioSource, limits: AudioLimits) -> Prediction:
+        """Classify one recording: :meth:`prepare`, :meth:`run`, :meth:`assemble`.
+
+        Parameters
+        ----------
+        data : the uploaded file's bytes, or a path (WAV, FLAC, OGG, AIFF, MP3, M4A, WebM, …)
+        limits : duration and size limits, checked before decoding
+
+        Returns
+        -------
+        Prediction
+            Mean over the non-silent windows (ser_features.utterance_probabilities, the
+            rule training scores with).
+
+        Raises
+        ------
+        AudioError
+            The recording cannot be classified; the message is for the uploader.
+        """
+        prepared = self.prepare(data, limits)
+        started = time.perf_counter()
+        window_probabilities = self.run(prepared.utterance.features)
+        inference_ms = (time.perf_counter() - started) * 1e3
+        return self.assemble(prepared, window_probabilities, inference_ms)
 
     def describe(self) -> dict[str, Any]:
         """Runtime facts for the /model endpoint and logs."""

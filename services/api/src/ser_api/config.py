@@ -13,13 +13,12 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ser_inference import DEFAULT_MAX_DURATION_S, DEFAULT_MIN_DURATION_S, DEFAULT_MODEL_PATH
+
 ENV_PREFIX = "SER_"
-DEFAULT_MODEL_PATH = Path("models/ser_model.onnx")
 MIB = 1024 * 1024  # bytes
 # 128 MiB: a 10-minute 44.1 kHz stereo 16-bit WAV (106 MB) still fits.
 DEFAULT_MAX_UPLOAD_BYTES = 128 * MIB
-DEFAULT_MAX_DURATION_S = 600.0  # s: ten minutes
-DEFAULT_MIN_DURATION_S = 0.25  # s: shorter clips hold too little speech to judge
 DEFAULT_MAX_BATCH_FILES = 16
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]

@@ -14,31 +14,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ser_api.logs import request_id_var
-from ser_features import (
-    AudioError,
-    EmptyAudioError,
-    NonFiniteAudioError,
-    SilentAudioError,
-    UndecodableAudioError,
-    UnsupportedSampleRateError,
-)
-from ser_inference import AudioTooLongError, AudioTooShortError
+from ser_features import AudioError
 
 logger = logging.getLogger(__name__)
 
 FILE_FIELD = "file"
 FILES_FIELD = "files"
 
-# Most specific first: the first isinstance match wins.
-AUDIO_ERROR_REASONS: tuple[tuple[type[AudioError], str], ...] = (
-    (EmptyAudioError, "empty"),
-    (UndecodableAudioError, "undecodable"),
-    (UnsupportedSampleRateError, "sample_rate"),
-    (NonFiniteAudioError, "non_finite"),
-    (SilentAudioError, "silent"),
-    (AudioTooShortError, "too_short"),
-    (AudioTooLongError, "too_long"),
-)
+# Every AudioError carries its own metric reason (``error.reason``, e.g. "silent").
 AUDIO_ERROR_STATUS = status.HTTP_422_UNPROCESSABLE_CONTENT
 
 _STATUS_REASONS = {
@@ -77,13 +60,6 @@ class BodyTooLargeError(StarletteHTTPException):
         )
 
 
-def audio_error_reason(error: AudioError) -> str:
-    for kind, reason in AUDIO_ERROR_REASONS:
-        if isinstance(error, kind):
-            return reason
-    return "invalid_audio"
-
-
 def count_error(request: Request, reason: str) -> None:
     metrics = getattr(request.app.state, "metrics", None)
     if metrics is not None:
@@ -102,7 +78,7 @@ async def handle_api_error(request: Request, error: Exception) -> JSONResponse:
 
 async def handle_audio_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, AudioError)
-    count_error(request, audio_error_reason(error))
+    count_error(request, error.reason)
     return _json(AUDIO_ERROR_STATUS, str(error))
 
 

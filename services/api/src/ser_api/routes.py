@@ -17,7 +17,6 @@ from ser_api.errors import (
     FILE_FIELD,
     FILES_FIELD,
     ApiError,
-    audio_error_reason,
 )
 from ser_api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ser_api.metrics import Metrics
@@ -37,7 +36,8 @@ from ser_inference import AudioLimits, EmotionClassifier, Prediction
 router = APIRouter()
 
 # Declared types that cannot be audio are refused (415) before decoding. Generic or missing
-# types are let through: libsndfile decides from the bytes, not from what the client claims.
+# types, and video (a recording's audio track), are let through: the decoder decides from
+# the bytes, not from what the client claims.
 _GENERIC_TYPES = frozenset({"", "application/octet-stream", "application/ogg", "video/ogg"})
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
@@ -52,12 +52,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 def _check_media_type(upload: UploadFile) -> None:
     declared = (upload.content_type or "").split(";")[0].strip().lower()
-    if declared in _GENERIC_TYPES or declared.startswith("audio/"):
+    if declared in _GENERIC_TYPES or declared.startswith(("audio/", "video/")):
         return
     raise ApiError(
         status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
         f"file '{upload.filename}' was sent as '{declared}', which is not audio; "
-        "send WAV, FLAC, OGG or AIFF (or application/octet-stream)",
+        "send WAV, FLAC, OGG, AIFF, MP3, M4A, WebM or a video file (or application/octet-stream)",
         reason="unsupported_media",
     )
 
@@ -133,7 +133,12 @@ async def _classify(
 )
 async def predict(
     request: Request,
-    file: Annotated[UploadFile, File(description="WAV, FLAC, OGG or AIFF; any rate/channels.")],
+    file: Annotated[
+        UploadFile,
+        File(
+            description="WAV, FLAC, OGG, AIFF, MP3, M4A/AAC, WebM/Opus or a video with an audio track; any rate/channels."
+        ),
+    ],
     classifier: ClassifierDep,
     settings: SettingsDep,
     metrics: MetricsDep,
@@ -180,7 +185,7 @@ async def predict_batch(
                 filename=upload.filename, status_code=error.status_code, detail=error.detail
             )
         except AudioError as error:
-            metrics.errors.labels(audio_error_reason(error)).inc()
+            metrics.errors.labels(error.reason).inc()
             return BatchItem(
                 filename=upload.filename, status_code=AUDIO_ERROR_STATUS, detail=str(error)
             )

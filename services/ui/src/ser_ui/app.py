@@ -29,7 +29,8 @@ from ser_ui import client as api
 from ser_ui.display_audio import DisplayAudioError, decode_audio
 
 PAGE_TITLE = "Speech emotion recognition"
-AUDIO_TYPES = ["wav", "flac", "ogg", "aiff", "aif"]  # what the API decodes; others refused
+# What the API decodes (libsndfile, or FFmpeg for M4A/WebM/video); other files are refused.
+AUDIO_TYPES = sorted(suffix.lstrip(".") for suffix in api.AUDIO_MEDIA_TYPES)
 SOURCE_UPLOAD = "Upload a file"
 SOURCE_RECORD = "Record with the microphone"
 RECORDING_NAME = "recording.wav"  # st.audio_input always yields one WAV file

@@ -43,6 +43,14 @@ AUDIO_MEDIA_TYPES = {
     ".oga": "audio/ogg",
     ".aiff": "audio/aiff",
     ".aif": "audio/aiff",
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+    ".aac": "audio/aac",
+    ".opus": "audio/ogg",
+    ".webm": "audio/webm",
+    ".mp4": "video/mp4",
+    ".mov": "video/quicktime",
+    ".mkv": "video/x-matroska",
 }
 
 

@@ -1,0 +1,1 @@
+"""Score whole audio archives with the SER classifier on Ray Data."""

@@ -1,0 +1,65 @@
+"""``ser-batch``: score a folder or manifest of recordings into a Parquet table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ser_batch.inputs import InputError
+from ser_batch.job import DEFAULT_FILES_PER_BATCH, JobConfig, run_job
+from ser_inference import (
+    DEFAULT_MAX_DURATION_S,
+    DEFAULT_MIN_DURATION_S,
+    DEFAULT_MODEL_PATH,
+    AudioLimits,
+    ModelLoadError,
+)
+
+app = typer.Typer(add_completion=False, help=__doc__)
+
+
+@app.command()
+def main(
+    source: Path = typer.Argument(
+        ...,
+        metavar="INPUT",
+        help="Folder (searched recursively) or manifest (.csv/.parquet with a 'path' column).",
+    ),
+    out: Path = typer.Option(..., "--out", help="Results .parquet; an existing one is resumed."),
+    model: Path = typer.Option(
+        DEFAULT_MODEL_PATH, envvar="SER_MODEL_PATH", help="ONNX model exported by ser-train."
+    ),
+    segments: bool = typer.Option(
+        False,
+        "--segments",
+        help="Also write each file's window timeline to <out>.segments.parquet.",
+    ),
+    address: str | None = typer.Option(
+        None, help="Ray cluster to run on ('auto', 'ray://head:10001'); default: local Ray."
+    ),
+    workers: int | None = typer.Option(
+        None, min=1, help="Scoring actors (one CPU each); default: one per CPU Ray sees."
+    ),
+    files_per_batch: int = typer.Option(
+        DEFAULT_FILES_PER_BATCH, min=1, help="Files per actor call."
+    ),
+    min_duration_s: float = typer.Option(DEFAULT_MIN_DURATION_S, min=0, help="Shortest file, s."),
+    max_duration_s: float = typer.Option(DEFAULT_MAX_DURATION_S, min=0, help="Longest file, s."),
+) -> None:
+    """Classify every recording of INPUT; bad files become rows with their error."""
+    config = JobConfig(
+        input=source,
+        out=out,
+        model=model,
+        limits=AudioLimits(min_duration_s=min_duration_s, max_duration_s=max_duration_s),
+        segments=segments,
+        address=address,
+        workers=workers,
+        files_per_batch=files_per_batch,
+    )
+    try:
+        run_job(config, echo=typer.echo)
+    except (InputError, ModelLoadError) as error:
+        typer.echo(f"ser-batch: {error}", err=True)
+        raise typer.Exit(2) from None

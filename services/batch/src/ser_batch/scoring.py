@@ -1,0 +1,203 @@
+"""Score a list of audio files with one classifier: one row per file, errors included.
+
+No Ray here: the actor in :mod:`ser_batch.job` calls :func:`score_files` on each batch, and
+tests call it directly. Files are decoded and featurised one by one; their windows are
+gathered and sent to the model together (up to ``MAX_WINDOWS_PER_RUN`` per call), which is
+where batching pays: one ``session.run`` for many short clips instead of one each.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from ser_features import AudioError
+from ser_inference import AudioLimits, EmotionClassifier, Prediction, PreparedAudio
+
+logger = logging.getLogger(__name__)
+
+# Windows per model call: 256 windows of the shipped model's input are ~33 MB of float32;
+# larger calls do not run faster per window on a CPU and only hold more memory.
+MAX_WINDOWS_PER_RUN = 256
+PROBABILITY_PREFIX = "p_"
+SEGMENTS_COLUMN = "segments"
+# Reasons for failures that are not the audio's fault (the API has no such cases).
+UNREADABLE_REASON = "unreadable"  # the file vanished or may not be read
+INTERNAL_REASON = "internal"  # a bug: logged with its traceback, the job goes on
+
+
+def probability_columns(labels: tuple[str, ...]) -> list[str]:
+    """``p_<label>`` for each label, in the model's label order."""
+    return [f"{PROBABILITY_PREFIX}{label}" for label in labels]
+
+
+def _probability_fields(labels: tuple[str, ...]) -> list[tuple[str, pa.DataType]]:
+    return [(name, pa.float64()) for name in probability_columns(labels)]
+
+
+def segment_type(labels: tuple[str, ...]) -> pa.StructType:
+    """One model window of a file's timeline (times in s, level in dBFS)."""
+    return pa.struct(
+        [
+            ("start_s", pa.float64()),
+            ("end_s", pa.float64()),
+            ("rms_dbfs", pa.float64()),
+            ("silent", pa.bool_()),
+            ("emotion", pa.string()),
+            ("confidence", pa.float64()),
+            *_probability_fields(labels),
+        ]
+    )
+
+
+def result_schema(labels: tuple[str, ...], *, with_segments: bool) -> pa.Schema:
+    """Columns of the results table; ``segments`` (a list per file) only when asked for."""
+    fields = [
+        ("path", pa.string()),
+        ("emotion", pa.string()),
+        ("confidence", pa.float64()),
+        *_probability_fields(labels),
+        ("duration_s", pa.float64()),
+        ("sample_rate", pa.int64()),
+        ("model_version", pa.string()),
+        ("error", pa.string()),  # null, or the AudioError reason code (as the API's metrics)
+        ("error_detail", pa.string()),  # the one-line message the API answers with
+    ]
+    if with_segments:
+        fields.append((SEGMENTS_COLUMN, pa.list_(segment_type(labels))))
+    return pa.schema(fields)
+
+
+def _label_values(labels: tuple[str, ...], probabilities: np.ndarray | None) -> dict:
+    names = probability_columns(labels)
+    if probabilities is None:
+        return dict.fromkeys(names)
+    return {name: float(value) for name, value in zip(names, probabilities, strict=True)}
+
+
+def _row(path: str, prediction: Prediction, model_version: str, with_segments: bool) -> dict:
+    labels = prediction.labels
+    row = {
+        "path": path,
+        "emotion": prediction.emotion,
+        "confidence": prediction.confidence,
+        **_label_values(labels, prediction.probabilities),
+        "duration_s": prediction.duration_s,
+        "sample_rate": prediction.source_sample_rate,
+        "model_version": model_version,
+        "error": None,
+        "error_detail": None,
+    }
+    if with_segments:
+        segments = []
+        for window in prediction.windows:
+            probs = window.probabilities
+            best = None if probs is None else int(np.argmax(probs))
+            segments.append(
+                {
+                    "start_s": window.start_s,
+                    "end_s": window.end_s,
+                    "rms_dbfs": window.rms_dbfs,
+                    "silent": window.silent,
+                    "emotion": None if best is None else labels[best],
+                    "confidence": None if best is None else float(probs[best]),
+                    **_label_values(labels, probs),
+                }
+            )
+        row[SEGMENTS_COLUMN] = segments
+    return row
+
+
+def _error_row(
+    path: str, reason: str, detail: str, labels: tuple[str, ...], model_version: str
+) -> dict:
+    return {
+        "path": path,
+        "emotion": None,
+        "confidence": None,
+        **_label_values(labels, None),
+        "duration_s": None,
+        "sample_rate": None,
+        "model_version": model_version,
+        "error": reason,
+        "error_detail": detail,
+    }
+
+
+@dataclass
+class _Pending:
+    """Recordings prepared but not yet run through the model."""
+
+    items: list[tuple[int, PreparedAudio]] = field(default_factory=list)  # (row index, audio)
+    n_windows: int = 0
+
+
+def score_files(
+    classifier: EmotionClassifier,
+    paths: list[str],
+    limits: AudioLimits,
+    *,
+    with_segments: bool = False,
+) -> pa.Table:
+    """Classify each file; a file that cannot be classified becomes a row with its error.
+
+    Parameters
+    ----------
+    classifier : the loaded model (the API's classifier)
+    paths : files to read (any format ``ser_features.load_audio`` decodes)
+    limits : the same duration and size limits the API applies
+    with_segments : add each file's window timeline as a ``segments`` list column
+
+    Returns
+    -------
+    pa.Table
+        One row per path, in order, with :func:`result_schema` columns. Probabilities are
+        those :meth:`EmotionClassifier.predict` gives for the file alone.
+    """
+    labels, version = classifier.labels, classifier.model_version
+    rows: list[dict | None] = [None] * len(paths)
+    pending = _Pending()
+
+    def flush() -> None:
+        if not pending.items:
+            return
+        started = time.perf_counter()
+        probabilities = classifier.run(
+            np.concatenate([audio.utterance.features for _, audio in pending.items])
+        )
+        per_window_ms = (time.perf_counter() - started) * 1e3 / len(probabilities)
+        offset = 0
+        for index, audio in pending.items:
+            n = len(audio.utterance.features)
+            prediction = classifier.assemble(
+                audio, probabilities[offset : offset + n], per_window_ms * n
+            )
+            rows[index] = _row(paths[index], prediction, version, with_segments)
+            offset += n
+        pending.items.clear()
+        pending.n_windows = 0
+
+    for index, path in enumerate(paths):
+        try:
+            audio = classifier.prepare(path, limits)
+        except AudioError as error:
+            rows[index] = _error_row(path, error.reason, str(error), labels, version)
+            continue
+        except OSError as error:
+            detail = f"the file cannot be read: {error.strerror or error}"
+            rows[index] = _error_row(path, UNREADABLE_REASON, detail, labels, version)
+            continue
+        except Exception as error:  # one bad file must never stop an archive's job
+            logger.exception("unexpected error scoring %s", path)
+            rows[index] = _error_row(path, INTERNAL_REASON, repr(error), labels, version)
+            continue
+        if pending.n_windows + len(audio.utterance.features) > MAX_WINDOWS_PER_RUN:
+            flush()
+        pending.items.append((index, audio))
+        pending.n_windows += len(audio.utterance.features)
+    flush()
+    return pa.Table.from_pylist(rows, schema=result_schema(labels, with_segments=with_segments))
