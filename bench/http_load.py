@@ -42,18 +42,19 @@ def _rss_mib(pid: int) -> float:
 class Server:
     """``uvicorn ser_api.main:app`` in a subprocess, logs to a temp file."""
 
-    def __init__(self, model: Path) -> None:
+    def __init__(self, model: Path, workers: int = 1, env: dict[str, str] | None = None) -> None:
         self.port = _free_port()
+        self.workers = workers
         self.url = f"http://{HOST}:{self.port}"
         # Outlives this method: the server writes to it until stop().
         self.log = tempfile.NamedTemporaryFile(prefix="ser-bench-", suffix=".log", delete=False)  # noqa: SIM115
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SER_")}
-        env |= {"SER_MODEL_PATH": str(model), "SER_ORT_THREADS": "1"}
+        base = {k: v for k, v in os.environ.items() if not k.startswith("SER_")}
+        environment = base | {"SER_MODEL_PATH": str(model), "SER_ORT_THREADS": "1"} | (env or {})
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "ser_api.main:app", "--host", HOST,
-             "--port", str(self.port), "--no-access-log"],
-            cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+             "--port", str(self.port), "--no-access-log", "--workers", str(workers)],
+            cwd=REPO, env=environment, stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
 
     def stop(self) -> None:
@@ -64,7 +65,7 @@ class Server:
             self.process.kill()
 
 
-async def _first_answer(server: Server, clip: bytes) -> float:
+async def first_answer(server: Server, clip: bytes) -> float:
     """Seconds from process start to the first 200 from /predict."""
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
         deadline = time.perf_counter() + STARTUP_TIMEOUT_S
@@ -81,7 +82,7 @@ async def _first_answer(server: Server, clip: bytes) -> float:
     raise RuntimeError("server did not answer in time")
 
 
-async def _load(url: str, clip: bytes, total: int, concurrency: int, max_s: float) -> dict:
+async def load(url: str, clip: bytes, total: int, concurrency: int, max_s: float) -> dict:
     latencies: list[float] = []
     errors = 0
     remaining = total
@@ -140,7 +141,7 @@ async def _rss_after(url: str, pid: int, clip: bytes, count: int) -> dict:
     done = 0
     while done < count:
         batch = min(1_000, count - done)
-        await _load(url, clip, batch, CONCURRENCY, max_s=600)
+        await load(url, clip, batch, CONCURRENCY, max_s=600)
         done += batch
         checkpoints[done] = round(_rss_mib(pid), 1)
     return {"rss_before_mib": round(before, 1), "rss_after_mib": checkpoints[done],
@@ -153,9 +154,9 @@ def run(rss_requests: int = 10_000, load_requests: int = LOAD_REQUESTS) -> list[
     clip_desc = f"{CLIP_S:g}-s 16-bit mono WAV at {CLIP_RATE // 1000} kHz; model: {model_desc}"
     server = Server(model)
     try:
-        cold = asyncio.run(_first_answer(server, clip))
-        asyncio.run(_load(server.url, clip, 200, CONCURRENCY, 30))  # warm-up
-        load = asyncio.run(_load(server.url, clip, load_requests, CONCURRENCY, LOAD_MAX_S))
+        cold = asyncio.run(first_answer(server, clip))
+        asyncio.run(load(server.url, clip, 200, CONCURRENCY, 30))  # warm-up
+        loaded = asyncio.run(load(server.url, clip, load_requests, CONCURRENCY, LOAD_MAX_S))
         long_file = asyncio.run(_long_file(server.url))
         rss = asyncio.run(_rss_after(server.url, server.process.pid, clip, rss_requests))
     finally:
@@ -166,7 +167,7 @@ def run(rss_requests: int = 10_000, load_requests: int = LOAD_REQUESTS) -> list[
          "results": {"seconds": round(cold, 3)}},
         {"name": f"HTTP /predict, {CONCURRENCY} concurrent clients, loopback",
          "input": clip_desc + "; asyncio httpx client in a separate process",
-         "command": command, "results": load},
+         "command": command, "results": loaded},
         {"name": "10-minute file through /predict (client-side wall time)",
          "input": "600-s 16-bit mono WAV at 16 kHz; model: " + model_desc,
          "command": command, "results": long_file},
