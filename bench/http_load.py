@@ -40,9 +40,15 @@ def _rss_mib(pid: int) -> float:
 
 
 class Server:
-    """``uvicorn ser_api.main:app`` in a subprocess, logs to a temp file."""
+    """``uvicorn <app>`` (the API by default) in a subprocess, logs to a temp file."""
 
-    def __init__(self, model: Path, workers: int = 1, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        model: Path,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        app: str = "ser_api.main:app",
+    ) -> None:
         self.port = _free_port()
         self.workers = workers
         self.url = f"http://{HOST}:{self.port}"
@@ -52,7 +58,7 @@ class Server:
         environment = base | {"SER_MODEL_PATH": str(model), "SER_ORT_THREADS": "1"} | (env or {})
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "ser_api.main:app", "--host", HOST,
+            [sys.executable, "-m", "uvicorn", app, "--host", HOST,
              "--port", str(self.port), "--no-access-log", "--workers", str(workers)],
             cwd=REPO, env=environment, stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip

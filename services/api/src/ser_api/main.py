@@ -14,6 +14,7 @@ from anyio import CapacityLimiter
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from pydantic import ValidationError
+from threadpoolctl import threadpool_limits
 
 from ser_api import __version__
 from ser_api.config import Settings, get_settings
@@ -37,6 +38,11 @@ class StartupError(RuntimeError):
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    # numpy's OpenBLAS would start one thread per core for the mel product of every request;
+    # those threads fight the inference threads and the other workers for the same cores
+    # (profiled: window_features 10 ms instead of 2.7 ms). Concurrency comes from the
+    # limiter and the worker processes instead.
+    threadpool_limits(limits=1, user_api="blas")
     try:
         classifier = EmotionClassifier.load(settings.model_path, threads=settings.ort_threads)
     except ModelLoadError as error:
