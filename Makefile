@@ -10,6 +10,11 @@ API_PORT ?= 8000
 UI_PORT ?= 8501
 # API worker processes: one per core measured fastest on the 2-core host (README, Benchmarks).
 SER_WORKERS ?= 2
+# Shared by the workers so /metrics reports them all; emptied at each start (ser_api.metrics).
+METRICS_DIR ?= $(or $(TMPDIR),/tmp)/ser-metrics-$(API_PORT)
+SERVE_API = rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR) && \
+	PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) SER_BIND_ADDRESS=$(API_HOST) \
+	$(SERVE_API)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lint format test test-fast train tune evaluate bench run api ui e2e browser lock clean
@@ -55,14 +60,14 @@ bench: $(STAMP)  ## speed benchmarks (results: bench/results/, README)
 
 run: $(STAMP)  ## API on :$(API_PORT) and UI on :$(UI_PORT) with the shipped model; Ctrl-C stops both
 	@trap 'kill 0' EXIT INT TERM; \
-	$(BIN)/uvicorn ser_api.main:app --host $(API_HOST) --port $(API_PORT) --workers $(SER_WORKERS) & \
+	{ $(SERVE_API); } & \
 	SER_API_URL=http://$(API_HOST):$(API_PORT) $(BIN)/streamlit run services/ui/src/ser_ui/app.py \
 		--server.address $(API_HOST) --server.port $(UI_PORT) --server.headless true \
 		--browser.gatherUsageStats false & \
 	wait
 
 api: $(STAMP)  ## only the API, in the foreground
-	$(BIN)/uvicorn ser_api.main:app --host $(API_HOST) --port $(API_PORT) --workers $(SER_WORKERS)
+	$(SERVE_API)
 
 browser:  ## install Debian's chromium for the browser test (needs root; optional)
 	@command -v chromium >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
