@@ -6,11 +6,12 @@ message naming the variable, instead of surfacing later as a confusing request f
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "SER_"
@@ -21,6 +22,13 @@ DEFAULT_MAX_UPLOAD_BYTES = 128 * MIB
 DEFAULT_MAX_DURATION_S = 600.0  # s: ten minutes
 DEFAULT_MIN_DURATION_S = 0.25  # s: shorter clips hold too little speech to judge
 DEFAULT_MAX_BATCH_FILES = 16
+# Per worker: with 2 running, 8 waiting recordings of 30 s each are about 0.5 s of work on
+# one core, so an admitted request is answered well within 2 s (README, Reliability).
+DEFAULT_MAX_QUEUED_REQUESTS = 8
+DEFAULT_RETRY_AFTER_S = 1  # s: a recording takes milliseconds; the queue drains in well under 1 s
+DEFAULT_BODY_TIMEOUT_S = 30.0  # s: 128 MiB at 40 Mbit/s; a slower upload is cut off
+MIN_API_KEY_CHARS = 16  # shorter keys are guessable; refused at startup
+LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -63,6 +71,32 @@ class Settings(BaseSettings):
         le=256,
         description="Recordings processed at once; more wait. Bounds CPU and memory.",
     )
+    max_queued_requests: int = Field(
+        DEFAULT_MAX_QUEUED_REQUESTS,
+        ge=0,
+        le=10_000,
+        description="Recordings per worker that may wait for a compute slot; beyond that the "
+        "service answers 503 with Retry-After instead of queueing without bound.",
+    )
+    retry_after_s: int = Field(
+        DEFAULT_RETRY_AFTER_S, ge=1, le=3600, description="Retry-After of a 503, in seconds."
+    )
+    body_timeout_s: float = Field(
+        DEFAULT_BODY_TIMEOUT_S,
+        gt=0,
+        description="Seconds a client may take to send its request body; slower uploads get "
+        "408 and the connection is closed, so a trickling client holds nothing for long.",
+    )
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Bearer keys, comma-separated; when set, every endpoint but /health "
+        "needs 'Authorization: Bearer <key>'. Empty: no authentication.",
+    )
+    bind_address: str = Field(
+        "127.0.0.1",
+        description="Address the server listens on, as given to uvicorn --host (uvicorn does "
+        "not tell the app); beyond loopback without SER_API_KEYS, start-up logs a warning.",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins allowed by CORS, comma-separated; empty disables CORS.",
@@ -78,6 +112,25 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _check_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        short = sum(len(key.get_secret_value()) < MIN_API_KEY_CHARS for key in keys)
+        if short:
+            # The keys themselves are never echoed: this message ends up in logs.
+            raise ValueError(
+                f"{short} key(s) shorter than {MIN_API_KEY_CHARS} characters; "
+                "use e.g. 'python -c \"import secrets; print(secrets.token_urlsafe(32))\"'"
+            )
+        return keys
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
@@ -91,6 +144,17 @@ class Settings(BaseSettings):
                 f"SER_MAX_DURATION_S ({self.max_duration_s})"
             )
         return self
+
+    @property
+    def exposed(self) -> bool:
+        """True when the bind address reaches beyond this host (anything but loopback)."""
+        host = self.bind_address.strip("[]").lower()
+        if host in LOOPBACK_NAMES:
+            return False
+        try:
+            return not ipaddress.ip_address(host).is_loopback
+        except ValueError:  # a host name other than localhost: assume it is reachable
+            return True
 
 
 @lru_cache

@@ -1,0 +1,61 @@
+"""Load shedding: a bounded queue in front of the compute slots.
+
+Each worker runs at most ``SER_MAX_CONCURRENT_INFERENCES`` recordings at once (the
+limiter) and lets at most ``SER_MAX_QUEUED_REQUESTS`` more wait for a slot. A recording
+beyond that is refused at once with 503 and ``Retry-After``: under overload, clients learn
+within milliseconds to come back, instead of every client waiting ever longer in an
+unbounded queue. When load drops, the next request finds room again: nothing to reset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import CapacityLimiter
+from fastapi import status
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class ServiceBusyError(StarletteHTTPException):
+    """Every compute slot and queue place of this worker is taken; try again shortly."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=(
+                "the service is busy: every processing slot and queue place is taken; "
+                f"retry in {retry_after_s} s"
+            ),
+            headers={"Retry-After": str(retry_after_s)},
+        )
+
+
+class Admission:
+    """Admit a recording to the compute stage, or refuse it when the queue is full.
+
+    Parameters
+    ----------
+    limiter : the compute slots (also handed to the worker threads)
+    max_queued : recordings that may wait for a slot beyond those running
+    retry_after_s : seconds advertised in the 503's ``Retry-After``
+
+    Not thread-safe: used from the event loop only, like the limiter's bookkeeping.
+    """
+
+    def __init__(self, limiter: CapacityLimiter, max_queued: int, retry_after_s: int) -> None:
+        self.limiter = limiter
+        self.capacity = int(limiter.total_tokens) + max_queued
+        self.retry_after_s = retry_after_s
+        self.admitted = 0  # running + waiting
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold a place until the block ends; raises :class:`ServiceBusyError` when full."""
+        if self.admitted >= self.capacity:
+            raise ServiceBusyError(self.retry_after_s)
+        self.admitted += 1
+        try:
+            yield
+        finally:
+            self.admitted -= 1
