@@ -17,7 +17,7 @@ SERVE_API = rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR) && \
 	$(SERVE_API)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lint format test test-fast train tune evaluate bench run api ui e2e browser lock clean
+.PHONY: help setup lint format test test-fast train tune evaluate bench fuzz soak run api ui e2e browser lock clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | column -t -s $$'\t'
@@ -57,6 +57,9 @@ evaluate: $(STAMP)  ## leave-one-corpus-out and robustness evaluation
 
 bench: $(STAMP)  ## speed benchmarks (results: bench/results/, README)
 	$(BIN)/python -m bench.run_all
+
+fuzz: $(STAMP)  ## schemathesis against a live API, 500 examples per endpoint (bench/results/fuzz.md)
+	$(BIN)/python -m bench.fuzz
 
 run: $(STAMP)  ## API on :$(API_PORT) and UI on :$(UI_PORT) with the shipped model; Ctrl-C stops both
 	@trap 'kill 0' EXIT INT TERM; \

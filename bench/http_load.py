@@ -71,9 +71,9 @@ class Server:
             self.process.kill()
 
 
-async def first_answer(server: Server, clip: bytes) -> float:
+async def first_answer(server: Server, clip: bytes, headers: dict[str, str] | None = None) -> float:
     """Seconds from process start to the first 200 from /predict."""
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=10, headers=headers) as client:
         deadline = time.perf_counter() + STARTUP_TIMEOUT_S
         while time.perf_counter() < deadline:
             if server.process.poll() is not None:

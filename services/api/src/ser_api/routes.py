@@ -39,7 +39,16 @@ from ser_inference import AudioLimits, EmotionClassifier, Prediction
 
 # /health answers without a key (probes and load balancers); everything else may need one.
 public_router = APIRouter()
-router = APIRouter(dependencies=[Depends(require_api_key)])
+router = APIRouter(
+    dependencies=[Depends(require_api_key)],
+    responses={
+        401: {
+            "model": ErrorResponse,
+            "description": "SER_API_KEYS is set and the request has no valid "
+            "'Authorization: Bearer' key.",
+        }
+    },
+)
 
 # Declared types that cannot be audio are refused (415) before decoding. Generic or missing
 # types are let through: libsndfile decides from the bytes, not from what the client claims.
@@ -49,7 +58,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     for code, text in {
         400: "Missing form field, or not exactly one file.",
         413: "Request body over SER_MAX_UPLOAD_BYTES.",
-        401: "SER_API_KEYS is set and the request has no valid 'Authorization: Bearer' key.",
         408: "The request body took longer than SER_BODY_TIMEOUT_S to arrive.",
         415: "Not multipart/form-data, or a file declared as a non-audio type.",
         422: "Empty, undecodable, too short, too long, silent or NaN audio.",
