@@ -17,7 +17,7 @@ SERVE_API = rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR) && \
 	$(SERVE_API)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lint format test test-fast train tune evaluate bench fuzz soak run api ui e2e browser lock clean
+.PHONY: help setup lint format test test-fast train tune evaluate bench fuzz soak reliability run api ui e2e browser lock clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | column -t -s $$'\t'
@@ -60,6 +60,12 @@ bench: $(STAMP)  ## speed benchmarks (results: bench/results/, README)
 
 fuzz: $(STAMP)  ## schemathesis against a live API, 500 examples per endpoint (bench/results/fuzz.md)
 	$(BIN)/python -m bench.fuzz
+
+soak: $(STAMP)  ## 20,000 mixed requests against a live 2-worker API (bench/results/soak.json)
+	$(BIN)/python -m bench.reliability soak
+
+reliability: $(STAMP)  ## soak, overload (64 clients) and faults (killed worker, slow clients)
+	$(BIN)/python -m bench.reliability all
 
 run: $(STAMP)  ## API on :$(API_PORT) and UI on :$(UI_PORT) with the shipped model; Ctrl-C stops both
 	@trap 'kill 0' EXIT INT TERM; \

@@ -111,6 +111,7 @@ class Connection:
 @dataclass
 class LoadResult:
     answers: list[Answer] = field(default_factory=list)
+    indices: list[int] = field(default_factory=list)  # the request index of each answer
     elapsed_s: float = 0.0
 
     def summary(self, concurrency: int) -> dict:
@@ -147,6 +148,7 @@ async def hammer(
                 if time.perf_counter() > deadline:
                     break
                 result.answers.append(await connection.send(next_request(index)))
+                result.indices.append(index)
         finally:
             await connection.close()
 

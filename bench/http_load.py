@@ -39,8 +39,28 @@ def _rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def worker_pids(supervisor: int) -> set[int]:
+    """uvicorn's worker processes under ``supervisor`` (its spawned multiprocessing children)."""
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    pids = set()
+    for pid in map(int, children):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:  # exited meanwhile
+            continue
+        if b"spawn_main" in command:
+            pids.add(pid)
+    return pids
+
+
+def worker_rss_mib(server: Server) -> dict[int, float]:
+    """Resident memory of each serving process: the workers, or the single process."""
+    pids = worker_pids(server.process.pid) if server.workers > 1 else {server.process.pid}
+    return {pid: round(_rss_mib(pid), 1) for pid in sorted(pids)}
+
+
 class Server:
-    """``uvicorn <app>`` (the API by default) in a subprocess, logs to a temp file."""
+    """``ser-api`` serving ``app`` (the API by default) in a subprocess, logs to a temp file."""
 
     def __init__(
         self,
@@ -56,10 +76,15 @@ class Server:
         self.log = tempfile.NamedTemporaryFile(prefix="ser-bench-", suffix=".log", delete=False)  # noqa: SIM115
         base = {k: v for k, v in os.environ.items() if not k.startswith("SER_")}
         environment = base | {"SER_MODEL_PATH": str(model), "SER_ORT_THREADS": "1"} | (env or {})
+        if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in environment:
+            # As make run does: the workers share one metrics directory, fresh for this run.
+            environment["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ser-metrics-")
         self.started = time.perf_counter()
+        environment |= {"SER_HOST": HOST, "SER_PORT": str(self.port),
+                        "SER_WORKERS": str(workers)}  # fmt: skip
+        # ser-api, as make run and the container start it: one SO_REUSEPORT socket per worker.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", app, "--host", HOST,
-             "--port", str(self.port), "--no-access-log", "--workers", str(workers)],
+            [sys.executable, "-m", "ser_api.serve", app],
             cwd=REPO, env=environment, stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""The real service in uvicorn with two worker processes: what only a live server shows.
+"""The real service (ser-api) with two worker processes: what only a live server shows.
 
 Metrics summed over the workers, load shedding with 503 + Retry-After, a trickling client
 cut off without blocking others, and a killed worker replaced while the others keep
@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from bench.http_load import worker_pids
 from tests.support.audio import harmonic_tone, wav_bytes
 from tests.ui.live_servers import api_import_problem, live_api_process
 
@@ -40,20 +41,6 @@ class Service:
     url: str
     pid: int  # uvicorn's supervisor
     metrics_dir: Path
-
-
-def worker_pids(supervisor: int) -> set[int]:
-    """The uvicorn worker processes under ``supervisor`` (spawned multiprocessing children)."""
-    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
-    pids = set()
-    for pid in map(int, children):
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"spawn_main" in command:
-            pids.add(pid)
-    return pids
 
 
 @pytest.fixture(scope="module")

@@ -107,15 +107,18 @@ def live_api(workdir: Path, workers: int = 1, **settings: str) -> Iterator[str]:
 def live_api_process(
     workdir: Path, workers: int = 1, **settings: str
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """:func:`live_api`, also yielding the uvicorn (supervisor) process."""
+    """:func:`live_api`, also yielding the server (with workers: the supervisor) process."""
     from tests.support.tiny_model import build_tiny_model
 
     model_path = build_tiny_model(workdir / "tiny.onnx")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "uvicorn", "ser_api.main:app"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    env = _clean_env(SER_MODEL_PATH=str(model_path), SER_LOG_LEVEL="WARNING", **settings)
+    # ser-api, as make run and the container start it.
+    command = [sys.executable, "-m", "ser_api.serve"]
+    env = _clean_env(
+        SER_MODEL_PATH=str(model_path), SER_LOG_LEVEL="WARNING", SER_HOST="127.0.0.1",
+        SER_PORT=str(port), SER_WORKERS=str(workers), **settings,
+    )  # fmt: skip
     with serving("API", command, env, f"{url}/health", workdir / "api.log") as process:
         yield url, process
 

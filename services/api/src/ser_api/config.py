@@ -92,10 +92,24 @@ class Settings(BaseSettings):
         description="Bearer keys, comma-separated; when set, every endpoint but /health "
         "needs 'Authorization: Bearer <key>'. Empty: no authentication.",
     )
-    bind_address: str = Field(
+    host: str = Field(
         "127.0.0.1",
-        description="Address the server listens on, as given to uvicorn --host (uvicorn does "
-        "not tell the app); beyond loopback without SER_API_KEYS, start-up logs a warning.",
+        description="Interface ser-api listens on. Under a bare uvicorn set it to uvicorn's "
+        "--host: uvicorn does not tell the app, and the no-key warning needs it.",
+    )
+    bind_address: str | None = Field(
+        None,
+        description="Where clients reach the API when that differs from SER_HOST (a container "
+        "listens on 0.0.0.0 but compose publishes the port on this host address). Beyond "
+        "loopback without SER_API_KEYS, start-up logs a warning.",
+    )
+    port: int = Field(8000, ge=1, le=65_535, description="TCP port ser-api listens on.")
+    workers: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Worker processes of ser-api, each with its own socket (SO_REUSEPORT); "
+        "one per core measured fastest.",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -147,8 +161,8 @@ class Settings(BaseSettings):
 
     @property
     def exposed(self) -> bool:
-        """True when the bind address reaches beyond this host (anything but loopback)."""
-        host = self.bind_address.strip("[]").lower()
+        """True when clients beyond this host can reach the API (anything but loopback)."""
+        host = (self.bind_address or self.host).strip("[]").lower()
         if host in LOOPBACK_NAMES:
             return False
         try:

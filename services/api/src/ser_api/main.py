@@ -68,7 +68,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             "listening on %s without API keys: anyone who can reach this address can use "
             "the API; set SER_API_KEYS (and send the key from the web app), or bind to "
             "127.0.0.1",
-            settings.bind_address,
+            settings.bind_address or settings.host,
         )
     yield
     logger.info("shutting down")
