@@ -17,10 +17,12 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import CLIP_RATE, CLIP_S, REPO, model_path, percentiles, speech_like, wav
+from bench.client import hammer, multipart
+from bench.common import CLIP_RATE, CLIP_S, REPO, model_path, speech_like, wav
 
 HOST = "127.0.0.1"  # loopback only
 CONCURRENCY = 8
+WORKERS = 2  # as make run and the container serve
 LOAD_REQUESTS = 3_000
 LOAD_MAX_S = 60.0  # s: stop the load phase after this even if requests remain
 STARTUP_TIMEOUT_S = 60.0
@@ -113,40 +115,6 @@ async def first_answer(server: Server, clip: bytes, headers: dict[str, str] | No
     raise RuntimeError("server did not answer in time")
 
 
-async def load(url: str, clip: bytes, total: int, concurrency: int, max_s: float) -> dict:
-    latencies: list[float] = []
-    errors = 0
-    remaining = total
-    deadline = time.perf_counter() + max_s
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
-
-        async def worker() -> None:
-            nonlocal remaining, errors
-            while remaining > 0 and time.perf_counter() < deadline:
-                remaining -= 1
-                started = time.perf_counter()
-                try:
-                    response = await client.post("/predict", files={"file": ("c.wav", clip)})
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                latencies.append(time.perf_counter() - started)
-                errors += not ok
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return percentiles(latencies) | {
-        "requests": len(latencies),
-        "errors": errors,
-        "elapsed_s": round(elapsed, 2),
-        "throughput_rps": round(len(latencies) / elapsed, 1),
-        "concurrency": concurrency,
-    }
-
-
 async def _long_file(url: str, seconds: float = 600.0) -> dict:
     data = wav(speech_like(seconds, 16_000, seed=5), 16_000)
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
@@ -166,42 +134,67 @@ async def _long_file(url: str, seconds: float = 600.0) -> dict:
     }
 
 
-async def _rss_after(url: str, pid: int, clip: bytes, count: int) -> dict:
-    before = _rss_mib(pid)
+def _serve_load(server: Server, raw: bytes, total: int) -> dict:
+    """Warm up, then ``total`` requests from CONCURRENCY keep-alive clients."""
+    asyncio.run(hammer(server.url, lambda i: raw, CONCURRENCY, 300, 30))
+    return asyncio.run(hammer(server.url, lambda i: raw, CONCURRENCY, total, LOAD_MAX_S)).summary(
+        CONCURRENCY
+    )
+
+
+def _rss_after(server: Server, raw: bytes, count: int) -> dict:
+    before = worker_rss_mib(server)
     checkpoints = {}
     done = 0
     while done < count:
-        batch = min(1_000, count - done)
-        await load(url, clip, batch, CONCURRENCY, max_s=600)
+        batch = min(2_000, count - done)
+        asyncio.run(hammer(server.url, lambda i: raw, CONCURRENCY, batch, 600))
         done += batch
-        checkpoints[done] = round(_rss_mib(pid), 1)
-    return {"rss_before_mib": round(before, 1), "rss_after_mib": checkpoints[done],
+        checkpoints[done] = worker_rss_mib(server)
+    return {"rss_before_mib": before, "rss_after_mib": checkpoints[done],
             "requests": count, "checkpoints_mib": checkpoints}  # fmt: skip
 
 
-def run(rss_requests: int = 10_000, load_requests: int = LOAD_REQUESTS) -> list[dict]:
+def run(
+    rss_requests: int = 10_000, load_requests: int = LOAD_REQUESTS, workers: int = WORKERS
+) -> list[dict]:
     model, model_desc = model_path()
     clip = wav(speech_like(CLIP_S, CLIP_RATE), CLIP_RATE)
+    raw = multipart("/predict", [("file", "clip.wav", clip, "audio/wav")])
     clip_desc = f"{CLIP_S:g}-s 16-bit mono WAV at {CLIP_RATE // 1000} kHz; model: {model_desc}"
-    server = Server(model)
+    server = Server(model, workers=workers)
     try:
         cold = asyncio.run(first_answer(server, clip))
-        asyncio.run(load(server.url, clip, 200, CONCURRENCY, 30))  # warm-up
-        loaded = asyncio.run(load(server.url, clip, load_requests, CONCURRENCY, LOAD_MAX_S))
+        loaded = _serve_load(server, raw, load_requests)
         long_file = asyncio.run(_long_file(server.url))
-        rss = asyncio.run(_rss_after(server.url, server.process.pid, clip, rss_requests))
+        rss = _rss_after(server, raw, rss_requests)
     finally:
         server.stop()
-    command = "python -m bench.run_all (uvicorn ser_api.main:app, 1 worker, SER_ORT_THREADS=1)"
+    # The yardstick in the same run: same server program, workers, client and clip.
+    yardstick = Server(model, workers=workers, app="bench.decode_only:app")
+    try:
+        asyncio.run(first_answer(yardstick, clip))
+        decode_only = _serve_load(yardstick, raw, load_requests)
+    finally:
+        yardstick.stop()
+    loaded["ratio_to_decode_only"] = round(
+        loaded["throughput_rps"] / decode_only["throughput_rps"], 2
+    )
+    command = (
+        f"python -m bench.run_all (ser-api, {workers} workers, SER_ORT_THREADS=1; "
+        "load client bench/client.py in the benchmark process)"
+    )
     return [
         {"name": "cold start to first answer", "input": clip_desc, "command": command,
          "results": {"seconds": round(cold, 3)}},
         {"name": f"HTTP /predict, {CONCURRENCY} concurrent clients, loopback",
-         "input": clip_desc + "; asyncio httpx client in a separate process",
-         "command": command, "results": loaded},
+         "input": clip_desc, "command": command, "results": loaded},
+        {"name": f"decode-only FastAPI endpoint, {CONCURRENCY} clients (yardstick, same run)",
+         "input": clip_desc.split(";")[0] + "; bench/decode_only.py",
+         "command": command, "results": decode_only},
         {"name": "10-minute file through /predict (client-side wall time)",
          "input": "600-s 16-bit mono WAV at 16 kHz; model: " + model_desc,
          "command": command, "results": long_file},
-        {"name": f"server RSS after {rss_requests} requests", "input": clip_desc,
+        {"name": f"worker RSS after {rss_requests} requests", "input": clip_desc,
          "command": command, "results": rss},
     ]  # fmt: skip

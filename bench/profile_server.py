@@ -16,8 +16,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.client import hammer, multipart
 from bench.common import CLIP_RATE, CLIP_S, REPO, machine, model_path, speech_like, wav
-from bench.http_load import CONCURRENCY, Server, first_answer, load
+from bench.http_load import CONCURRENCY, Server, first_answer
 
 RESULTS = REPO / "bench" / "results"
 TOP = 25  # functions listed per table
@@ -63,17 +64,20 @@ def main() -> None:
     model, model_desc = model_path()
     clip = wav(speech_like(CLIP_S, CLIP_RATE), CLIP_RATE)
     raw = Path(tempfile.mkdtemp(prefix="ser-profile-")) / "raw.txt"
+    request = multipart("/predict", [("file", "clip.wav", clip, "audio/wav")])
     server = Server(model, workers=args.workers)
     try:
         asyncio.run(first_answer(server, clip))
-        asyncio.run(load(server.url, clip, 300, CONCURRENCY, 30))  # warm-up
+        asyncio.run(hammer(server.url, lambda i: request, CONCURRENCY, 300, 30))  # warm-up
         spy = subprocess.Popen(
             [Path(sys.executable).parent / "py-spy", "record", "--pid", str(server.process.pid),
              "--subprocesses", "--duration", str(args.seconds), "--rate", "200",
              "--format", "raw", "--output", str(raw), "--nonblocking"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        result = asyncio.run(load(server.url, clip, 10**6, CONCURRENCY, args.seconds))
+        result = asyncio.run(
+            hammer(server.url, lambda i: request, CONCURRENCY, 10**9, args.seconds)
+        ).summary(CONCURRENCY)
         spy.wait(timeout=args.seconds + 30)
     finally:
         server.stop()
