@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 import anyio
 import pytest
 from anyio import CapacityLimiter
+from fastapi.testclient import TestClient
 
 from ser_api.admission import Admission, ServiceBusyError
+from ser_api.main import create_app
+from tests.api.conftest import make_settings, upload
+from tests.support.audio import harmonic_tone, wav_bytes
 
 
 async def _fill_then_overflow() -> tuple[int, ServiceBusyError | None, bool]:
@@ -46,3 +51,28 @@ def test_a_failed_request_frees_its_place() -> None:
         return admission.admitted
 
     assert anyio.run(scenario) == 0
+
+
+def test_a_full_queue_refuses_before_the_body_is_read(tiny_model_path: Path) -> None:
+    settings = make_settings(tiny_model_path, max_concurrent_inferences=1, max_queued_requests=2)
+    with TestClient(create_app(settings)) as client:
+        admission = client.app.state.admission
+        clip = wav_bytes(harmonic_tone(1.0))
+        admission.admitted = admission.capacity  # as if 3 recordings were running or waiting
+        for path, files in (
+            ("/predict", upload(clip)),
+            ("/predict/batch", {"files": ("a.wav", clip)}),
+        ):
+            refused = client.post(path, files=files)
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["retry-after"] == "1"
+            assert "busy" in refused.json()["detail"]
+        # Refused before the body is parsed: a body that is not even a form gets 503, not 415.
+        unread = client.post(
+            "/predict", content=b"x" * 1000, headers={"content-type": "text/plain"}
+        )
+        assert unread.status_code == 503
+        assert client.get("/health").status_code == 200  # never queued
+        assert 'ser_errors_total{reason="overloaded"} 3.0' in client.get("/metrics").text
+        admission.admitted = 0  # the load is gone: served at once
+        assert client.post("/predict", files=upload(clip)).status_code == 200

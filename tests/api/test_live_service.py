@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -43,23 +44,32 @@ class Service:
     metrics_dir: Path
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+@contextmanager
+def _two_workers(factory: pytest.TempPathFactory, name: str, **settings: str) -> Iterator[Service]:
+    """ser-api with WORKERS workers sharing a metrics directory, once every worker is up."""
     if problem := api_import_problem():
         pytest.skip(problem)
-    workdir = tmp_path_factory.mktemp("live-api")
+    workdir = factory.mktemp(name)
     metrics_dir = workdir / "metrics"
-    settings = {
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-        "SER_MAX_CONCURRENT_INFERENCES": "1",
-        "SER_MAX_QUEUED_REQUESTS": "1",
-        "SER_BODY_TIMEOUT_S": str(BODY_TIMEOUT_S),
-    }
+    settings["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     with live_api_process(workdir, WORKERS, **settings) as (url, process):
         deadline = time.monotonic() + WAIT_LIMIT_S
         while len(worker_pids(process.pid)) < WORKERS and time.monotonic() < deadline:
             time.sleep(0.2)
         yield Service(url, process.pid, metrics_dir)
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """Tiny queue (1 running + 1 waiting per worker) and a short body timeout."""
+    with _two_workers(
+        tmp_path_factory,
+        "live-api",
+        SER_MAX_CONCURRENT_INFERENCES="1",
+        SER_MAX_QUEUED_REQUESTS="1",
+        SER_BODY_TIMEOUT_S=str(BODY_TIMEOUT_S),
+    ) as running:
+        yield running
 
 
 def _metric_total(text: str, name: str, **labels: str) -> float:
@@ -159,18 +169,8 @@ def test_trickling_client_is_cut_off_and_blocks_nobody(service: Service) -> None
 @pytest.fixture(scope="module")
 def roomy_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """Default queue: with one worker gone, the other must absorb the load without 503s."""
-    if problem := api_import_problem():
-        pytest.skip(problem)
-    workdir = tmp_path_factory.mktemp("live-api-kill")
-    metrics_dir = workdir / "metrics"
-    with live_api_process(workdir, WORKERS, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)) as (
-        url,
-        process,
-    ):
-        deadline = time.monotonic() + WAIT_LIMIT_S
-        while len(worker_pids(process.pid)) < WORKERS and time.monotonic() < deadline:
-            time.sleep(0.2)
-        yield Service(url, process.pid, metrics_dir)
+    with _two_workers(tmp_path_factory, "live-api-kill") as running:
+        yield running
 
 
 def test_killed_worker_is_replaced_while_the_other_keeps_answering(roomy_service: Service) -> None:

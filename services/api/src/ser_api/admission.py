@@ -49,10 +49,15 @@ class Admission:
         self.retry_after_s = retry_after_s
         self.admitted = 0  # running + waiting
 
+    @property
+    def full(self) -> bool:
+        """No place left: a request arriving now would be refused."""
+        return self.admitted >= self.capacity
+
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Hold a place until the block ends; raises :class:`ServiceBusyError` when full."""
-        if self.admitted >= self.capacity:
+        if self.full:
             raise ServiceBusyError(self.retry_after_s)
         self.admitted += 1
         try:

@@ -23,7 +23,11 @@ from ser_api.config import Settings, get_settings
 from ser_api.errors import install_error_handlers
 from ser_api.logs import configure_logging
 from ser_api.metrics import Metrics
-from ser_api.middleware import BodyLimitsMiddleware, RequestContextMiddleware
+from ser_api.middleware import (
+    BodyLimitsMiddleware,
+    EarlySheddingMiddleware,
+    RequestContextMiddleware,
+)
 from ser_api.routes import public_router, router
 from ser_inference import EmotionClassifier, ModelLoadError
 
@@ -31,6 +35,7 @@ logger = logging.getLogger("ser_api")
 
 MAX_FORM_FIELDS = 16  # non-file form fields: the API reads none, a few are tolerated
 MAX_FORM_PART_BYTES = 64 * 1024  # bytes per non-file form field
+COMPUTE_PATHS = frozenset({"/predict", "/predict/batch"})  # behind the bounded queue
 
 
 class StartupError(RuntimeError):
@@ -97,7 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(public_router)
     app.include_router(router)
     # Added innermost first: the request context wraps everything, so a 413 from the body
-    # limit still gets a request id, an access line and a metric.
+    # limit or an early 503 still gets a request id, an access line and a metric.
+    app.add_middleware(EarlySheddingMiddleware, paths=COMPUTE_PATHS, metrics=metrics)
     app.add_middleware(
         BodyLimitsMiddleware,
         max_bytes=settings.max_upload_bytes,

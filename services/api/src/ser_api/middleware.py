@@ -16,6 +16,7 @@ import uuid
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ser_api.admission import Admission, ServiceBusyError
 from ser_api.errors import BodyTimeoutError, BodyTooLargeError, status_reason
 from ser_api.logs import request_id_var
 from ser_api.metrics import Metrics
@@ -125,7 +126,9 @@ class BodyLimitsMiddleware:
             return
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send, BodyTooLargeError(self.max_bytes, int(declared)))
+            await send_refusal(
+                send, BodyTooLargeError(self.max_bytes, int(declared)), self.metrics, close=True
+            )
             return
 
         received = 0
@@ -162,21 +165,46 @@ class BodyLimitsMiddleware:
             # Normally FastAPI's handler has already answered; this covers reads elsewhere.
             if response_started:
                 raise
-            await self._refuse(send, error)
+            # The unread rest of the body makes the connection unusable.
+            await send_refusal(send, error, self.metrics, close=True)
 
-    async def _refuse(self, send: Send, error: StarletteHTTPException) -> None:
-        self.metrics.errors.labels(status_reason(error.status_code)).inc()
-        body = json.dumps({"detail": error.detail}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": error.status_code,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    # The unread rest of the body makes the connection unusable.
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+
+class EarlySheddingMiddleware:
+    """Answer 503 before reading the body when the worker's queue is already full.
+
+    The admission in the routes takes its place only once the body is in (so a slow upload
+    holds none), which alone would make every refused client first upload and parse its
+    whole recording; under overload that parsing ate the CPU the admitted requests needed.
+    This checks the same queue when the request starts and refuses at once, taking no place.
+    uvicorn discards the unread body and keeps the connection open.
+    """
+
+    def __init__(self, app: ASGIApp, paths: frozenset[str], metrics: Metrics) -> None:
+        self.app = app
+        self.paths = paths
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in self.paths:
+            admission: Admission | None = getattr(scope["app"].state, "admission", None)
+            if admission is not None and admission.full:
+                await send_refusal(send, ServiceBusyError(admission.retry_after_s), self.metrics)
+                return
+        await self.app(scope, receive, send)
+
+
+async def send_refusal(
+    send: Send, error: StarletteHTTPException, metrics: Metrics, *, close: bool = False
+) -> None:
+    """Answer ``{"detail": ...}`` with the error's status and headers, counting its reason."""
+    metrics.errors.labels(status_reason(error.status_code)).inc()
+    body = json.dumps({"detail": error.detail}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *((k.lower().encode(), v.encode()) for k, v in (error.headers or {}).items()),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": error.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
