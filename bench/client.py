@@ -134,9 +134,11 @@ async def hammer(
     total: int,
     max_s: float,
     timeout_s: float = 30.0,
+    honour_retry_after: bool = False,
 ) -> LoadResult:
     """``concurrency`` clients send ``next_request(i)`` back to back until ``total`` requests
-    were sent or ``max_s`` seconds passed."""
+    were sent or ``max_s`` seconds passed; with ``honour_retry_after``, a client told 503 +
+    ``Retry-After`` waits that long first, as the web app and well-behaved clients do."""
     result = LoadResult()
     counter = iter(range(total))
     deadline = time.perf_counter() + max_s
@@ -147,8 +149,11 @@ async def hammer(
             for index in counter:
                 if time.perf_counter() > deadline:
                     break
-                result.answers.append(await connection.send(next_request(index)))
+                answer = await connection.send(next_request(index))
+                result.answers.append(answer)
                 result.indices.append(index)
+                if honour_retry_after and answer.status == 503:
+                    await asyncio.sleep(float(answer.headers.get("retry-after", "1")))
         finally:
             await connection.close()
 

@@ -7,9 +7,10 @@ bench/client.py (asyncio, keep-alive) in this process, on the same cores as the 
 soak      ≥ 20,000 mixed requests (valid clips of several formats, rates and lengths,
           hostile inputs, batches, GETs): every answer must be the expected status, none
           5xx, none lost; worker RSS after warm-up and at the end.
-overload  64 clients posting 30-s clips for 12 s, with the bounded queue and (for
-          comparison) with a queue too large to ever fill; /health probed throughout;
-          then one request right after the load stops (recovery).
+overload  64 clients posting 30-s clips for 12 s, with the default bounds, with the
+          wait bound only, and (for comparison) with no bound at all; a client told 503 waits its
+          Retry-After, as the web app does; /health probed throughout; then one request
+          right after the load stops (recovery).
 faults    one worker SIGKILLed under 8-client load (5xx and lost answers, time to a new
           worker); 32 clients trickling bodies byte by byte beside 8 normal clients.
 """
@@ -39,7 +40,7 @@ RESULTS = REPO / "bench" / "results"
 WORKERS = 2
 CONCURRENCY = 8
 SOAK_REQUESTS = 20_000
-SOAK_WARMUP = 2_000  # requests before the first RSS reading
+SOAK_WARMUP = 4_000  # requests before the first RSS reading
 OVERLOAD_CLIENTS = 64
 OVERLOAD_S = 12.0  # s of sustained overload
 HEALTH_PROBE_S = 0.1  # s between /health probes during the overload
@@ -184,7 +185,10 @@ async def _probe_health(url: str, stop: asyncio.Event) -> list[float]:
 async def _overload_run(url: str, raw: bytes) -> tuple[LoadResult, list[float], dict]:
     stop = asyncio.Event()
     probe = asyncio.create_task(_probe_health(url, stop))
-    result = await hammer(url, lambda i: raw, OVERLOAD_CLIENTS, 10**9, OVERLOAD_S, timeout_s=120)
+    result = await hammer(
+        url, lambda i: raw, OVERLOAD_CLIENTS, 10**9, OVERLOAD_S, timeout_s=120,
+        honour_retry_after=True,
+    )  # fmt: skip
     stop.set()
     health = await probe
     recovery_connection = Connection(url)
@@ -197,9 +201,13 @@ def overload() -> dict:
     model, model_desc = model_path()
     raw = _upload("long.wav", encode(speech_like(30.0, 16_000, seed=8), 16_000))
     runs = {}
-    for label, queue in (("bounded queue (default SER_MAX_QUEUED_REQUESTS=8)", None),
-                         ("unbounded for comparison (SER_MAX_QUEUED_REQUESTS=10000)", "10000")):  # fmt: skip
-        env = {"SER_MAX_QUEUED_REQUESTS": queue} if queue else {}
+    variants = {
+        "defaults (SER_MAX_QUEUED_REQUESTS=8, SER_MAX_QUEUE_WAIT_S=1)": {},
+        "queue length unbounded, wait bound only": {"SER_MAX_QUEUED_REQUESTS": "10000"},
+        "no bound at all (as before; for comparison)":
+            {"SER_MAX_QUEUED_REQUESTS": "10000", "SER_MAX_QUEUE_WAIT_S": "3600"},
+    }  # fmt: skip
+    for label, env in variants.items():
         server = Server(model, workers=WORKERS, env=env)
         try:
             asyncio.run(first_answer(server, speech_like_wav()))
@@ -221,7 +229,8 @@ def overload() -> dict:
         }
     return {
         "name": f"overload: {OVERLOAD_CLIENTS} clients posting 30-s clips for {OVERLOAD_S:g} s",
-        "input": f"30-s 16-bit mono WAV at 16 kHz (960 kB); {WORKERS} workers; "
+        "input": f"30-s 16-bit mono WAV at 16 kHz (960 kB); clients wait Retry-After after a "
+        f"503; {WORKERS} workers; "
         f"/health probed every {HEALTH_PROBE_S:g} s; model: {model_desc}",
         "command": "python -m bench.reliability overload",
         "results": runs,

@@ -17,7 +17,7 @@ from tests.support.audio import harmonic_tone, wav_bytes
 
 
 async def _fill_then_overflow() -> tuple[int, ServiceBusyError | None, bool]:
-    admission = Admission(CapacityLimiter(2), max_queued=3, retry_after_s=7)
+    admission = Admission(CapacityLimiter(2), max_queued=3, max_wait_s=1.0, retry_after_s=7)
     refused = None
     async with AsyncExitStack() as held:
         for _ in range(5):  # 2 running + 3 waiting
@@ -44,7 +44,7 @@ def test_full_queue_refuses_with_retry_after_and_recovers() -> None:
 
 def test_a_failed_request_frees_its_place() -> None:
     async def scenario() -> int:
-        admission = Admission(CapacityLimiter(1), max_queued=0, retry_after_s=1)
+        admission = Admission(CapacityLimiter(1), max_queued=0, max_wait_s=1.0, retry_after_s=1)
         with pytest.raises(ValueError):
             async with admission.slot():
                 raise ValueError("decoding failed")
@@ -76,3 +76,21 @@ def test_a_full_queue_refuses_before_the_body_is_read(tiny_model_path: Path) -> 
         assert 'ser_errors_total{reason="overloaded"} 3.0' in client.get("/metrics").text
         admission.admitted = 0  # the load is gone: served at once
         assert client.post("/predict", files=upload(clip)).status_code == 200
+
+
+def test_work_whose_turn_comes_after_its_deadline_is_refused_unrun() -> None:
+    ran: list[str] = []
+
+    async def scenario() -> ServiceBusyError | None:
+        admission = Admission(CapacityLimiter(1), max_queued=1, max_wait_s=1.0, retry_after_s=2)
+        async with admission.slot() as deadline:
+            await admission.run(deadline, ran.append, "fresh")
+        try:
+            await admission.run(deadline - 3600.0, ran.append, "stale")  # waited an hour
+        except ServiceBusyError as error:
+            return error
+        return None
+
+    refused = anyio.run(scenario)
+    assert ran == ["fresh"]
+    assert refused is not None and refused.headers == {"Retry-After": "2"}

@@ -58,6 +58,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.admission = Admission(
         CapacityLimiter(settings.max_concurrent_inferences),
         max_queued=settings.max_queued_requests,
+        max_wait_s=settings.max_queue_wait_s,
         retry_after_s=settings.retry_after_s,
     )
     app.state.started_at = time.monotonic()

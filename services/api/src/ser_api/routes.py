@@ -7,10 +7,10 @@ import asyncio
 import time
 from typing import Annotated, Any
 
-from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Depends, File, Request, UploadFile, status
 from fastapi.responses import Response
 
+from ser_api.admission import Admission, ServiceBusyError
 from ser_api.auth import require_api_key
 from ser_api.deps import AdmissionDep, ClassifierDep, MetricsDep, SettingsDep
 from ser_api.errors import (
@@ -19,6 +19,7 @@ from ser_api.errors import (
     FILES_FIELD,
     ApiError,
     audio_error_reason,
+    status_reason,
 )
 from ser_api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ser_api.metrics import Metrics
@@ -123,15 +124,17 @@ async def _classify(
     upload: UploadFile,
     classifier: EmotionClassifier,
     limits: AudioLimits,
-    limiter: CapacityLimiter,
+    admission: Admission,
+    deadline: float,
     metrics: Metrics,
 ) -> PredictionResponse:
-    """Check, read and classify one upload; raises ApiError or AudioError."""
+    """Check, read and classify one upload; raises ApiError, AudioError or ServiceBusyError."""
     _check_media_type(upload)
     data = await upload.read()
     # Decoding, features and inference hold the GIL only in short stretches, but they are
-    # CPU-bound for milliseconds: off the event loop, and at most `limiter` at a time.
-    prediction = await to_thread.run_sync(classifier.predict, data, limits, limiter=limiter)
+    # CPU-bound for milliseconds: off the event loop, a few at a time, and not at all once
+    # the request waited too long for its turn.
+    prediction = await admission.run(deadline, classifier.predict, data, limits)
     metrics.stage_seconds.labels("features").observe(prediction.features_ms / 1e3)
     metrics.stage_seconds.labels("inference").observe(prediction.inference_ms / 1e3)
     metrics.audio_seconds.observe(prediction.duration_s)
@@ -163,8 +166,8 @@ async def predict(
         )
     # One queue place per request (a batch too), taken once the body is in: a slow upload
     # holds no place, and a full queue refuses at once with 503 + Retry-After.
-    async with admission.slot():
-        return await _classify(file, classifier, _limits(settings), admission.limiter, metrics)
+    async with admission.slot() as deadline:
+        return await _classify(file, classifier, _limits(settings), admission, deadline, metrics)
 
 
 @router.post(
@@ -188,9 +191,14 @@ async def predict_batch(
         )
     limits = _limits(settings)
 
-    async def one(upload: UploadFile) -> BatchItem:
+    async def one(upload: UploadFile, deadline: float) -> BatchItem:
         try:
-            result = await _classify(upload, classifier, limits, admission.limiter, metrics)
+            result = await _classify(upload, classifier, limits, admission, deadline, metrics)
+        except ServiceBusyError as error:
+            metrics.errors.labels(status_reason(error.status_code)).inc()
+            return BatchItem(
+                filename=upload.filename, status_code=error.status_code, detail=error.detail
+            )
         except ApiError as error:
             metrics.errors.labels(error.reason).inc()
             return BatchItem(
@@ -204,8 +212,9 @@ async def predict_batch(
         return BatchItem(filename=upload.filename, status_code=status.HTTP_200_OK, result=result)
 
     # The limiter, not the batch size, decides how many files are processed at once.
-    async with admission.slot():
-        return BatchResponse(results=list(await asyncio.gather(*(one(f) for f in files))))
+    async with admission.slot() as deadline:
+        answers = await asyncio.gather(*(one(f, deadline) for f in files))
+    return BatchResponse(results=list(answers))
 
 
 @public_router.get("/health", response_model=HealthResponse, summary="Liveness and model readiness")
