@@ -195,17 +195,14 @@ def show_api_error(
             icon=":material/cloud_off:",
         )
         st.caption(f"Details: {error.detail}")
-    elif isinstance(error, api.ApiTimeoutError):
-        st.warning(
-            "**The analysis service is taking too long to answer.** It may be busy with "
-            "other requests; trying again in a moment usually works. Shorter clips are faster.",
-            icon=":material/hourglass_top:",
-        )
-        st.caption(f"Details: {error.detail}")
-    elif isinstance(error, api.ApiBusyError):
+    elif isinstance(error, api.ApiTimeoutError | api.ApiBusyError):
+        # Both mean "wait and retry", not "broken": a warning, not an error.
         st.warning(
             "**The analysis service is busy** with other people's recordings and asked us to "
-            "come back later; it still was after several tries. Please try again in a minute.",
+            "come back later; it still was after several tries. Please try again in a minute."
+            if isinstance(error, api.ApiBusyError)
+            else "**The analysis service is taking too long to answer.** It may be busy with "
+            "other requests; trying again in a moment usually works. Shorter clips are faster.",
             icon=":material/hourglass_top:",
         )
         st.caption(f"Details: {error.detail}")
