@@ -54,6 +54,10 @@ class Recipe:
 
 RECIPES: dict[str, Recipe] = {
     "baseline": Recipe("the shipped recipe (Conv1D, mean+max pooling, class weights)"),
+    "ensemble2": Recipe(
+        "mean of 2 baseline models (seeds s, s+1) in one graph",
+        ensemble_of="baseline", ensemble_size=2,
+    ),
     "ensemble3": Recipe(
         "mean of 3 baseline models (seeds s, s+1, s+2) in one graph",
         ensemble_of="baseline", ensemble_size=3,
