@@ -3,7 +3,7 @@
 For each input set (1,000 3-s clips at 48 kHz; 10 10-minute files at 16 kHz, all 16-bit
 mono WAV synthesised into a temporary folder):
 
-1. the API as ``make api`` runs it (uvicorn ser_api.main:app, 1 worker, SER_ORT_THREADS=1),
+1. the API as ``make api`` runs it (ser-api, 2 workers, SER_ORT_THREADS=1),
    files posted to /predict one after the other by one keep-alive client, then by 8
    concurrent clients (the load client of bench.http_load's kind);
 2. the API stopped, ``ser-batch FOLDER --out …`` as a user runs it (a subprocess: Ray's
@@ -37,38 +37,14 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from bench.common import REPO, machine, model_path, speech_like, wav
-from bench.http_load import CONCURRENCY, Server, _first_answer, _free_port
+from bench.http_load import CONCURRENCY, Server, first_answer
 
 RESULTS = REPO / "bench" / "results"
 CLIP_S, CLIP_RATE = 3.0, 48_000  # s, Hz
 LONG_S, LONG_RATE = 600.0, 16_000  # s, Hz
 WARMUP_REQUESTS = 20
 ATTEMPTS = 3  # tries per API measurement: this shared machine's other jobs stop stray servers
-
-
-class _ApiServer(Server):
-    """``make api``'s server (uvicorn, one process, ser_api.main:app) under a command line of
-    its own, so that other work on this shared machine stopping *its* uvicorn by name does
-    not stop this one mid-measurement."""
-
-    def __init__(self, model: Path) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        # Outlives this method: the server writes to it until stop().
-        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
-            prefix="ser-batch-bench-", suffix=".log", delete=False
-        )
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SER_")}
-        env |= {"SER_MODEL_PATH": str(model), "SER_ORT_THREADS": "1"}
-        launcher = (
-            "import sys, uvicorn; uvicorn.run('ser_api.main:app', host='127.0.0.1', "
-            "port=int(sys.argv[1]), access_log=False)"
-        )
-        self.started = time.perf_counter()
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", launcher, str(self.port)],
-            cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+API_WORKERS = 2  # the API at its best on this 2-core host: `make api` / the container (ser-api)
 
 
 _SCORING = re.compile(r"scoring ([0-9.]+) s")
@@ -116,9 +92,9 @@ async def _concurrent(url: str, paths: list[Path], concurrency: int) -> tuple[fl
 
 
 def _api_once(model: Path, paths: list[Path]) -> tuple[float, float, int, dict]:
-    server = _ApiServer(model)
+    server = Server(model, workers=API_WORKERS)
     try:
-        asyncio.run(_first_answer(server, paths[0].read_bytes()))
+        asyncio.run(first_answer(server, paths[0].read_bytes()))
         asyncio.run(_concurrent(server.url, paths[:WARMUP_REQUESTS], CONCURRENCY))
         sequential, answers = _sequential(server.url, paths)
         concurrent, errors = asyncio.run(_concurrent(server.url, paths, CONCURRENCY))
@@ -255,7 +231,7 @@ def main() -> None:
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": "python -m bench.batch_vs_api " + " ".join(sys.argv[1:]),
         "model": model_desc,
-        "api": "uvicorn ser_api.main:app, 1 worker, SER_ORT_THREADS=1 (as `make api`), loopback",
+        "api": f"ser-api, {API_WORKERS} workers, SER_ORT_THREADS=1 (as `make api`), loopback",
         "batch_workers": args.workers,
         "input": "16-bit mono WAV synthesised by bench.common.speech_like, in a temporary folder",
         "results": results,
