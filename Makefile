@@ -8,9 +8,16 @@ DATA ?= ../shared/datasets
 API_HOST ?= 127.0.0.1
 API_PORT ?= 8000
 UI_PORT ?= 8501
+# API worker processes: one per core measured fastest on the 2-core host (README, Benchmarks).
+SER_WORKERS ?= 2
+# Shared by the workers so /metrics reports them all; emptied at each start (ser_api.metrics).
+METRICS_DIR ?= $(or $(TMPDIR),/tmp)/ser-metrics-$(API_PORT)
+SERVE_API = rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR) && \
+	PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) SER_BIND_ADDRESS=$(API_HOST) \
+	$(SERVE_API)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lint format test test-fast train tune evaluate compare calibrate bench run api batch ui e2e browser lock clean
+.PHONY: help setup lint format test test-fast train tune evaluate compare calibrate bench fuzz soak reliability run api batch ui e2e browser lock clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | column -t -s $$'\t'
@@ -59,16 +66,25 @@ calibrate: $(STAMP)  ## re-fit the shipped model's temperature and "not sure" th
 bench: $(STAMP)  ## speed benchmarks (results: bench/results/, README)
 	$(BIN)/python -m bench.run_all
 
+fuzz: $(STAMP)  ## schemathesis against a live API, 500 examples per endpoint (bench/results/fuzz.md)
+	$(BIN)/python -m bench.fuzz
+
+soak: $(STAMP)  ## 20,000 mixed requests against a live 2-worker API (bench/results/soak.json)
+	$(BIN)/python -m bench.reliability soak
+
+reliability: $(STAMP)  ## soak, overload (64 clients) and faults (killed worker, slow clients)
+	$(BIN)/python -m bench.reliability all
+
 run: $(STAMP)  ## API on :$(API_PORT) and UI on :$(UI_PORT) with the shipped model; Ctrl-C stops both
 	@trap 'kill 0' EXIT INT TERM; \
-	$(BIN)/uvicorn ser_api.main:app --host $(API_HOST) --port $(API_PORT) & \
+	{ $(SERVE_API); } & \
 	SER_API_URL=http://$(API_HOST):$(API_PORT) $(BIN)/streamlit run services/ui/src/ser_ui/app.py \
 		--server.address $(API_HOST) --server.port $(UI_PORT) --server.headless true \
 		--browser.gatherUsageStats false & \
 	wait
 
 api: $(STAMP)  ## only the API, in the foreground
-	$(BIN)/uvicorn ser_api.main:app --host $(API_HOST) --port $(API_PORT)
+	$(SERVE_API)
 
 batch: $(STAMP)  ## score a folder or manifest: make batch IN=archive/ OUT=results.parquet [ARGS=--segments]
 	@test -n "$(IN)" -a -n "$(OUT)" || { echo "usage: make batch IN=<folder or manifest> OUT=<results.parquet> [ARGS='--segments --workers 2']"; exit 2; }

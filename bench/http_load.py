@@ -17,10 +17,12 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import CLIP_RATE, CLIP_S, REPO, model_path, percentiles, speech_like, wav
+from bench.client import hammer, multipart
+from bench.common import CLIP_RATE, CLIP_S, REPO, model_path, speech_like, wav
 
 HOST = "127.0.0.1"  # loopback only
 CONCURRENCY = 8
+WORKERS = 2  # as make run and the container serve
 LOAD_REQUESTS = 3_000
 LOAD_MAX_S = 60.0  # s: stop the load phase after this even if requests remain
 STARTUP_TIMEOUT_S = 60.0
@@ -39,21 +41,53 @@ def _rss_mib(pid: int) -> float:
     return float("nan")
 
 
-class Server:
-    """``uvicorn ser_api.main:app`` in a subprocess, logs to a temp file."""
+def worker_pids(supervisor: int) -> set[int]:
+    """uvicorn's worker processes under ``supervisor`` (its spawned multiprocessing children)."""
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    pids = set()
+    for pid in map(int, children):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:  # exited meanwhile
+            continue
+        if b"spawn_main" in command:
+            pids.add(pid)
+    return pids
 
-    def __init__(self, model: Path) -> None:
+
+def worker_rss_mib(server: Server) -> dict[int, float]:
+    """Resident memory of each serving process: the workers, or the single process."""
+    pids = worker_pids(server.process.pid) if server.workers > 1 else {server.process.pid}
+    return {pid: round(_rss_mib(pid), 1) for pid in sorted(pids)}
+
+
+class Server:
+    """``ser-api`` serving ``app`` (the API by default) in a subprocess, logs to a temp file."""
+
+    def __init__(
+        self,
+        model: Path,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        app: str = "ser_api.main:app",
+    ) -> None:
         self.port = _free_port()
+        self.workers = workers
         self.url = f"http://{HOST}:{self.port}"
         # Outlives this method: the server writes to it until stop().
         self.log = tempfile.NamedTemporaryFile(prefix="ser-bench-", suffix=".log", delete=False)  # noqa: SIM115
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SER_")}
-        env |= {"SER_MODEL_PATH": str(model), "SER_ORT_THREADS": "1"}
+        base = {k: v for k, v in os.environ.items() if not k.startswith("SER_")}
+        environment = base | {"SER_MODEL_PATH": str(model), "SER_ORT_THREADS": "1"} | (env or {})
+        if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in environment:
+            # As make run does: the workers share one metrics directory, fresh for this run.
+            environment["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ser-metrics-")
         self.started = time.perf_counter()
+        environment |= {"SER_HOST": HOST, "SER_PORT": str(self.port),
+                        "SER_WORKERS": str(workers)}  # fmt: skip
+        # ser-api, as make run and the container start it: one SO_REUSEPORT socket per worker.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "ser_api.main:app", "--host", HOST,
-             "--port", str(self.port), "--no-access-log"],
-            cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "ser_api.serve", app],
+            cwd=REPO, env=environment, stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
 
     def stop(self) -> None:
@@ -64,9 +98,9 @@ class Server:
             self.process.kill()
 
 
-async def _first_answer(server: Server, clip: bytes) -> float:
+async def first_answer(server: Server, clip: bytes, headers: dict[str, str] | None = None) -> float:
     """Seconds from process start to the first 200 from /predict."""
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=10, headers=headers) as client:
         deadline = time.perf_counter() + STARTUP_TIMEOUT_S
         while time.perf_counter() < deadline:
             if server.process.poll() is not None:
@@ -79,40 +113,6 @@ async def _first_answer(server: Server, clip: bytes) -> float:
                 pass
             await asyncio.sleep(0.02)
     raise RuntimeError("server did not answer in time")
-
-
-async def _load(url: str, clip: bytes, total: int, concurrency: int, max_s: float) -> dict:
-    latencies: list[float] = []
-    errors = 0
-    remaining = total
-    deadline = time.perf_counter() + max_s
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
-
-        async def worker() -> None:
-            nonlocal remaining, errors
-            while remaining > 0 and time.perf_counter() < deadline:
-                remaining -= 1
-                started = time.perf_counter()
-                try:
-                    response = await client.post("/predict", files={"file": ("c.wav", clip)})
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                latencies.append(time.perf_counter() - started)
-                errors += not ok
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return percentiles(latencies) | {
-        "requests": len(latencies),
-        "errors": errors,
-        "elapsed_s": round(elapsed, 2),
-        "throughput_rps": round(len(latencies) / elapsed, 1),
-        "concurrency": concurrency,
-    }
 
 
 async def _long_file(url: str, seconds: float = 600.0) -> dict:
@@ -134,42 +134,67 @@ async def _long_file(url: str, seconds: float = 600.0) -> dict:
     }
 
 
-async def _rss_after(url: str, pid: int, clip: bytes, count: int) -> dict:
-    before = _rss_mib(pid)
+def _serve_load(server: Server, raw: bytes, total: int) -> dict:
+    """Warm up, then ``total`` requests from CONCURRENCY keep-alive clients."""
+    asyncio.run(hammer(server.url, lambda i: raw, CONCURRENCY, 300, 30))
+    return asyncio.run(hammer(server.url, lambda i: raw, CONCURRENCY, total, LOAD_MAX_S)).summary(
+        CONCURRENCY
+    )
+
+
+def _rss_after(server: Server, raw: bytes, count: int) -> dict:
+    before = worker_rss_mib(server)
     checkpoints = {}
     done = 0
     while done < count:
-        batch = min(1_000, count - done)
-        await _load(url, clip, batch, CONCURRENCY, max_s=600)
+        batch = min(2_000, count - done)
+        asyncio.run(hammer(server.url, lambda i: raw, CONCURRENCY, batch, 600))
         done += batch
-        checkpoints[done] = round(_rss_mib(pid), 1)
-    return {"rss_before_mib": round(before, 1), "rss_after_mib": checkpoints[done],
+        checkpoints[done] = worker_rss_mib(server)
+    return {"rss_before_mib": before, "rss_after_mib": checkpoints[done],
             "requests": count, "checkpoints_mib": checkpoints}  # fmt: skip
 
 
-def run(rss_requests: int = 10_000, load_requests: int = LOAD_REQUESTS) -> list[dict]:
+def run(
+    rss_requests: int = 10_000, load_requests: int = LOAD_REQUESTS, workers: int = WORKERS
+) -> list[dict]:
     model, model_desc = model_path()
     clip = wav(speech_like(CLIP_S, CLIP_RATE), CLIP_RATE)
+    raw = multipart("/predict", [("file", "clip.wav", clip, "audio/wav")])
     clip_desc = f"{CLIP_S:g}-s 16-bit mono WAV at {CLIP_RATE // 1000} kHz; model: {model_desc}"
-    server = Server(model)
+    server = Server(model, workers=workers)
     try:
-        cold = asyncio.run(_first_answer(server, clip))
-        asyncio.run(_load(server.url, clip, 200, CONCURRENCY, 30))  # warm-up
-        load = asyncio.run(_load(server.url, clip, load_requests, CONCURRENCY, LOAD_MAX_S))
+        cold = asyncio.run(first_answer(server, clip))
+        loaded = _serve_load(server, raw, load_requests)
         long_file = asyncio.run(_long_file(server.url))
-        rss = asyncio.run(_rss_after(server.url, server.process.pid, clip, rss_requests))
+        rss = _rss_after(server, raw, rss_requests)
     finally:
         server.stop()
-    command = "python -m bench.run_all (uvicorn ser_api.main:app, 1 worker, SER_ORT_THREADS=1)"
+    # The yardstick in the same run: same server program, workers, client and clip.
+    yardstick = Server(model, workers=workers, app="bench.decode_only:app")
+    try:
+        asyncio.run(first_answer(yardstick, clip))
+        decode_only = _serve_load(yardstick, raw, load_requests)
+    finally:
+        yardstick.stop()
+    loaded["ratio_to_decode_only"] = round(
+        loaded["throughput_rps"] / decode_only["throughput_rps"], 2
+    )
+    command = (
+        f"python -m bench.run_all (ser-api, {workers} workers, SER_ORT_THREADS=1; "
+        "load client bench/client.py in the benchmark process)"
+    )
     return [
         {"name": "cold start to first answer", "input": clip_desc, "command": command,
          "results": {"seconds": round(cold, 3)}},
         {"name": f"HTTP /predict, {CONCURRENCY} concurrent clients, loopback",
-         "input": clip_desc + "; asyncio httpx client in a separate process",
-         "command": command, "results": load},
+         "input": clip_desc, "command": command, "results": loaded},
+        {"name": f"decode-only FastAPI endpoint, {CONCURRENCY} clients (yardstick, same run)",
+         "input": clip_desc.split(";")[0] + "; bench/decode_only.py",
+         "command": command, "results": decode_only},
         {"name": "10-minute file through /predict (client-side wall time)",
          "input": "600-s 16-bit mono WAV at 16 kHz; model: " + model_desc,
          "command": command, "results": long_file},
-        {"name": f"server RSS after {rss_requests} requests", "input": clip_desc,
+        {"name": f"worker RSS after {rss_requests} requests", "input": clip_desc,
          "command": command, "results": rss},
     ]  # fmt: skip

@@ -31,12 +31,15 @@ def _row(entry: dict) -> str:
         value = f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms"
         if "throughput_rps" in r:
             value += f", {r['throughput_rps']} req/s, {r['errors']} errors / {r['requests']}"
+        if "ratio_to_decode_only" in r:
+            value += f", {r['ratio_to_decode_only']} × the decode-only endpoint's req/s"
     elif "seconds" in r:
         value = f"{r['seconds']} s"
     elif "best_s" in r:
         value = f"{r['best_s']} s (median of 3: {r['median_s']} s), {r['segments']} segments"
     elif "rss_after_mib" in r:
-        value = f"{r['rss_before_mib']} → {r['rss_after_mib']} MiB"
+        before, after = r["rss_before_mib"], r["rss_after_mib"]
+        value = ", ".join(f"{before[pid]} → {after.get(pid, '?')} MiB" for pid in before)
     else:
         value = json.dumps(r)
     return f"| {entry['name']} | {value} | {entry['input']} |"

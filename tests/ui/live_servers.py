@@ -93,18 +93,34 @@ def serving(
 
 
 @contextmanager
-def live_api(workdir: Path) -> Iterator[str]:
-    """The real API serving a tiny test model; yields its base URL."""
+def live_api(workdir: Path, workers: int = 1, **settings: str) -> Iterator[str]:
+    """The real API serving a tiny test model; yields its base URL.
+
+    ``workers`` uvicorn worker processes; ``settings`` are extra environment variables
+    (``SER_*``, ``PROMETHEUS_MULTIPROC_DIR``).
+    """
+    with live_api_process(workdir, workers, **settings) as (url, _):
+        yield url
+
+
+@contextmanager
+def live_api_process(
+    workdir: Path, workers: int = 1, **settings: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """:func:`live_api`, also yielding the server (with workers: the supervisor) process."""
     from tests.support.tiny_model import build_tiny_model
 
     model_path = build_tiny_model(workdir / "tiny.onnx")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "uvicorn", "ser_api.main:app"]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    env = _clean_env(SER_MODEL_PATH=str(model_path), SER_LOG_LEVEL="WARNING")
-    with serving("API", command, env, f"{url}/health", workdir / "api.log"):
-        yield url
+    # ser-api, as make run and the container start it.
+    command = [sys.executable, "-m", "ser_api.serve"]
+    env = _clean_env(
+        SER_MODEL_PATH=str(model_path), SER_LOG_LEVEL="WARNING", SER_HOST="127.0.0.1",
+        SER_PORT=str(port), SER_WORKERS=str(workers), **settings,
+    )  # fmt: skip
+    with serving("API", command, env, f"{url}/health", workdir / "api.log") as process:
+        yield url, process
 
 
 @contextmanager

@@ -426,3 +426,14 @@ def test_about_panel_shows_labels_protocol_metrics_data_and_licence(app: AppTest
     assert summary.loc[0, "accuracy"] == pytest.approx(0.71)
     corpora = next(t for t in tables_shown if "name" in t.columns)
     assert list(corpora["name"]) == ["RAVDESS"]
+
+
+def test_busy_api_shows_busy_not_failure(app: AppTest, stub_client: StubApiClient) -> None:
+    def busy(audio: api.AudioFile) -> api.Prediction:
+        raise api.ApiBusyError("the service is busy", status_code=503, endpoint="POST /predict")
+
+    stub_client.predict_fn = busy
+    upload(app, "speech.wav", speech_wav())
+    assert not app.exception
+    assert not app.error
+    assert "busy" in app.warning[0].value

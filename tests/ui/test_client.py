@@ -258,6 +258,54 @@ def test_retry_after_is_honoured_but_capped() -> None:
     assert sleeps == [2.0, api.MAX_RETRY_AFTER_S]
 
 
+def test_busy_503_is_retried_longer_telling_the_page_then_raises_busy() -> None:
+    recorder = Recorder(
+        httpx.Response(503, headers={"Retry-After": "1"}, json={"detail": "the service is busy"})
+    )
+    notices: list[tuple[float, int]] = []
+    client, sleeps = make_client(
+        recorder, on_busy=lambda wait, attempt: notices.append((wait, attempt))
+    )
+    with pytest.raises(api.ApiBusyError) as caught:
+        client.predict(WAV)
+    assert caught.value.status_code == 503 and caught.value.detail == "the service is busy"
+    assert len(recorder.requests) == api.MAX_BUSY_ATTEMPTS > api.MAX_ATTEMPTS
+    assert [wait for wait, _ in notices] == sleeps
+    assert [attempt for _, attempt in notices] == list(range(1, api.MAX_BUSY_ATTEMPTS))
+    assert max(sleeps) <= api.MAX_RETRY_AFTER_S
+
+
+def test_busy_then_served() -> None:
+    recorder = Recorder(
+        httpx.Response(503, headers={"Retry-After": "1"}, json={"detail": "busy"}),
+        httpx.Response(200, json=api_prediction()),
+    )
+    client, sleeps = make_client(recorder)
+    assert client.predict(WAV).emotion == "happy"
+    assert sleeps == [1.0]
+
+
+def test_api_key_is_sent_as_bearer() -> None:
+    recorder = Recorder(httpx.Response(200, json=api_prediction()))
+    client, _ = make_client(recorder, api_key="k" * 20)
+    client.predict(WAV)
+    assert recorder.requests[0].headers["authorization"] == "Bearer " + "k" * 20
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, None),
+        ({"SER_UI_API_KEY": "ui-key"}, "Bearer ui-key"),
+        ({"SER_API_KEYS": " first-key , second-key"}, "Bearer first-key"),
+        ({"SER_UI_API_KEY": "ui-key", "SER_API_KEYS": "first-key"}, "Bearer ui-key"),
+    ],
+)
+def test_from_env_reads_the_api_key(environ: dict[str, str], expected: str | None) -> None:
+    client = api.ApiClient.from_env(environ)
+    assert client._http.headers.get("authorization") == expected
+
+
 def test_dropped_connection_is_retried() -> None:
     recorder = Recorder(
         httpx.RemoteProtocolError("Server disconnected without sending a response."),

@@ -6,11 +6,12 @@ message naming the variable, instead of surfacing later as a confusing request f
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ser_inference import DEFAULT_MAX_DURATION_S, DEFAULT_MIN_DURATION_S, DEFAULT_MODEL_PATH
@@ -20,6 +21,16 @@ MIB = 1024 * 1024  # bytes
 # 128 MiB: a 10-minute 44.1 kHz stereo 16-bit WAV (106 MB) still fits.
 DEFAULT_MAX_UPLOAD_BYTES = 128 * MIB
 DEFAULT_MAX_BATCH_FILES = 16
+# Per worker: with 2 running, 8 waiting recordings of 30 s each are about 0.5 s of work on
+# one core, so an admitted request is answered well within 2 s (README, Reliability).
+DEFAULT_MAX_QUEUED_REQUESTS = 8
+# s: with the host's own computing time, an admitted request is answered within ~2 s even
+# when the cores are shared (README, Reliability).
+DEFAULT_MAX_QUEUE_WAIT_S = 1.0
+DEFAULT_RETRY_AFTER_S = 1  # s: a recording takes milliseconds; the queue drains in well under 1 s
+DEFAULT_BODY_TIMEOUT_S = 30.0  # s: 128 MiB at 40 Mbit/s; a slower upload is cut off
+MIN_API_KEY_CHARS = 16  # shorter keys are guessable; refused at startup
+LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -62,6 +73,52 @@ class Settings(BaseSettings):
         le=256,
         description="Recordings processed at once; more wait. Bounds CPU and memory.",
     )
+    max_queued_requests: int = Field(
+        DEFAULT_MAX_QUEUED_REQUESTS,
+        ge=0,
+        le=10_000,
+        description="Recordings per worker that may wait for a compute slot; beyond that the "
+        "service answers 503 with Retry-After instead of queueing without bound.",
+    )
+    max_queue_wait_s: float = Field(
+        DEFAULT_MAX_QUEUE_WAIT_S,
+        gt=0,
+        description="Seconds a queued recording may wait for a compute slot; one that waited "
+        "longer gets 503 with Retry-After when its turn comes.",
+    )
+    retry_after_s: int = Field(
+        DEFAULT_RETRY_AFTER_S, ge=1, le=3600, description="Retry-After of a 503, in seconds."
+    )
+    body_timeout_s: float = Field(
+        DEFAULT_BODY_TIMEOUT_S,
+        gt=0,
+        description="Seconds a client may take to send its request body; slower uploads get "
+        "408 and the connection is closed, so a trickling client holds nothing for long.",
+    )
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Bearer keys, comma-separated; when set, every endpoint but /health "
+        "needs 'Authorization: Bearer <key>'. Empty: no authentication.",
+    )
+    host: str = Field(
+        "127.0.0.1",
+        description="Interface ser-api listens on. Under a bare uvicorn set it to uvicorn's "
+        "--host: uvicorn does not tell the app, and the no-key warning needs it.",
+    )
+    bind_address: str | None = Field(
+        None,
+        description="Where clients reach the API when that differs from SER_HOST (a container "
+        "listens on 0.0.0.0 but compose publishes the port on this host address). Beyond "
+        "loopback without SER_API_KEYS, start-up logs a warning.",
+    )
+    port: int = Field(8000, ge=1, le=65_535, description="TCP port ser-api listens on.")
+    workers: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Worker processes of ser-api, each with its own socket (SO_REUSEPORT); "
+        "one per core measured fastest.",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins allowed by CORS, comma-separated; empty disables CORS.",
@@ -77,6 +134,25 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _check_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        short = sum(len(key.get_secret_value()) < MIN_API_KEY_CHARS for key in keys)
+        if short:
+            # The keys themselves are never echoed: this message ends up in logs.
+            raise ValueError(
+                f"{short} key(s) shorter than {MIN_API_KEY_CHARS} characters; "
+                "use e.g. 'python -c \"import secrets; print(secrets.token_urlsafe(32))\"'"
+            )
+        return keys
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
@@ -90,6 +166,17 @@ class Settings(BaseSettings):
                 f"SER_MAX_DURATION_S ({self.max_duration_s})"
             )
         return self
+
+    @property
+    def exposed(self) -> bool:
+        """True when clients beyond this host can reach the API (anything but loopback)."""
+        host = (self.bind_address or self.host).strip("[]").lower()
+        if host in LOOPBACK_NAMES:
+            return False
+        try:
+            return not ipaddress.ip_address(host).is_loopback
+        except ValueError:  # a host name other than localhost: assume it is reachable
+            return True
 
 
 @lru_cache

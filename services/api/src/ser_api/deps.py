@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from anyio import CapacityLimiter
 from fastapi import Depends, Request
 
+from ser_api.admission import Admission
 from ser_api.config import Settings
 from ser_api.metrics import Metrics
 from ser_inference import EmotionClassifier
@@ -25,11 +25,11 @@ def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 
-def get_limiter(request: Request) -> CapacityLimiter:
-    return request.app.state.limiter
+def get_admission(request: Request) -> Admission:
+    return request.app.state.admission
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_from_app)]
 ClassifierDep = Annotated[EmotionClassifier, Depends(get_classifier)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
-LimiterDep = Annotated[CapacityLimiter, Depends(get_limiter)]
+AdmissionDep = Annotated[Admission, Depends(get_admission)]

@@ -26,11 +26,14 @@ AUDIO_ERROR_STATUS = status.HTTP_422_UNPROCESSABLE_CONTENT
 
 _STATUS_REASONS = {
     400: "bad_request",
+    401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
     413: "too_large",
     415: "unsupported_media",
+    408: "body_timeout",
     422: "invalid_request",
+    503: "overloaded",
 }
 
 
@@ -60,6 +63,26 @@ class BodyTooLargeError(StarletteHTTPException):
         )
 
 
+class BodyTimeoutError(StarletteHTTPException):
+    """Raised from ``receive`` when the body has not fully arrived by the deadline."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(
+            status_code=status.HTTP_408_REQUEST_TIMEOUT,
+            detail=(
+                f"the request body did not arrive within {timeout_s:g} s; "
+                "upload again on a faster connection or send a shorter recording"
+            ),
+            # The rest of the body may still be on its way: the connection is not reusable.
+            headers={"Connection": "close"},
+        )
+
+
+def status_reason(status_code: int) -> str:
+    """Metric reason of a refusal known only by its HTTP status."""
+    return _STATUS_REASONS.get(status_code, f"http_{status_code}")
+
+
 def count_error(request: Request, reason: str) -> None:
     metrics = getattr(request.app.state, "metrics", None)
     if metrics is not None:
@@ -84,7 +107,7 @@ async def handle_audio_error(request: Request, error: Exception) -> JSONResponse
 
 async def handle_http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
-    count_error(request, _STATUS_REASONS.get(error.status_code, f"http_{error.status_code}"))
+    count_error(request, status_reason(error.status_code))
     response = _json(error.status_code, str(error.detail))
     if error.headers:
         response.headers.update(error.headers)

@@ -1,8 +1,28 @@
-"""Prometheus metrics, in a registry owned by one app instance (tests build many apps)."""
+"""Prometheus metrics, in a registry owned by one app instance (tests build many apps).
+
+With several uvicorn worker processes each would count only its own requests, and a scrape
+would see whichever worker answered it. So when ``PROMETHEUS_MULTIPROC_DIR`` names a
+directory (``make run``/``make api`` and the container set it), prometheus-client's
+multiprocess mode is used: every worker writes its values to memory-mapped files there, and
+``/metrics`` from any worker sums them all. The variable must be set before the process
+starts (prometheus-client reads it at import) and the directory must be emptied when the
+service starts, not when a single worker restarts.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import os
+import re
+from pathlib import Path
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 # Seconds. Dense below 50 ms, where a 3-second clip is served, then up to 10-minute files.
@@ -13,12 +33,35 @@ LATENCY_BUCKETS_S = (
 AUDIO_BUCKETS_S = (0.5, 1, 2, 3, 5, 10, 30, 60, 120, 300, 600)  # s of audio per upload
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Files of "live" gauges (requests in progress) are named after their worker's pid.
+_LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+?_(\d+)\.db")
+
+
+def multiprocess_dir() -> Path | None:
+    """The shared metrics directory, or None in single-process mode."""
+    value = os.environ.get(MULTIPROC_ENV, "").strip()
+    return Path(value) if value else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 class Metrics:
     """The service's counters and histograms."""
 
     def __init__(self) -> None:
+        self.shared_dir = multiprocess_dir()
+        if self.shared_dir is not None:
+            # A missing directory would fail on the first metric write, deep in a request.
+            self.shared_dir.mkdir(parents=True, exist_ok=True)
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "ser_http_requests",
@@ -37,6 +80,7 @@ class Metrics:
             "ser_http_requests_in_progress",
             "Requests being served now.",
             registry=self.registry,
+            multiprocess_mode="livesum",  # over the workers alive now
         )
         self.errors = Counter(
             "ser_errors",
@@ -69,8 +113,24 @@ class Metrics:
             "1 for the loaded model, labelled with its version.",
             ["model_version"],
             registry=self.registry,
+            multiprocess_mode="livemax",
         )
 
     def render(self) -> bytes:
-        """The text exposition format."""
-        return generate_latest(self.registry)
+        """The text exposition format: this process's metrics, or every worker's."""
+        if self.shared_dir is None:
+            return generate_latest(self.registry)
+        self._forget_dead_workers()
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=str(self.shared_dir))
+        return generate_latest(registry)
+
+    def _forget_dead_workers(self) -> None:
+        """Drop the live gauges of workers that died (killed and restarted by uvicorn).
+
+        Their counters and histograms stay: what they served still happened.
+        """
+        for path in self.shared_dir.glob("gauge_live*.db") if self.shared_dir else ():
+            match = _LIVE_GAUGE_FILE.fullmatch(path.name)
+            if match and not _pid_alive(int(match.group(1))):
+                multiprocess.mark_process_dead(int(match.group(1)), str(self.shared_dir))

@@ -1,20 +1,23 @@
-"""Pure ASGI middleware: request id + access log + HTTP metrics, and the body size limit.
+"""Pure ASGI middleware: request id + access log + HTTP metrics, and the body limits.
 
 Pure ASGI rather than ``BaseHTTPMiddleware``: no extra task per request, and the body
-limit can act on ``receive`` itself, i.e. before the body is read.
+limits can act on ``receive`` itself, i.e. before the body is read.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import time
 import uuid
 
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ser_api.errors import BodyTooLargeError
+from ser_api.admission import Admission, ServiceBusyError
+from ser_api.errors import BodyTimeoutError, BodyTooLargeError, status_reason
 from ser_api.logs import request_id_var
 from ser_api.metrics import Metrics
 
@@ -101,16 +104,20 @@ def _one_line_startup_failure(send: Send) -> Send:
     return send_short
 
 
-class BodySizeLimitMiddleware:
-    """Refuse request bodies over ``max_bytes`` with 413, without reading them whole.
+class BodyLimitsMiddleware:
+    """Refuse request bodies over ``max_bytes`` (413) or slower than ``timeout_s`` (408).
 
     A declared ``Content-Length`` over the limit is refused before the app runs; a chunked
     or lying body is counted as it streams in and cut off as soon as it passes the limit.
+    The whole body must arrive within ``timeout_s`` of the request's start, so a client
+    trickling it byte by byte is cut off instead of holding its request open; other clients
+    are never blocked by it (the wait is asynchronous).
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float, metrics: Metrics) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -119,19 +126,31 @@ class BodySizeLimitMiddleware:
             return
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send, BodyTooLargeError(self.max_bytes, int(declared)))
+            await send_refusal(
+                send, BodyTooLargeError(self.max_bytes, int(declared)), self.metrics, close=True
+            )
             return
 
         received = 0
+        body_done = False
         response_started = False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
 
         async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_done
+            if body_done:  # afterwards the app only listens for a disconnect: no deadline
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimeoutError(self.timeout_s) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     raise BodyTooLargeError(self.max_bytes)
+                body_done = not message.get("more_body", False)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -142,25 +161,50 @@ class BodySizeLimitMiddleware:
 
         try:
             await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLargeError as error:
+        except (BodyTooLargeError, BodyTimeoutError) as error:
             # Normally FastAPI's handler has already answered; this covers reads elsewhere.
             if response_started:
                 raise
-            await self._refuse(send, error)
+            # The unread rest of the body makes the connection unusable.
+            await send_refusal(send, error, self.metrics, close=True)
 
-    async def _refuse(self, send: Send, error: BodyTooLargeError) -> None:
-        self.metrics.errors.labels("too_large").inc()
-        body = json.dumps({"detail": error.detail}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": error.status_code,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    # The unread rest of the body makes the connection unusable.
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+
+class EarlySheddingMiddleware:
+    """Answer 503 before reading the body when the worker's queue is already full.
+
+    The admission in the routes takes its place only once the body is in (so a slow upload
+    holds none), which alone would make every refused client first upload and parse its
+    whole recording; under overload that parsing ate the CPU the admitted requests needed.
+    This checks the same queue when the request starts and refuses at once, taking no place.
+    uvicorn discards the unread body and keeps the connection open.
+    """
+
+    def __init__(self, app: ASGIApp, paths: frozenset[str], metrics: Metrics) -> None:
+        self.app = app
+        self.paths = paths
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in self.paths:
+            admission: Admission | None = getattr(scope["app"].state, "admission", None)
+            if admission is not None and admission.full:
+                await send_refusal(send, ServiceBusyError(admission.retry_after_s), self.metrics)
+                return
+        await self.app(scope, receive, send)
+
+
+async def send_refusal(
+    send: Send, error: StarletteHTTPException, metrics: Metrics, *, close: bool = False
+) -> None:
+    """Answer ``{"detail": ...}`` with the error's status and headers, counting its reason."""
+    metrics.errors.labels(status_reason(error.status_code)).inc()
+    body = json.dumps({"detail": error.detail}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *((k.lower().encode(), v.encode()) for k, v in (error.headers or {}).items()),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": error.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -7,16 +7,18 @@ import asyncio
 import time
 from typing import Annotated, Any
 
-from anyio import to_thread
-from fastapi import APIRouter, File, Request, UploadFile, status
+from fastapi import APIRouter, Depends, File, Request, UploadFile, status
 from fastapi.responses import Response
 
-from ser_api.deps import ClassifierDep, LimiterDep, MetricsDep, SettingsDep
+from ser_api.admission import Admission, ServiceBusyError
+from ser_api.auth import require_api_key
+from ser_api.deps import AdmissionDep, ClassifierDep, MetricsDep, SettingsDep
 from ser_api.errors import (
     AUDIO_ERROR_STATUS,
     FILE_FIELD,
     FILES_FIELD,
     ApiError,
+    status_reason,
 )
 from ser_api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ser_api.metrics import Metrics
@@ -33,7 +35,18 @@ from ser_api.schemas import (
 from ser_features import AudioError
 from ser_inference import AudioLimits, EmotionClassifier, Prediction
 
-router = APIRouter()
+# /health answers without a key (probes and load balancers); everything else may need one.
+public_router = APIRouter()
+router = APIRouter(
+    dependencies=[Depends(require_api_key)],
+    responses={
+        401: {
+            "model": ErrorResponse,
+            "description": "SER_API_KEYS is set and the request has no valid "
+            "'Authorization: Bearer' key.",
+        }
+    },
+)
 
 # Declared types that cannot be audio are refused (415) before decoding. Generic or missing
 # types, and video (a recording's audio track), are let through: the decoder decides from
@@ -44,8 +57,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     for code, text in {
         400: "Missing form field, or not exactly one file.",
         413: "Request body over SER_MAX_UPLOAD_BYTES.",
+        408: "The request body took longer than SER_BODY_TIMEOUT_S to arrive.",
         415: "Not multipart/form-data, or a file declared as a non-audio type.",
         422: "Empty, undecodable, too short, too long, silent or NaN audio.",
+        503: "Busy: every compute slot and queue place is taken; see Retry-After.",
     }.items()
 }
 
@@ -109,15 +124,17 @@ async def _classify(
     upload: UploadFile,
     classifier: EmotionClassifier,
     limits: AudioLimits,
-    limiter: Any,
+    admission: Admission,
+    deadline: float,
     metrics: Metrics,
 ) -> PredictionResponse:
-    """Check, read and classify one upload; raises ApiError or AudioError."""
+    """Check, read and classify one upload; raises ApiError, AudioError or ServiceBusyError."""
     _check_media_type(upload)
     data = await upload.read()
     # Decoding, features and inference hold the GIL only in short stretches, but they are
-    # CPU-bound for milliseconds: off the event loop, and at most `limiter` at a time.
-    prediction = await to_thread.run_sync(classifier.predict, data, limits, limiter=limiter)
+    # CPU-bound for milliseconds: off the event loop, a few at a time, and not at all once
+    # the request waited too long for its turn.
+    prediction = await admission.run(deadline, classifier.predict, data, limits)
     metrics.stage_seconds.labels("features").observe(prediction.features_ms / 1e3)
     metrics.stage_seconds.labels("inference").observe(prediction.inference_ms / 1e3)
     metrics.audio_seconds.observe(prediction.duration_s)
@@ -142,7 +159,7 @@ async def predict(
     classifier: ClassifierDep,
     settings: SettingsDep,
     metrics: MetricsDep,
-    limiter: LimiterDep,
+    admission: AdmissionDep,
 ) -> PredictionResponse:
     # FastAPI keeps the last of repeated fields; silently ignoring the others would be wrong.
     if len((await request.form()).getlist(FILE_FIELD)) != 1:
@@ -152,7 +169,10 @@ async def predict(
             f"use /predict/batch with field '{FILES_FIELD}' for several",
             reason="several_files",
         )
-    return await _classify(file, classifier, _limits(settings), limiter, metrics)
+    # One queue place per request (a batch too), taken once the body is in: a slow upload
+    # holds no place, and a full queue refuses at once with 503 + Retry-After.
+    async with admission.slot() as deadline:
+        return await _classify(file, classifier, _limits(settings), admission, deadline, metrics)
 
 
 @router.post(
@@ -166,7 +186,7 @@ async def predict_batch(
     classifier: ClassifierDep,
     settings: SettingsDep,
     metrics: MetricsDep,
-    limiter: LimiterDep,
+    admission: AdmissionDep,
 ) -> BatchResponse:
     if len(files) > settings.max_batch_files:
         raise ApiError(
@@ -176,9 +196,14 @@ async def predict_batch(
         )
     limits = _limits(settings)
 
-    async def one(upload: UploadFile) -> BatchItem:
+    async def one(upload: UploadFile, deadline: float) -> BatchItem:
         try:
-            result = await _classify(upload, classifier, limits, limiter, metrics)
+            result = await _classify(upload, classifier, limits, admission, deadline, metrics)
+        except ServiceBusyError as error:
+            metrics.errors.labels(status_reason(error.status_code)).inc()
+            return BatchItem(
+                filename=upload.filename, status_code=error.status_code, detail=error.detail
+            )
         except ApiError as error:
             metrics.errors.labels(error.reason).inc()
             return BatchItem(
@@ -192,10 +217,12 @@ async def predict_batch(
         return BatchItem(filename=upload.filename, status_code=status.HTTP_200_OK, result=result)
 
     # The limiter, not the batch size, decides how many files are processed at once.
-    return BatchResponse(results=list(await asyncio.gather(*(one(f) for f in files))))
+    async with admission.slot() as deadline:
+        answers = await asyncio.gather(*(one(f, deadline) for f in files))
+    return BatchResponse(results=list(answers))
 
 
-@router.get("/health", response_model=HealthResponse, summary="Liveness and model readiness")
+@public_router.get("/health", response_model=HealthResponse, summary="Liveness and model readiness")
 async def health(request: Request, classifier: ClassifierDep) -> HealthResponse:
     return HealthResponse(
         status="ok",

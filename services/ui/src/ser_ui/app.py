@@ -15,7 +15,8 @@ import dataclasses
 import hashlib
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
@@ -195,9 +196,13 @@ def show_api_error(
             icon=":material/cloud_off:",
         )
         st.caption(f"Details: {error.detail}")
-    elif isinstance(error, api.ApiTimeoutError):
+    elif isinstance(error, api.ApiTimeoutError | api.ApiBusyError):
+        # Both mean "wait and retry", not "broken": a warning, not an error.
         st.warning(
-            "**The analysis service is taking too long to answer.** It may be busy with "
+            "**The analysis service is busy** with other people's recordings and asked us to "
+            "come back later; it still was after several tries. Please try again in a minute."
+            if isinstance(error, api.ApiBusyError)
+            else "**The analysis service is taking too long to answer.** It may be busy with "
             "other requests; trying again in a moment usually works. Shorter clips are faster.",
             icon=":material/hourglass_top:",
         )
@@ -221,6 +226,26 @@ def show_api_error(
 
 # --------------------------------------------------------------------------------------
 # One clip
+
+
+@contextmanager
+def busy_notice(client: api.ApiClient) -> Iterator[None]:
+    """While the block runs, a 503 from the API shows "busy, retrying" instead of nothing."""
+    notice = st.empty()
+
+    def show(wait_s: float, attempt: int) -> None:
+        notice.info(
+            f"The analysis service is busy, retrying in {wait_s:.0f} s "
+            f"(try {attempt + 1} of {api.MAX_BUSY_ATTEMPTS})…",
+            icon=":material/hourglass_top:",
+        )
+
+    client.on_busy = show
+    try:
+        yield
+    finally:
+        client.on_busy = None
+        notice.empty()
 
 
 def limits_hint(info: api.ModelInfo | api.ApiError | None) -> str | None:
@@ -291,7 +316,7 @@ def render_single(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> 
     predictions = _predictions()
     outcome = predictions.get(key)
     if outcome is None:
-        with st.spinner(f"Analysing {name}…", show_time=True):
+        with st.spinner(f"Analysing {name}…", show_time=True), busy_notice(client):
             try:
                 outcome = client.predict(api.AudioFile(name, content))
             except api.ApiError as error:
@@ -451,21 +476,22 @@ def run_batch(
     progress = st.progress(0.0, text=f"Analysed 0 of {len(audios)} files")
     items: list[api.BatchItem] = []
     try:
-        for chunk in _chunks(audios, *limits):
-            try:
-                items += client.predict_batch(chunk)
-            except api.ApiRejectedError as error:
-                if len(chunk) == 1:
-                    items.append(api.BatchItem(filename=chunk[0].name, error=error))
-                else:
-                    for audio in chunk:
-                        try:
-                            items += client.predict_batch([audio])
-                        except api.ApiRejectedError as single_error:
-                            items.append(api.BatchItem(filename=audio.name, error=single_error))
-            progress.progress(
-                len(items) / len(audios), text=f"Analysed {len(items)} of {len(audios)} files"
-            )
+        with busy_notice(client):
+            for chunk in _chunks(audios, *limits):
+                try:
+                    items += client.predict_batch(chunk)
+                except api.ApiRejectedError as error:
+                    if len(chunk) == 1:
+                        items.append(api.BatchItem(filename=chunk[0].name, error=error))
+                    else:
+                        for audio in chunk:
+                            try:
+                                items += client.predict_batch([audio])
+                            except api.ApiRejectedError as single_error:
+                                items.append(api.BatchItem(filename=audio.name, error=single_error))
+                progress.progress(
+                    len(items) / len(audios), text=f"Analysed {len(items)} of {len(audios)} files"
+                )
     except api.ApiError as error:
         return BatchRun(key=key, error=error)
     finally:

@@ -23,6 +23,10 @@ import httpx
 API_URL_ENV = "SER_API_URL"
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 TIMEOUT_ENV = "SER_UI_TIMEOUT_S"
+API_KEY_ENV = "SER_UI_API_KEY"
+# The API's own key list: when the UI has no key of its own it uses the first of these, so
+# one variable configures both sides (docker-compose.yml passes it to both).
+API_KEYS_ENV = "SER_API_KEYS"
 
 CONNECT_TIMEOUT_S = 3.0  # s; loopback or LAN: longer means the API is not there
 # A 10-minute file must finish server-side in ~2 s, but the API may share 2 busy cores with
@@ -32,6 +36,9 @@ HEALTH_TIMEOUT_S = 5.0  # s; /health and /model are cheap, a slow answer means t
 MAX_ATTEMPTS = 3  # tries per call for connection failures and 5xx answers
 BACKOFF_BASE_S = 0.4  # s; waits 0.4 s, then 0.8 s between the tries
 MAX_RETRY_AFTER_S = 5.0  # s; cap on a server's Retry-After so the page never hangs long
+# A 503 means "busy, come back": tried this often (waits of about 1+1+1.6+3.2+5 s) before
+# the page gives up and says so, instead of the 3 tries of a failing server.
+MAX_BUSY_ATTEMPTS = 6
 ERROR_BODY_EXCERPT_CHARS = 300  # of a non-JSON error body shown to the user
 
 # Content types sent with uploads; the API sniffs the bytes too, this only helps it.
@@ -94,6 +101,10 @@ class ApiRejectedError(ApiError):
 
 class ApiServerError(ApiError):
     """The API failed (5xx) on every try."""
+
+
+class ApiBusyError(ApiServerError):
+    """The API answered 503 (overloaded) on every try, Retry-After waits included."""
 
 
 class ApiProtocolError(ApiError):
@@ -215,6 +226,11 @@ class ApiClient:
         Tries per call (1 disables retrying).
     backoff_base_s
         Wait before the second try; doubles after each further failure.
+    api_key
+        Sent as ``Authorization: Bearer <key>`` when the API requires one (SER_API_KEYS).
+    on_busy
+        Called as ``on_busy(wait_s, attempt)`` before waiting out a 503, so a page can say
+        "busy, retrying" instead of showing nothing (or an error).
     transport
         httpx transport, for tests (``httpx.MockTransport``).
     sleep
@@ -228,6 +244,8 @@ class ApiClient:
         read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
         max_attempts: int = MAX_ATTEMPTS,
         backoff_base_s: float = BACKOFF_BASE_S,
+        api_key: str | None = None,
+        on_busy: Callable[[float, int], None] | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -237,17 +255,22 @@ class ApiClient:
         self.read_timeout_s = read_timeout_s
         self.max_attempts = max_attempts
         self.backoff_base_s = backoff_base_s
+        self.on_busy = on_busy
         self._sleep = sleep
+        headers = {"Accept": "application/json", "User-Agent": "ser-ui"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=httpx.Timeout(read_timeout_s, connect=CONNECT_TIMEOUT_S),
             transport=transport,
-            headers={"Accept": "application/json", "User-Agent": "ser-ui"},
+            headers=headers,
         )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiClient:
-        """Build a client from ``SER_API_URL`` and ``SER_UI_TIMEOUT_S`` (seconds)."""
+        """Build a client from ``SER_API_URL``, ``SER_UI_TIMEOUT_S`` (seconds) and the key in
+        ``SER_UI_API_KEY`` (else the first of ``SER_API_KEYS``)."""
         environ = os.environ if environ is None else environ
         base_url = environ.get(API_URL_ENV, "").strip() or DEFAULT_API_URL
         timeout_text = environ.get(TIMEOUT_ENV, "").strip()
@@ -261,7 +284,12 @@ class ApiClient:
                 ) from None
             if not math.isfinite(read_timeout_s) or read_timeout_s <= 0:
                 raise ValueError(f"{TIMEOUT_ENV} must be a positive number of seconds")
-        return cls(base_url, read_timeout_s=read_timeout_s)
+        api_key = environ.get(API_KEY_ENV, "").strip()
+        if not api_key:
+            api_key = next(
+                (k.strip() for k in environ.get(API_KEYS_ENV, "").split(",") if k.strip()), ""
+            )
+        return cls(base_url, read_timeout_s=read_timeout_s, api_key=api_key or None)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -337,8 +365,11 @@ class ApiClient:
             timeout if timeout is not None else self.read_timeout_s, connect=CONNECT_TIMEOUT_S
         )
         last_error: ApiError | None = None
-        for attempt in range(1, self.max_attempts + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             retry_after_s: float | None = None
+            busy = False
             try:
                 response = self._http.request(method, path, files=files, timeout=request_timeout)
             except httpx.TimeoutException as error:
@@ -367,11 +398,22 @@ class ApiClient:
                 detail = error_detail(response)
                 if status < 500:
                     raise ApiRejectedError(detail, status_code=status, endpoint=endpoint)
-                last_error = ApiServerError(detail, status_code=status, endpoint=endpoint)
+                busy = status == 503
+                error_type = ApiBusyError if busy else ApiServerError
+                last_error = error_type(detail, status_code=status, endpoint=endpoint)
                 retry_after_s = _retry_after_s(response)
-            if attempt < self.max_attempts:
-                backoff_s = self.backoff_base_s * 2 ** (attempt - 1)
-                self._sleep(max(backoff_s, retry_after_s or 0.0))
+            # Overload is temporary by definition: it gets more (still bounded) tries.
+            retrying = busy and self.max_attempts > 1
+            limit = max(self.max_attempts, MAX_BUSY_ATTEMPTS) if retrying else self.max_attempts
+            if attempt >= limit:
+                break
+            backoff_s = self.backoff_base_s * 2 ** (attempt - 1)
+            wait_s = max(backoff_s, retry_after_s or 0.0)
+            if busy:
+                wait_s = min(wait_s, MAX_RETRY_AFTER_S)
+                if self.on_busy is not None:
+                    self.on_busy(wait_s, attempt)
+            self._sleep(wait_s)
         assert last_error is not None  # the loop ran at least once and did not return
         raise last_error
 
