@@ -28,7 +28,7 @@ def probabilities(top: str = "happy", p: float = 0.7) -> dict[str, float]:
 
 
 def api_prediction(**overrides: Any) -> dict[str, Any]:
-    """A body shaped like ser_api.schemas.PredictionResponse."""
+    """A body shaped like ser_contract.PredictionResponse."""
     body = {
         "emotion": "happy",
         "confidence": 0.7,

@@ -17,6 +17,7 @@ from ser_inference.classifier import (
     Prediction,
     PreparedAudio,
     WindowPrediction,
+    answer_fields,
     judge,
 )
 
@@ -34,5 +35,6 @@ __all__ = [
     "Prediction",
     "PreparedAudio",
     "WindowPrediction",
+    "answer_fields",
     "judge",
 ]

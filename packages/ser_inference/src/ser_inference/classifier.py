@@ -19,6 +19,7 @@ decode, features), :meth:`~EmotionClassifier.run` (the model) and
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -85,6 +86,16 @@ class Judgement:
     uncertain: bool  # confidence below the model's "not sure" threshold
     arousal: float  # probability of high-arousal speech, in [0, 1]
     valence: float  # expected valence, in [-1, 1]
+
+
+def answer_fields(judgement: Judgement | None) -> dict[str, Any]:
+    """The judgement as ``{field: value}``; every field None for a window not classified (silent).
+
+    The one spelling of the answer fields that the API's JSON and the batch job's rows share.
+    """
+    if judgement is None:
+        return dict.fromkeys(field.name for field in dataclasses.fields(Judgement))
+    return dataclasses.asdict(judgement)
 
 
 def judge(

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from ser_features import AudioError
-from ser_inference import AudioLimits, EmotionClassifier, Judgement, Prediction, PreparedAudio
+from ser_inference import AudioLimits, EmotionClassifier, Prediction, PreparedAudio, answer_fields
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +39,9 @@ def _probability_fields(labels: tuple[str, ...]) -> list[tuple[str, pa.DataType]
     return [(name, pa.float64()) for name in probability_columns(labels)]
 
 
-# The answer columns of a file and of a window, as the API's fields: emotion, its calibrated
-# confidence, "not sure", arousal in [0, 1] and valence in [-1, 1]; null when not classified.
+# The answer columns of a file and of a window (ser_inference.answer_fields, as the API's
+# fields): emotion, its calibrated confidence, "not sure", arousal in [0, 1] and valence in
+# [-1, 1]; null when not classified.
 _ANSWER_FIELDS: list[tuple[str, pa.DataType]] = [
     ("emotion", pa.string()),
     ("confidence", pa.float64()),
@@ -48,18 +49,6 @@ _ANSWER_FIELDS: list[tuple[str, pa.DataType]] = [
     ("arousal", pa.float64()),
     ("valence", pa.float64()),
 ]
-
-
-def _answer(judgement: Judgement | None) -> dict:
-    if judgement is None:
-        return dict.fromkeys(name for name, _ in _ANSWER_FIELDS)
-    return {
-        "emotion": judgement.emotion,
-        "confidence": judgement.confidence,
-        "uncertain": judgement.uncertain,
-        "arousal": judgement.arousal,
-        "valence": judgement.valence,
-    }
 
 
 def segment_type(labels: tuple[str, ...]) -> pa.StructType:
@@ -104,7 +93,7 @@ def _row(path: str, prediction: Prediction, model_version: str, with_segments: b
     labels = prediction.labels
     row = {
         "path": path,
-        **_answer(prediction.judgement),
+        **answer_fields(prediction.judgement),
         **_label_values(labels, prediction.probabilities),
         "duration_s": prediction.duration_s,
         "sample_rate": prediction.source_sample_rate,
@@ -121,7 +110,7 @@ def _row(path: str, prediction: Prediction, model_version: str, with_segments: b
                     "end_s": window.end_s,
                     "rms_dbfs": window.rms_dbfs,
                     "silent": window.silent,
-                    **_answer(window.judgement),
+                    **answer_fields(window.judgement),
                     **_label_values(labels, window.probabilities),
                 }
             )
@@ -134,7 +123,7 @@ def _error_row(
 ) -> dict:
     return {
         "path": path,
-        **_answer(None),
+        **answer_fields(None),
         **_label_values(labels, None),
         "duration_s": None,
         "sample_rate": None,
