@@ -55,8 +55,9 @@ class PredictionResponse(BaseModel):
 
     emotion: str = Field(description="Most probable label over the non-silent windows.")
     confidence: Probability = Field(
-        description="Calibrated probability of `emotion`: of the answers given with 70 %, "
-        "about 7 in 10 are right on speakers like the test speakers."
+        description="Calibrated probability of `emotion` (temperature scaling fitted on the "
+        "validation speakers; GET /model `metrics.calibration` gives the measured calibration "
+        "error)."
     )
     uncertain: bool = Field(description=_UNCERTAIN)
     arousal: Probability = Field(description=_AROUSAL)
