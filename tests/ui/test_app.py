@@ -448,6 +448,20 @@ def test_about_panel_explains_the_three_answers_with_their_measured_figures(app:
         assert figure in page, figure
 
 
+def test_about_panel_without_calibration_figures_says_not_measured(
+    stub_client: StubApiClient,
+) -> None:
+    info = make_model_info()
+    info.metrics = {"protocol": "none", "calibration": "not a table"}
+    info.calibration.calibrated = False
+    stub_client.model_info_fn = lambda: info
+    at = AppTest.from_file(str(APP_PATH), default_timeout=RUN_TIMEOUT_S).run()
+    assert not at.exception
+    page = texts(at)
+    assert "no calibration" in page
+    assert page.count("Not measured for this model.") == 2 and "right on" not in page
+
+
 def test_busy_api_shows_busy_not_failure(app: AppTest, stub_client: StubApiClient) -> None:
     def busy(audio: api.AudioFile) -> api.Prediction:
         raise api.ApiBusyError("the service is busy", status_code=503, endpoint="POST /predict")

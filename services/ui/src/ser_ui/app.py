@@ -609,16 +609,30 @@ def render_about(info: api.ModelInfo | api.ApiError) -> None:
         st.json(dict(info.feature_config), expanded=False)
 
 
-def _percent(value: Any) -> str:
-    return f"{100 * value:.0f} %" if isinstance(value, int | float) else "not measured"
+def _section(data: Any, key: str) -> dict[str, Any]:
+    """``data[key]`` when both are objects, else empty: the metrics' layout belongs to the
+    training job, and a model without these figures must still get its About panel."""
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+NOT_MEASURED = " (Not measured for this model.)"
+
+
+def _measured(*values: Any) -> bool:
+    return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.0f} %"
 
 
 def render_outputs_explained(info: api.ModelInfo) -> None:
     """The three answers in plain words, with the figures measured on unseen test speakers
     (``metrics.calibration.test_speakers``, written by the training job)."""
     calibration = info.calibration
-    measured = info.metrics.get("calibration", {}).get("test_speakers", {})
-    at_threshold = measured.get("at_threshold", {})
+    measured = _section(_section(info.metrics, "calibration"), "test_speakers")
+    at_threshold = _section(measured, "at_threshold")
     st.markdown("#### What the answers mean")
     if not calibration.calibrated:
         st.caption(
@@ -630,7 +644,7 @@ def render_outputs_explained(info: api.ModelInfo) -> None:
         f" On speakers it never heard, confidence and real accuracy differ by "
         f"{_percent(ece_after)} on average (calibration error; {_percent(ece_before)} "
         "before calibration)."
-        if isinstance(ece_before, int | float) and isinstance(ece_after, int | float)
+        if _measured(ece_before, ece_after)
         else ""
     )
     st.markdown(
@@ -639,20 +653,30 @@ def render_outputs_explained(info: api.ModelInfo) -> None:
         f"temperature {calibration.temperature:.3g}, fitted on held-out speakers), so a higher "
         f"number really means right more often.{ece}"
     )
+    coverage, accuracy = at_threshold.get("coverage"), at_threshold.get("accuracy")
+    kept = (
+        f" Above that threshold the model answered {_percent(coverage)} of the test "
+        f"recordings and was right on {_percent(accuracy)} of them."
+        if _measured(coverage, accuracy)
+        else NOT_MEASURED
+    )
     st.markdown(
         f'**"Not sure".** When the confidence is below '
         f"{_percent(calibration.uncertain_below)}, the page says *Not sure* and shows the best "
-        "guess instead of a verdict. Above that threshold the model answered "
-        f"{_percent(at_threshold.get('coverage'))} of the test recordings and was right on "
-        f"{_percent(at_threshold.get('accuracy'))} of them."
+        f"guess instead of a verdict.{kept}"
+    )
+    arousal_accuracy = measured.get("arousal_accuracy")
+    valence_accuracy = measured.get("valence_sign_accuracy")
+    dimensions = (
+        f" High vs low arousal was right on {_percent(arousal_accuracy)} of test recordings, "
+        f"positive vs negative valence on {_percent(valence_accuracy)}."
+        if _measured(arousal_accuracy, valence_accuracy)
+        else NOT_MEASURED
     )
     st.markdown(
         "**Arousal and valence.** Two dimensions that carry across voices and recording "
         "conditions better than the seven categories: *arousal* is how activated the voice "
-        "is (0 calm … 1 excited, angry or afraid), *valence* how positive (−1 … +1). High vs "
-        f"low arousal was right on {_percent(measured.get('arousal_accuracy'))} of test "
-        "recordings, positive vs negative valence on "
-        f"{_percent(measured.get('valence_sign_accuracy'))}."
+        f"is (0 calm … 1 excited, angry or afraid), *valence* how positive (−1 … +1).{dimensions}"
     )
     if calibration.fitted_on:
         st.caption(f"How the calibration was fitted: {calibration.fitted_on}")
@@ -678,7 +702,9 @@ def render_sidebar(client: api.ApiClient, info: api.ModelInfo | api.ApiError) ->
         st.caption(f"API: `{client.base_url}`")
         st.markdown(
             "**Reading the result.** The bars are the model's probabilities for every "
-            "emotion. Longer clips are cut into overlapping windows and coloured by "
+            "emotion. *Not sure* means the model's confidence is too low to name one. The "
+            "plane shows how activated (arousal) and how positive (valence) the voice "
+            "sounds. Longer clips are cut into overlapping windows and coloured by "
             "emotion over time."
         )
         st.caption(HONEST_NOTE)
