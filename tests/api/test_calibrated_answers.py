@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from ser_api.main import create_app
 from ser_features import EMOTIONS
 from ser_inference import Calibration
-from tests.api.conftest import make_settings, upload
+from tests.api.conftest import SHIPPED_MODEL, make_settings, upload
 from tests.support.audio import harmonic_tone, wav_bytes
 from tests.support.tiny_model import build_tiny_model, tiny_metadata
 
@@ -131,3 +131,14 @@ def test_openapi_documents_the_new_fields_with_their_ranges(client: TestClient) 
     assert set(schemas["ServiceLimits"]["required"]) == {
         "max_upload_bytes", "min_duration_s", "max_duration_s", "max_batch_files"
     }  # fmt: skip
+
+
+@pytest.mark.skipif(not SHIPPED_MODEL.is_file(), reason="models/ser_model.onnx not exported yet")
+def test_the_shipped_model_is_served_calibrated(speech_with_a_pause: bytes) -> None:
+    with TestClient(create_app(make_settings(SHIPPED_MODEL))) as client:
+        section = client.get("/model").json()["calibration"]
+        body = client.post("/predict", files=upload(speech_with_a_pause)).json()
+    assert section["calibrated"] is True
+    assert section["temperature"] == pytest.approx(1.019, abs=1e-3)
+    assert section["uncertain_below"] == pytest.approx(0.705, abs=1e-3)
+    assert body["uncertain"] == (body["confidence"] < section["uncertain_below"])
