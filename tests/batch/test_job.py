@@ -37,7 +37,8 @@ def test_a_folder_is_scored_on_ray_with_errors_as_rows(batch_model: Path, tmp_pa
     classifier = EmotionClassifier.load(batch_model)
     labels = classifier.labels
     assert table.column_names == [
-        "path", "emotion", "confidence", *probability_columns(labels), "duration_s",
+        "path", "emotion", "confidence", "uncertain", "arousal", "valence",
+        *probability_columns(labels), "duration_s",
         "sample_rate", "model_version", "error", "error_detail",
     ]  # fmt: skip
     rows = {Path(r["path"]).stem: r for r in table.to_pylist()}

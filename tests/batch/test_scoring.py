@@ -26,6 +26,10 @@ def _assert_parity(classifier: EmotionClassifier, paths: list[str]) -> list[dict
         got = np.array([row[c] for c in columns])
         np.testing.assert_allclose(got, expected.probabilities, rtol=0, atol=PARITY_ATOL)
         assert row["emotion"] == expected.emotion
+        # The API's answer fields, from the same Judgement: reused, not recomputed.
+        for name in ("confidence", "arousal", "valence"):
+            assert row[name] == pytest.approx(getattr(expected.judgement, name), abs=PARITY_ATOL)
+        assert row["uncertain"] == expected.judgement.uncertain
         assert row["duration_s"] == pytest.approx(expected.duration_s)
         assert row["sample_rate"] == expected.source_sample_rate
         windows = [w for w in expected.windows if not w.silent]
@@ -34,6 +38,10 @@ def _assert_parity(classifier: EmotionClassifier, paths: list[str]) -> list[dict
         for segment, window in zip(voiced, windows, strict=True):
             got = np.array([segment[c] for c in columns])
             np.testing.assert_allclose(got, window.probabilities, rtol=0, atol=PARITY_ATOL)
+            assert segment["uncertain"] == window.judgement.uncertain
+            assert segment["arousal"] == pytest.approx(window.judgement.arousal, abs=PARITY_ATOL)
+        assert all(s["arousal"] is None and s["valence"] is None
+                   for s in row["segments"] if s["silent"])  # fmt: skip
     return table.to_pylist()
 
 

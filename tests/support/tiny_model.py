@@ -20,7 +20,10 @@ from ser_features.model_metadata import INPUT_NAME, OUTPUT_NAME, ModelMetadata
 TINY_CONFIG = FeatureConfig(window_s=1.0, window_hop_s=0.5, n_mels=32, n_mfcc=13)
 
 
-def tiny_metadata(config: FeatureConfig = TINY_CONFIG, labels=EMOTIONS) -> ModelMetadata:
+def tiny_metadata(
+    config: FeatureConfig = TINY_CONFIG, labels=EMOTIONS, calibration: dict | None = None
+) -> ModelMetadata:
+    """Metadata of a tiny model; ``calibration`` as ``ser.calibration`` carries it."""
     return ModelMetadata(
         labels=tuple(labels),
         feature_config=config,
@@ -28,14 +31,23 @@ def tiny_metadata(config: FeatureConfig = TINY_CONFIG, labels=EMOTIONS) -> Model
         metrics={"protocol": "none: random weights for tests"},
         training_data={"corpora": []},
         license="test only",
+        calibration=dict(calibration or {}),
     )
 
 
-def build_tiny_model(path: Path, metadata: ModelMetadata | None = None, *, seed: int = 0) -> Path:
+def build_tiny_model(
+    path: Path,
+    metadata: ModelMetadata | None = None,
+    *,
+    seed: int = 0,
+    logits: np.ndarray | None = None,
+) -> Path:
     """Write a tiny ONNX model with ``metadata`` to ``path`` and return the path.
 
     Input ``features``: float32 (batch, n_frames, n_features); output ``probabilities``:
-    float32 (batch, n_labels).
+    float32 (batch, n_labels). With ``logits`` (shape (n_labels,)) the model ignores its input
+    and answers softmax(logits) for every window: a known distribution for tests of what the
+    answers mean.
     """
     metadata = metadata or tiny_metadata()
     n_frames, n_features = metadata.feature_config.input_shape
@@ -43,6 +55,9 @@ def build_tiny_model(path: Path, metadata: ModelMetadata | None = None, *, seed:
     rng = np.random.default_rng(seed)
     weights = rng.normal(0, 1.0, size=(n_features, n_labels)).astype(np.float32)
     bias = rng.normal(0, 0.1, size=(n_labels,)).astype(np.float32)
+    if logits is not None:
+        weights = np.zeros_like(weights)
+        bias = np.asarray(logits, dtype=np.float32).reshape(n_labels)
     graph = helper.make_graph(
         nodes=[
             helper.make_node("ReduceMean", [INPUT_NAME, "axes"], ["pooled"], keepdims=0),

@@ -7,9 +7,39 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from ser_inference import Calibration
 from ser_ui import client as api
 
 LABELS = ("angry", "disgust", "fearful", "happy", "neutral", "sad", "surprised")
+
+
+# The product's default arousal/valence mapping, as an uncalibrated API would report it.
+MAPPING = Calibration.default(LABELS)
+
+
+def _dimensions(probabilities: dict[str, float]) -> dict[str, float]:
+    return {
+        "arousal": sum(p * MAPPING.arousal[label] for label, p in probabilities.items()),
+        "valence": sum(p * MAPPING.valence[label] for label, p in probabilities.items()),
+    }
+
+
+def make_segment(
+    start_s: float, end_s: float, emotion: str | None, confidence: float | None = None
+) -> api.Segment:
+    """A timeline window; ``emotion=None`` makes a silent one (all answer fields null)."""
+    if emotion is None:
+        return api.Segment(
+            start_s=start_s, end_s=end_s, silent=True, emotion=None, confidence=None,
+            probabilities=None,
+        )  # fmt: skip
+    confidence = 0.6 if confidence is None else confidence
+    rest = (1.0 - confidence) / (len(LABELS) - 1)
+    probabilities = {label: (confidence if label == emotion else rest) for label in LABELS}
+    return api.Segment(
+        start_s=start_s, end_s=end_s, silent=False, emotion=emotion, confidence=confidence,
+        probabilities=probabilities, uncertain=False, **_dimensions(probabilities),
+    )  # fmt: skip
 
 
 def make_prediction(
@@ -18,6 +48,7 @@ def make_prediction(
     *,
     duration_s: float = 1.5,
     segments: Sequence[api.Segment] = (),
+    uncertain: bool = False,
 ) -> api.Prediction:
     """A contract-shaped prediction whose probabilities sum to 1 with ``emotion`` on top."""
     rest = (1.0 - confidence) / (len(LABELS) - 1)
@@ -25,12 +56,25 @@ def make_prediction(
     return api.Prediction(
         emotion=emotion,
         confidence=confidence,
+        uncertain=uncertain,
+        **_dimensions(probabilities),
         probabilities=probabilities,
         duration_s=duration_s,
         sample_rate=16_000,
+        channels=1,
+        format="WAV",
         model_version="stub-1",
-        segments=tuple(segments),
+        segments=list(segments),
+        timing={"features_ms": 1.0, "inference_ms": 1.0},
     )
+
+
+CALIBRATION_METRICS = {
+    "test_speakers": {
+        "ece_uncalibrated": 0.14, "ece_calibrated": 0.07, "arousal_accuracy": 0.845,
+        "valence_sign_accuracy": 0.854, "at_threshold": {"accuracy": 0.81, "coverage": 0.39},
+    }
+}  # fmt: skip
 
 
 def make_model_info() -> api.ModelInfo:
@@ -38,6 +82,7 @@ def make_model_info() -> api.ModelInfo:
         labels=LABELS,
         model_version="stub-1",
         feature_config={"window_s": 3.0, "sample_rate": 16_000},
+        input_shape=[None, 300, 40],
         metrics={
             "protocol": "speaker-independent test split: 4 held-out speakers per corpus",
             "test": {
@@ -49,11 +94,26 @@ def make_model_info() -> api.ModelInfo:
                     "happy": {"precision": 0.7, "recall": 0.6, "f1": 0.65, "support": 120}
                 },
             },
+            "calibration": CALIBRATION_METRICS,
         },
         training_data={
             "corpora": [{"name": "RAVDESS", "clips": 1440, "license": "CC BY-NC-SA 4.0"}]
         },
         license="Trained on CC BY-NC-SA 4.0 data: non-commercial use only.",
+        calibration={
+            **MAPPING.to_dict(),
+            "calibrated": True,
+            "temperature": 1.02,
+            "uncertain_below": 0.705,
+            "fitted_on": "validation speakers",
+        },
+        runtime={},
+        limits={
+            "max_upload_bytes": 128 * 1024 * 1024,
+            "min_duration_s": 0.25,
+            "max_duration_s": 600.0,
+            "max_batch_files": 64,
+        },
     )
 
 

@@ -30,13 +30,13 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[api.ApiClient]:
 
 def test_health_and_model_info_parse(client: api.ApiClient) -> None:
     health = client.health()
-    assert health.ok and health.model_loaded is True
+    assert health.status == "ok" and health.model_loaded is True
     info = client.model_info()
     assert info.model_version == "tiny-test-0"
-    assert info.labels == ("angry", "disgust", "fearful", "happy", "neutral", "sad", "surprised")
+    assert info.labels == ["angry", "disgust", "fearful", "happy", "neutral", "sad", "surprised"]
     assert info.metrics["protocol"].startswith("none")
-    assert info.limit("max_batch_files") is not None
-    assert info.limit("max_upload_bytes") is not None
+    assert info.limits.max_batch_files >= 1 and info.limits.max_upload_bytes > 0
+    assert info.calibration.calibrated is False  # the tiny model carries no calibration
 
 
 def test_prediction_of_a_long_clip_has_a_timeline(client: api.ApiClient) -> None:
@@ -46,6 +46,7 @@ def test_prediction_of_a_long_clip_has_a_timeline(client: api.ApiClient) -> None
     assert prediction.duration_s == pytest.approx(3.0, abs=0.01)
     assert prediction.format == "WAV" and prediction.channels == 1
     assert len(prediction.segments) > 1
+    assert all(0 <= s.arousal <= 1 and -1 <= s.valence <= 1 for s in prediction.segments)
 
 
 def test_rejected_upload_detail_reaches_the_client_verbatim(client: api.ApiClient) -> None:

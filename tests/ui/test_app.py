@@ -6,7 +6,6 @@ caching and the charts all run for real.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 from collections.abc import Iterator, Sequence
@@ -18,10 +17,16 @@ import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from ser_ui import charts
+from ser_ui import batching, charts
 from ser_ui import client as api
 from tests.support.audio import harmonic_tone, wav_bytes
-from tests.ui.conftest import LABELS, StubApiClient, make_model_info, make_prediction
+from tests.ui.conftest import (
+    LABELS,
+    StubApiClient,
+    make_model_info,
+    make_prediction,
+    make_segment,
+)
 
 APP_PATH = Path(__file__).resolve().parents[2] / "services/ui/src/ser_ui/app.py"
 RUN_TIMEOUT_S = 60  # s; generous, the machine is shared with training jobs
@@ -104,13 +109,14 @@ def test_upload_shows_emotion_confidence_and_charts(
     assert metrics["Detected emotion"] == "😢 Sad"
     assert metrics["Confidence"] == "81 %"
     assert metrics["Clip"] == "1.5 s"
-    assert "Not a clear call" not in texts(app)
+    assert not any("best guess" in w.value for w in app.warning)  # a sure answer
     # Probability bars, coloured with the fixed per-emotion palette.
     (bar_chart,) = elements(app, "vega_lite_chart")
     spec = json.loads(bar_chart.proto.spec)
     assert charts.EMOTION_COLOURS["sad"] in json.dumps(spec)
-    # Waveform and spectrogram are drawn from the uploaded audio.
-    assert len(elements(app, "image")) == 2
+    # The arousal-valence plane, then waveform and spectrogram drawn from the uploaded audio.
+    assert len(elements(app, "image")) == 3
+    assert "Arousal and valence" in texts(app)
     assert len(elements(app, "audio")) == 1  # playback
     assert stub_client.calls.count("predict:speech.wav") == 1
 
@@ -122,17 +128,25 @@ def test_result_is_not_requested_again_on_rerun(app: AppTest, stub_client: StubA
     assert stub_client.calls.count("predict:speech.wav") == 1
 
 
-def test_unclear_result_names_the_runner_up(app: AppTest, stub_client: StubApiClient) -> None:
-    stub_client.predict_fn = lambda audio: make_prediction("angry", 0.3)
+def test_an_uncertain_answer_says_not_sure_with_its_best_guess(
+    app: AppTest, stub_client: StubApiClient
+) -> None:
+    stub_client.predict_fn = lambda audio: make_prediction("sad", 0.41, uncertain=True)
     upload(app, "speech.wav", speech_wav())
-    assert "Not a clear call" in texts(app)
+    assert not app.exception
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Detected emotion"] == "Not sure"  # no confident emoji
+    assert charts.emotion_emoji("sad") not in metrics["Detected emotion"]
+    assert metrics["Confidence"] == "41 %"
+    assert any("Not sure — best guess: sad (41 %)." in w.value for w in app.warning)
+    assert "Arousal and valence" in texts(app)  # the plane is still drawn
 
 
 def test_long_clip_shows_emotion_timeline(app: AppTest, stub_client: StubApiClient) -> None:
     segments = [
-        api.Segment(0.0, 3.0, "happy", 0.7),
-        api.Segment(1.5, 4.5, "angry", 0.6),
-        api.Segment(3.0, 6.0, None, None, silent=True),
+        make_segment(0.0, 3.0, "happy", 0.7),
+        make_segment(1.5, 4.5, "angry", 0.6),
+        make_segment(3.0, 6.0, None),
     ]
     stub_client.predict_fn = lambda audio: make_prediction(duration_s=6.0, segments=segments)
     upload(app, "long.wav", speech_wav(6.0))
@@ -330,6 +344,8 @@ def test_batch_table_and_csv(
     csv = pd.read_csv(io.BytesIO(csv_download["data"]))
     assert list(csv["emotion"].fillna("")) == ["happy", "", "angry"]
     assert [f"p_{label}" for label in LABELS] == [c for c in csv.columns if c.startswith("p_")]
+    assert {"uncertain", "arousal", "valence"} <= set(csv.columns)
+    assert csv.loc[0, "arousal"] == pytest.approx(make_prediction("happy", 0.7).arousal, abs=1e-4)
 
     # Results survive reruns (e.g. the download click) without another request.
     app.run()
@@ -359,11 +375,9 @@ def test_batch_chunk_refused_as_a_whole_is_retried_file_by_file(
 
 
 def test_chunks_bound_files_and_bytes_per_request() -> None:
-    from ser_ui import app as app_module
-
     sizes = [10] * 7 + [150, 60, 60]  # bytes
     audios = [api.AudioFile(f"{i}.wav", b"x" * size) for i, size in enumerate(sizes)]
-    chunks = app_module._chunks(audios, max_files=3, max_bytes=100)
+    chunks = batching.chunks(audios, max_files=3, max_bytes=100)
     assert [[audio.name for audio in chunk] for chunk in chunks] == [
         ["0.wav", "1.wav", "2.wav"],
         ["3.wav", "4.wav", "5.wav"],
@@ -378,20 +392,16 @@ def test_chunks_bound_files_and_bytes_per_request() -> None:
 def test_batch_requests_respect_the_api_limits() -> None:
     from ser_ui import app as app_module
 
-    info = dataclasses.replace(
-        make_model_info(), limits={"max_batch_files": 4, "max_upload_bytes": 10_000_000}
+    info = make_model_info()
+    info.limits = info.limits.model_copy(
+        update={"max_batch_files": 4, "max_upload_bytes": 10_000_000}
     )
-    assert app_module.batch_request_limits(info) == (4, 9_000_000)
-    unlimited = app_module.batch_request_limits(api.ApiUnavailableError("down"))
-    assert unlimited == (app_module.BATCH_CHUNK_FILES, app_module.BATCH_CHUNK_MAX_BYTES)
-    assert app_module.upload_limit_mb(info) == 9
-    assert app_module.upload_limit_mb(api.ApiUnavailableError("down")) is None
-    assert (
-        app_module.limits_hint(
-            dataclasses.replace(info, limits={"max_duration_s": 600, "max_upload_bytes": 128 << 20})
-        )
-        == "Up to 10 min and 128 MiB per file."
-    )
+    assert batching.request_limits(info.limits) == (4, 9_000_000)
+    unlimited = batching.request_limits(None)
+    assert unlimited == (batching.BATCH_CHUNK_FILES, batching.BATCH_CHUNK_MAX_BYTES)
+    assert app_module.upload_limit_mb(info.limits) == 9
+    assert app_module.upload_limit_mb(None) is None
+    assert app_module.limits_hint(make_model_info().limits) == "Up to 10 min and 128 MiB per file."
 
 
 def test_batch_with_api_down_offers_try_again(app: AppTest, stub_client: StubApiClient) -> None:
@@ -426,6 +436,30 @@ def test_about_panel_shows_labels_protocol_metrics_data_and_licence(app: AppTest
     assert summary.loc[0, "accuracy"] == pytest.approx(0.71)
     corpora = next(t for t in tables_shown if "name" in t.columns)
     assert list(corpora["name"]) == ["RAVDESS"]
+
+
+def test_about_panel_explains_the_three_answers_with_their_measured_figures(app: AppTest) -> None:
+    page = texts(app)
+    assert "What the answers mean" in page
+    # Threshold (0.705), accuracy and coverage above it, arousal and valence-sign accuracy,
+    # and the calibration error before/after: all read from the stub's GET /model.
+    for figure in ("below 70 %", "right on 81 %", "39 % of the test", "right on 84 %",
+                   "negative valence on 85 %", "7 % on average", "14 % before"):  # fmt: skip
+        assert figure in page, figure
+
+
+def test_about_panel_without_calibration_figures_says_not_measured(
+    stub_client: StubApiClient,
+) -> None:
+    info = make_model_info()
+    info.metrics = {"protocol": "none", "calibration": "not a table"}
+    info.calibration.calibrated = False
+    stub_client.model_info_fn = lambda: info
+    at = AppTest.from_file(str(APP_PATH), default_timeout=RUN_TIMEOUT_S).run()
+    assert not at.exception
+    page = texts(at)
+    assert "no calibration" in page
+    assert page.count("Not measured for this model.") == 2 and "right on" not in page
 
 
 def test_busy_api_shows_busy_not_failure(app: AppTest, stub_client: StubApiClient) -> None:

@@ -127,7 +127,13 @@ def test_upload_shows_emotion_and_charts(stack: tuple[str, str], page: Any, tmp_
     expect(chart.locator("canvas, svg").first).to_be_visible()
     # ... and the waveform with its timeline, and the spectrogram.
     expect(page.get_by_text("Emotion over time", exact=True)).to_be_visible()
-    expect(page.get_by_test_id("stImage").nth(1)).to_be_visible()
+    # Three pictures: the arousal-valence plane (first, under the bars), waveform, spectrogram.
+    expect(page.get_by_test_id("stImage")).to_have_count(3)
+    expect(page.get_by_text("Arousal and valence", exact=True)).to_be_visible()
+    plane = page.get_by_test_id("stImage").first.locator("img")
+    expect(plane).to_be_visible()
+    width, height = plane.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    assert width > 0 and width == height  # the square circumplex, not a wide time plot
     assert page.get_by_test_id("stException").count() == 0
     _screenshot(page, SCREENSHOT.name)
 

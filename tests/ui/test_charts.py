@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from ser_ui import charts, display_audio, tables
 from ser_ui import client as api
 from tests.support.audio import SAMPLE_RATE, harmonic_tone, wav_bytes
-from tests.ui.conftest import LABELS, make_model_info, make_prediction
+from tests.ui.conftest import LABELS, make_model_info, make_prediction, make_segment
 
 # --------------------------------------------------------------------------------------
 # Colours
@@ -75,10 +75,10 @@ def test_emotion_counts_chart_counts_files_per_emotion_most_frequent_first() -> 
 def overlapping_segments() -> list[api.Segment]:
     """3-s windows every 1.5 s over 7.5 s: happy, happy, angry, silence."""
     return [
-        api.Segment(0.0, 3.0, "happy", 0.8),
-        api.Segment(1.5, 4.5, "happy", 0.6),
-        api.Segment(3.0, 6.0, "angry", 0.7),
-        api.Segment(4.5, 7.5, None, None, silent=True),
+        make_segment(0.0, 3.0, "happy", 0.8),
+        make_segment(1.5, 4.5, "happy", 0.6),
+        make_segment(3.0, 6.0, "angry", 0.7),
+        make_segment(4.5, 7.5, None),
     ]
 
 
@@ -92,7 +92,7 @@ def test_timeline_splits_overlaps_at_their_midpoints() -> None:
 
 
 def test_timeline_keeps_gaps_sorts_and_clips_to_the_duration() -> None:
-    segments = [api.Segment(5.0, 8.0, "sad", 0.5), api.Segment(0.0, 3.0, "happy", 0.9)]
+    segments = [make_segment(5.0, 8.0, "sad", 0.5), make_segment(0.0, 3.0, "happy", 0.9)]
     frame = charts.timeline_frame(segments, duration_s=7.0)
     assert frame[["start_s", "end_s"]].to_numpy().tolist() == [[0.0, 3.0], [5.0, 7.0]]
     assert charts.timeline_frame([]).empty
@@ -258,7 +258,7 @@ def test_batch_csv_round_trips_with_integer_sample_rates() -> None:
 
 def test_batch_frame_appends_labels_the_model_info_did_not_list() -> None:
     prediction = make_prediction()
-    extra = api.Prediction(**{**prediction.__dict__, "probabilities": {"calm": 1.0}})
+    extra = prediction.model_copy(update={"probabilities": {"calm": 1.0}})
     frame = tables.batch_frame([api.BatchItem("x.wav", prediction=extra)], ["happy"])
     assert [c for c in frame.columns if c.startswith("p_")] == ["p_happy", "p_calm"]
 
@@ -267,7 +267,42 @@ def test_segments_frame_marks_silence() -> None:
     prediction = make_prediction(segments=overlapping_segments())
     frame = tables.segments_frame(prediction)
     assert list(frame["emotion"]) == ["happy", "happy", "angry", "silence"]
-    assert frame["confidence"].dtype == float and np.isnan(frame["confidence"].iloc[-1])
+    for name in ("confidence", "arousal", "valence"):
+        assert frame[name].dtype == float and np.isnan(frame[name].iloc[-1])
+    assert list(frame["uncertain"]) == [False, False, False, None]
+
+
+def test_batch_frame_carries_not_sure_arousal_and_valence() -> None:
+    sure, unsure = make_prediction("angry", 0.9), make_prediction("sad", 0.3, uncertain=True)
+    items = [api.BatchItem("a.wav", prediction=sure), api.BatchItem("b.wav", prediction=unsure)]
+    frame = tables.batch_frame(items, LABELS)
+    assert list(frame["uncertain"]) == [False, True]
+    assert frame["arousal"].iloc[0] == pytest.approx(sure.arousal, abs=1e-4)
+    assert frame["valence"].iloc[1] == pytest.approx(unsure.valence, abs=1e-4)
+    assert unsure.valence < 0
+
+
+def test_affect_plane_puts_the_recording_and_its_trail_on_the_circumplex() -> None:
+    prediction = make_prediction("angry", 0.9, segments=overlapping_segments())
+    figure = charts.affect_plane_figure(prediction)
+    (axes,) = figure.axes
+    assert axes.get_xlim() == (-1.0, 1.0) and axes.get_ylim() == (0.0, 1.0)
+    assert "valence" in axes.get_xlabel() and "arousal" in axes.get_ylabel()
+    (point,) = axes.collections  # the recording
+    np.testing.assert_allclose(point.get_offsets(), [[prediction.valence, prediction.arousal]])
+    assert prediction.arousal > 0.5 and prediction.valence < 0  # angry: top left
+    (trail,) = axes.lines[2:]  # after the two axis lines: the voiced segments, in order
+    voiced = [s for s in prediction.segments if not s.silent]
+    np.testing.assert_allclose(trail.get_xdata(), [s.valence for s in voiced])
+    np.testing.assert_allclose(trail.get_ydata(), [s.arousal for s in voiced])
+    assert trail.get_alpha() < 0.5  # faint, behind the point
+    texts = " ".join(t.get_text() for t in axes.texts)
+    assert "angry" in texts and "happy" in texts and "calm" in texts and "sad" in texts
+
+
+def test_affect_plane_of_a_single_window_has_no_trail() -> None:
+    axes = charts.affect_plane_figure(make_prediction()).axes[0]
+    assert len(axes.lines) == 2 and len(axes.collections) == 1
 
 
 def test_metrics_table_finds_evaluations_at_any_level() -> None:

@@ -28,10 +28,13 @@ def probabilities(top: str = "happy", p: float = 0.7) -> dict[str, float]:
 
 
 def api_prediction(**overrides: Any) -> dict[str, Any]:
-    """A body shaped like ser_api.schemas.PredictionResponse."""
+    """A body shaped like ser_contract.PredictionResponse."""
     body = {
         "emotion": "happy",
         "confidence": 0.7,
+        "uncertain": False,
+        "arousal": 0.7,
+        "valence": 0.56,
         "probabilities": probabilities(),
         "duration_s": 4.5,
         "sample_rate": 48_000,
@@ -46,6 +49,9 @@ def api_prediction(**overrides: Any) -> dict[str, Any]:
                 "emotion": "happy",
                 "confidence": 0.7,
                 "probabilities": probabilities(),
+                "uncertain": False,
+                "arousal": 0.7,
+                "valence": 0.56,
             },
             {
                 "start_s": 1.5,
@@ -54,6 +60,9 @@ def api_prediction(**overrides: Any) -> dict[str, Any]:
                 "emotion": None,
                 "confidence": None,
                 "probabilities": None,
+                "uncertain": None,
+                "arousal": None,
+                "valence": None,
             },
         ],
         "timing": {"features_ms": 1.2, "inference_ms": 0.3},
@@ -101,11 +110,12 @@ def test_predict_parses_the_api_contract_and_uploads_the_file() -> None:
 
     assert prediction.emotion == "happy"
     assert prediction.confidence == pytest.approx(0.7)
-    assert prediction.ranked()[0] == ("happy", pytest.approx(0.7))
+    assert (prediction.uncertain, prediction.arousal, prediction.valence) == (False, 0.7, 0.56)
     assert (prediction.sample_rate, prediction.channels, prediction.format) == (48_000, 2, "WAV")
     first, second = prediction.segments
     assert (first.start_s, first.end_s, first.emotion, first.silent) == (0.0, 3.0, "happy", False)
-    assert second.silent and second.emotion is None and second.probabilities == {}
+    assert second.silent and second.emotion is None and second.probabilities is None
+    assert second.arousal is None and second.valence is None
 
     (request,) = recorder.requests
     assert (request.method, request.url.path) == ("POST", "/predict")
@@ -142,13 +152,6 @@ def test_batch_pairs_results_and_refusals_with_their_files_in_order() -> None:
     assert b"Content-Type: audio/flac" in request_body
 
 
-def test_batch_accepts_a_bare_list_and_nested_errors() -> None:
-    body = [api_prediction(), {"error": {"detail": "too long", "status_code": 422}}]
-    client, _ = make_client(Recorder(httpx.Response(200, json=body)))
-    first, second = client.predict_batch([api.AudioFile("a.wav", b"a"), api.AudioFile("b", b"")])
-    assert first.ok and second.error.detail == "too long"
-
-
 def test_empty_batch_sends_nothing() -> None:
     recorder = Recorder(httpx.Response(500))
     client, _ = make_client(recorder)
@@ -165,27 +168,29 @@ def test_model_info_and_limits() -> None:
         "metrics": {"protocol": "held-out speakers", "test": {"accuracy": 0.7}},
         "training_data": {"corpora": ["RAVDESS"]},
         "license": "CC BY-NC-SA 4.0",
+        "calibration": {
+            "calibrated": True, "temperature": 1.02, "uncertain_below": 0.7,
+            "arousal": dict.fromkeys(LABELS, 0.0), "valence": dict.fromkeys(LABELS, 0.0),
+            "fitted_on": "validation speakers",
+        },
         "runtime": {"provider": "CPUExecutionProvider"},
-        "limits": {"max_upload_bytes": 134217728, "max_batch_files": 16},
-    }
+        "limits": {"max_upload_bytes": 134217728, "min_duration_s": 0.25,
+                   "max_duration_s": 600.0, "max_batch_files": 16},
+    }  # fmt: skip
     client, _ = make_client(Recorder(httpx.Response(200, json=body)))
     info = client.model_info()
-    assert info.labels == tuple(LABELS)
+    assert info.labels == LABELS
     assert info.metrics["protocol"] == "held-out speakers"
     assert info.license == "CC BY-NC-SA 4.0"
-    assert info.limit("max_batch_files") == 16
-    assert info.limit("max_duration_s") is None
-    assert info.raw["runtime"] == {"provider": "CPUExecutionProvider"}
+    assert info.limits.max_batch_files == 16 and info.limits.max_duration_s == 600.0
+    assert info.calibration.uncertain_below == 0.7 and info.calibration.calibrated
+    assert info.runtime == {"provider": "CPUExecutionProvider"}
 
 
-def test_health_accepts_a_json_503_as_not_ready() -> None:
+def test_health() -> None:
     ready = {"status": "ok", "model_loaded": True, "model_version": "x", "uptime_s": 1.0}
     client, _ = make_client(Recorder(httpx.Response(200, json=ready)))
-    assert client.health() == api.Health(ok=True, model_loaded=True, raw=ready)
-    loading = {"detail": "model loading"}
-    client, _ = make_client(Recorder(httpx.Response(503, json=loading)))
-    health = client.health()
-    assert not health.ok and health.model_loaded is None
+    assert client.health() == api.Health(**ready)
 
 
 # --------------------------------------------------------------------------------------
@@ -382,13 +387,14 @@ def test_slow_answer_times_out_once_without_resending(slow_server: tuple[str, li
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (api_prediction(emotion=None), "lacks field 'emotion'"),
-        (api_prediction(confidence="high"), "field 'confidence' should be a number, got str"),
-        (api_prediction(probabilities=[0.5, 0.5]), "'probabilities' should be an object"),
-        (api_prediction(probabilities={"happy": "x"}), "'probabilities.happy' should be a number"),
-        (api_prediction(duration_s=float("nan")), "'duration_s' is not a finite number"),
-        (api_prediction(segments=[{"start_s": 0}]), "segments[0]"),
-        ([api_prediction()], "expected a JSON object, got list"),
+        (api_prediction(emotion=None), "emotion: Input should be a valid string"),
+        (api_prediction(confidence="high"), "confidence: Input should be a valid number"),
+        (api_prediction(arousal=1.5), "arousal: Input should be less than or equal to 1"),
+        (api_prediction(probabilities=[0.5, 0.5]), "probabilities: Input should be an object"),
+        (api_prediction(probabilities={"happy": "x"}), "probabilities.happy: Input should be"),
+        (api_prediction(uncertain=None), "uncertain: Input should be a valid boolean"),
+        (api_prediction(segments=[{"start_s": 0}]), "segments.0.end_s: Field required (and "),
+        ([api_prediction()], "answer is not a PredictionResponse: body: Input should be"),
     ],
 )
 def test_unexpected_shapes_raise_protocol_errors(body: Any, message: str) -> None:
@@ -408,7 +414,7 @@ def test_batch_result_count_mismatch_is_a_protocol_error() -> None:
 
 def test_non_json_success_is_a_protocol_error() -> None:
     client, _ = make_client(Recorder(httpx.Response(200, text="<html>proxy login</html>")))
-    with pytest.raises(api.ApiProtocolError, match="not JSON"):
+    with pytest.raises(api.ApiProtocolError, match="Invalid JSON"):
         client.model_info()
 
 

@@ -4,6 +4,7 @@ Knows nothing about HTTP, so the API and offline batch jobs classify with the sa
 """
 
 from ser_features import AudioTooLongError
+from ser_inference.affect import Calibration
 from ser_inference.classifier import (
     DEFAULT_MAX_DURATION_S,
     DEFAULT_MIN_DURATION_S,
@@ -11,10 +12,13 @@ from ser_inference.classifier import (
     AudioLimits,
     AudioTooShortError,
     EmotionClassifier,
+    Judgement,
     ModelLoadError,
     Prediction,
     PreparedAudio,
     WindowPrediction,
+    answer_fields,
+    judge,
 )
 
 __all__ = [
@@ -24,9 +28,13 @@ __all__ = [
     "AudioLimits",
     "AudioTooLongError",
     "AudioTooShortError",
+    "Calibration",
     "EmotionClassifier",
+    "Judgement",
     "ModelLoadError",
     "Prediction",
     "PreparedAudio",
     "WindowPrediction",
+    "answer_fields",
+    "judge",
 ]

@@ -5,7 +5,11 @@ faithfully (missing file, not ONNX, metadata missing or naming a feature configu
 ``ser_features`` cannot reproduce, input/output shapes that disagree with that configuration,
 outputs that are not probabilities). :meth:`EmotionClassifier.predict` turns the bytes of one
 recording into per-window probabilities and their mean, through
-``ser_features.file_features``: the same call the training pipeline makes.
+``ser_features.file_features``: the same call the training pipeline makes. Each answer (the
+recording and every voiced window) also carries what people act on: the best label and its
+calibrated confidence, the "not sure" flag, arousal and valence (:mod:`ser_inference.affect`,
+with the calibration the model's metadata carries), so the HTTP layer and the batch job only
+shape them.
 
 ``predict`` is three steps that a batch job calls separately, so that the windows of several
 recordings go to the model in one ``run``: :meth:`~EmotionClassifier.prepare` (header check,
@@ -15,6 +19,7 @@ decode, features), :meth:`~EmotionClassifier.run` (the model) and
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -41,6 +46,7 @@ from ser_features import (
     utterance_probabilities,
 )
 from ser_features.model_metadata import INPUT_NAME, KEY_PREFIX, OUTPUT_NAME, ModelMetadata
+from ser_inference.affect import Calibration, arousal_valence, uncertain
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +78,49 @@ class AudioLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class Judgement:
+    """What one probability distribution means to a person (a recording or a window)."""
+
+    emotion: str  # most probable label
+    confidence: float  # its calibrated probability, in [0, 1]
+    uncertain: bool  # confidence below the model's "not sure" threshold
+    arousal: float  # probability of high-arousal speech, in [0, 1]
+    valence: float  # expected valence, in [-1, 1]
+
+
+def answer_fields(judgement: Judgement | None) -> dict[str, Any]:
+    """The judgement as ``{field: value}``; every field None for a window not classified (silent).
+
+    The one spelling of the answer fields that the API's JSON and the batch job's rows share.
+    """
+    if judgement is None:
+        return dict.fromkeys(field.name for field in dataclasses.fields(Judgement))
+    return dataclasses.asdict(judgement)
+
+
+def judge(
+    probabilities: np.ndarray, labels: tuple[str, ...], calibration: Calibration
+) -> Judgement:
+    """The answer for one distribution.
+
+    Parameters
+    ----------
+    probabilities : np.ndarray, shape (n_labels,), sums to 1 (calibrated)
+    labels : the model's labels, in output order
+    calibration : the model's threshold and arousal/valence mapping
+    """
+    best = int(np.argmax(probabilities))
+    arousal, valence = arousal_valence(probabilities, labels, calibration)
+    return Judgement(
+        emotion=labels[best],
+        confidence=float(probabilities[best]),
+        uncertain=bool(uncertain(probabilities, calibration)),
+        arousal=float(arousal),
+        valence=float(valence),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class WindowPrediction:
     """One model window of the timeline."""
 
@@ -80,6 +129,7 @@ class WindowPrediction:
     rms_dbfs: float  # dB re full scale
     silent: bool  # below the model's silence threshold: not classified
     probabilities: np.ndarray | None  # shape (n_labels,), float32; None when silent
+    judgement: Judgement | None  # None when silent
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,14 +157,15 @@ class Prediction:
     source_format: str  # container reported by libsndfile or FFmpeg, e.g. "WAV", "mp3"
     features_ms: float  # decode + resample + windowing + features, wall-clock ms
     inference_ms: float  # ONNX Runtime, wall-clock ms
+    judgement: Judgement  # of ``probabilities``
 
     @property
     def emotion(self) -> str:
-        return self.labels[int(np.argmax(self.probabilities))]
+        return self.judgement.emotion
 
     @property
     def confidence(self) -> float:
-        return float(np.max(self.probabilities))
+        return self.judgement.confidence
 
 
 def read_metadata(session: ort.InferenceSession, model_path: Path) -> ModelMetadata:
@@ -139,6 +190,25 @@ def read_metadata(session: ort.InferenceSession, model_path: Path) -> ModelMetad
         return ModelMetadata.from_properties(props)
     except ValueError as error:  # ModelMetadataError and FeatureConfigError
         raise ModelLoadError(f"{source} cannot be served: {error}") from error
+
+
+def read_calibration(metadata: ModelMetadata, model_path: Path) -> Calibration:
+    """The model's calibration; models exported before calibration get the default mapping
+    and no "not sure" threshold (never uncertain).
+
+    Raises
+    ------
+    ModelLoadError
+    """
+    if not metadata.calibration:
+        return Calibration.default(metadata.labels)
+    try:
+        return Calibration.from_dict(metadata.calibration, metadata.labels)
+    except (ValueError, TypeError, AttributeError) as error:
+        # TypeError/AttributeError: a value of the wrong JSON type (a list for a map, …).
+        raise ModelLoadError(
+            f"{model_path} metadata 'calibration' cannot be served: {error}"
+        ) from error
 
 
 def _check_signature(session: ort.InferenceSession, metadata: ModelMetadata) -> None:
@@ -182,6 +252,7 @@ class EmotionClassifier:
         self.metadata = metadata
         self.model_path = model_path
         self.extractor = FeatureExtractor(metadata.feature_config)
+        self.calibration = read_calibration(metadata, model_path)  # parsed once, here
 
     @classmethod
     def load(cls, model_path: Path | str, *, threads: int = 1) -> EmotionClassifier:
@@ -237,6 +308,11 @@ class EmotionClassifier:
     @property
     def model_version(self) -> str:
         return self.metadata.model_version
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether the model's metadata carries a fitted calibration (else the defaults)."""
+        return bool(self.metadata.calibration)
 
     def _dry_run(self) -> None:
         """Run a zero batch once: proves the shapes end to end and pays first-call costs."""
@@ -359,12 +435,17 @@ class EmotionClassifier:
                 rms_dbfs=w.rms_dbfs,
                 silent=w.silent,
                 probabilities=by_window.get(index),
+                judgement=None
+                if index not in by_window
+                else judge(by_window[index], self.labels, self.calibration),
             )
             for index, w in enumerate(utterance.windows)
         ]
+        probabilities = utterance_probabilities(window_probabilities)[0]
         return Prediction(
             labels=self.labels,
-            probabilities=utterance_probabilities(window_probabilities)[0],
+            probabilities=probabilities,
+            judgement=judge(probabilities, self.labels, self.calibration),
             windows=windows,
             duration_s=prepared.duration_s,
             source_sample_rate=prepared.source_sample_rate,

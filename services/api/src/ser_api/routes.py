@@ -22,18 +22,20 @@ from ser_api.errors import (
 )
 from ser_api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ser_api.metrics import Metrics
-from ser_api.schemas import (
+from ser_contract import (
     BatchItem,
     BatchResponse,
+    CalibrationInfo,
     ErrorResponse,
     HealthResponse,
     ModelResponse,
     PredictionResponse,
     Segment,
+    ServiceLimits,
     Timing,
 )
 from ser_features import AudioError
-from ser_inference import AudioLimits, EmotionClassifier, Prediction
+from ser_inference import AudioLimits, EmotionClassifier, Prediction, answer_fields
 
 # /health answers without a key (probes and load balancers); everything else may need one.
 public_router = APIRouter()
@@ -88,24 +90,22 @@ def _probabilities(labels: tuple[str, ...], values: Any) -> dict[str, float]:
 
 
 def to_response(prediction: Prediction, model_version: str) -> PredictionResponse:
+    """Shape the classifier's answer; every value in it was decided by the classifier."""
     labels = prediction.labels
     segments = []
     for window in prediction.windows:
         probs = window.probabilities
-        best = None if probs is None else int(probs.argmax())
         segments.append(
             Segment(
                 start_s=round(window.start_s, 4),
                 end_s=round(window.end_s, 4),
                 silent=window.silent,
-                emotion=None if best is None else labels[best],
-                confidence=None if probs is None else float(probs[best]),
                 probabilities=None if probs is None else _probabilities(labels, probs),
+                **answer_fields(window.judgement),
             )
         )
     return PredictionResponse(
-        emotion=prediction.emotion,
-        confidence=prediction.confidence,
+        **answer_fields(prediction.judgement),
         probabilities=_probabilities(labels, prediction.probabilities),
         duration_s=round(prediction.duration_s, 4),
         sample_rate=prediction.source_sample_rate,
@@ -243,13 +243,16 @@ async def model_info(classifier: ClassifierDep, settings: SettingsDep) -> ModelR
         metrics=metadata.metrics,
         training_data=metadata.training_data,
         license=metadata.license,
+        calibration=CalibrationInfo(
+            calibrated=classifier.calibrated, **classifier.calibration.to_dict()
+        ),
         runtime={**classifier.describe(), "intra_op_threads": settings.ort_threads},
-        limits={
-            "max_upload_bytes": settings.max_upload_bytes,
-            "min_duration_s": settings.min_duration_s,
-            "max_duration_s": settings.max_duration_s,
-            "max_batch_files": settings.max_batch_files,
-        },
+        limits=ServiceLimits(
+            max_upload_bytes=settings.max_upload_bytes,
+            min_duration_s=settings.min_duration_s,
+            max_duration_s=settings.max_duration_s,
+            max_batch_files=settings.max_batch_files,
+        ),
     )
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from ser_features import AudioError
-from ser_inference import AudioLimits, EmotionClassifier, Prediction, PreparedAudio
+from ser_inference import AudioLimits, EmotionClassifier, Prediction, PreparedAudio, answer_fields
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,18 @@ def _probability_fields(labels: tuple[str, ...]) -> list[tuple[str, pa.DataType]
     return [(name, pa.float64()) for name in probability_columns(labels)]
 
 
+# The answer columns of a file and of a window (ser_inference.answer_fields, as the API's
+# fields): emotion, its calibrated confidence, "not sure", arousal in [0, 1] and valence in
+# [-1, 1]; null when not classified.
+_ANSWER_FIELDS: list[tuple[str, pa.DataType]] = [
+    ("emotion", pa.string()),
+    ("confidence", pa.float64()),
+    ("uncertain", pa.bool_()),
+    ("arousal", pa.float64()),
+    ("valence", pa.float64()),
+]
+
+
 def segment_type(labels: tuple[str, ...]) -> pa.StructType:
     """One model window of a file's timeline (times in s, level in dBFS)."""
     return pa.struct(
@@ -47,8 +59,7 @@ def segment_type(labels: tuple[str, ...]) -> pa.StructType:
             ("end_s", pa.float64()),
             ("rms_dbfs", pa.float64()),
             ("silent", pa.bool_()),
-            ("emotion", pa.string()),
-            ("confidence", pa.float64()),
+            *_ANSWER_FIELDS,
             *_probability_fields(labels),
         ]
     )
@@ -58,8 +69,7 @@ def result_schema(labels: tuple[str, ...], *, with_segments: bool) -> pa.Schema:
     """Columns of the results table; ``segments`` (a list per file) only when asked for."""
     fields = [
         ("path", pa.string()),
-        ("emotion", pa.string()),
-        ("confidence", pa.float64()),
+        *_ANSWER_FIELDS,
         *_probability_fields(labels),
         ("duration_s", pa.float64()),
         ("sample_rate", pa.int64()),
@@ -83,8 +93,7 @@ def _row(path: str, prediction: Prediction, model_version: str, with_segments: b
     labels = prediction.labels
     row = {
         "path": path,
-        "emotion": prediction.emotion,
-        "confidence": prediction.confidence,
+        **answer_fields(prediction.judgement),
         **_label_values(labels, prediction.probabilities),
         "duration_s": prediction.duration_s,
         "sample_rate": prediction.source_sample_rate,
@@ -95,17 +104,14 @@ def _row(path: str, prediction: Prediction, model_version: str, with_segments: b
     if with_segments:
         segments = []
         for window in prediction.windows:
-            probs = window.probabilities
-            best = None if probs is None else int(np.argmax(probs))
             segments.append(
                 {
                     "start_s": window.start_s,
                     "end_s": window.end_s,
                     "rms_dbfs": window.rms_dbfs,
                     "silent": window.silent,
-                    "emotion": None if best is None else labels[best],
-                    "confidence": None if best is None else float(probs[best]),
-                    **_label_values(labels, probs),
+                    **answer_fields(window.judgement),
+                    **_label_values(labels, window.probabilities),
                 }
             )
         row[SEGMENTS_COLUMN] = segments
@@ -117,8 +123,7 @@ def _error_row(
 ) -> dict:
     return {
         "path": path,
-        "emotion": None,
-        "confidence": None,
+        **answer_fields(None),
         **_label_values(labels, None),
         "duration_s": None,
         "sample_rate": None,

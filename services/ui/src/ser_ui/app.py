@@ -6,12 +6,12 @@ the API). Every prediction comes from the API at ``SER_API_URL`` through
 
 Streamlit reruns this script top to bottom on every interaction, so API answers are kept
 in ``st.session_state`` keyed by a digest of the audio: clicking a download button or
-switching tabs never sends the same file again.
+switching tabs never sends the same file again. The figures are drawn once per clip through
+``st.cache_data``. How a batch is split into requests lives in :mod:`ser_ui.batching`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import json
@@ -25,7 +25,8 @@ import pandas as pd
 import streamlit as st
 from matplotlib.figure import Figure
 
-from ser_ui import charts, tables
+from ser_contract import ServiceLimits
+from ser_ui import batching, charts, tables
 from ser_ui import client as api
 from ser_ui.display_audio import DisplayAudioError, decode_audio
 
@@ -35,21 +36,14 @@ AUDIO_TYPES = sorted(suffix.lstrip(".") for suffix in api.AUDIO_MEDIA_TYPES)
 SOURCE_UPLOAD = "Upload a file"
 SOURCE_RECORD = "Record with the microphone"
 RECORDING_NAME = "recording.wav"  # st.audio_input always yields one WAV file
-# A top probability below this, or a lead over the runner-up below UNCLEAR_MARGIN, is
-# flagged as "not a clear call" so nobody reads 0.31 as a verdict.
-UNCLEAR_CONFIDENCE = 0.5
-UNCLEAR_MARGIN = 0.1
-# Batch requests are split so the progress bar moves and no request nears the API's
-# upload limit or its per-request file cap (both from GET /model "limits" when known).
-MIB = 1024 * 1024  # bytes
-BATCH_CHUNK_FILES = 8
-BATCH_CHUNK_MAX_BYTES = 32 * MIB  # bytes
+MIB = batching.MIB
 MAX_REMEMBERED_PREDICTIONS = 32  # per browser session; older answers are recomputed
+MAX_CACHED_FIGURES = 4  # clips whose PNGs st.cache_data keeps (a few MB each)
 
 # st.session_state keys (prefixed so they cannot collide with widget keys).
 PREDICTIONS_KEY = "ser_predictions"
-FIGURES_KEY = "ser_figures"
 MODEL_INFO_KEY = "ser_model_info"
+LIMITS_KEY = "ser_limits"
 BATCH_KEY = "ser_batch"
 BATCH_RETRY_KEY = "ser_batch_retry"
 
@@ -118,16 +112,17 @@ def _model_info(client: api.ApiClient) -> api.ModelInfo | api.ApiError:
 
 @dataclass(frozen=True)
 class ClipFigures:
-    """The current clip's charts, rendered once to PNG.
+    """One clip's charts, rendered once to PNG.
 
     A 10-minute upload decodes to ~100 MB of samples and takes a second or two to draw;
-    keeping only the PNGs makes reruns instant and the session small.
+    caching only the PNGs makes reruns instant and the cache small.
     """
 
-    key: str  # digest of the clip they were drawn from
-    waveform_png: bytes
-    spectrogram_png: bytes
+    waveform_png: bytes | None  # None when the browser-side decoder cannot read the file
+    spectrogram_png: bytes | None
+    plane_png: bytes  # the arousal-valence plane: needs only the API's answer
     has_timeline: bool
+    audio_error: str | None = None  # why the waveform cannot be drawn
 
 
 def _figure_png(figure: Figure) -> bytes:
@@ -136,28 +131,25 @@ def _figure_png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _clip_figures(
-    key: str, content: bytes, prediction: api.Prediction
-) -> ClipFigures | DisplayAudioError:
-    """Waveform (+ timeline when there are several windows) and spectrogram of the clip."""
-    cached = st.session_state.get(FIGURES_KEY)
-    if cached is not None and cached.key == key:
-        return cached
+@st.cache_data(max_entries=MAX_CACHED_FIGURES, show_spinner=False)
+def clip_figures(key: str, _content: bytes, _prediction: api.Prediction) -> ClipFigures:
+    """Waveform (+ timeline when there are several windows), spectrogram and the
+    arousal-valence plane of a clip; cached by ``key``, a digest of the clip and its answer
+    (the arguments starting with "_" are not hashed: ``key`` stands for them)."""
+    plane_png = _figure_png(charts.affect_plane_figure(_prediction))
     try:
-        audio = decode_audio(content)
+        audio = decode_audio(_content)
     except DisplayAudioError as error:
-        return error
+        return ClipFigures(None, None, plane_png, has_timeline=False, audio_error=str(error))
     timeline = None
-    if len(prediction.segments) > 1:
-        timeline = charts.timeline_frame(prediction.segments, prediction.duration_s)
-    figures = ClipFigures(
-        key=key,
+    if len(_prediction.segments) > 1:
+        timeline = charts.timeline_frame(_prediction.segments, _prediction.duration_s)
+    return ClipFigures(
         waveform_png=_figure_png(charts.waveform_figure(audio, timeline)),
         spectrogram_png=_figure_png(charts.spectrogram_figure(audio)),
+        plane_png=plane_png,
         has_timeline=timeline is not None,
     )
-    st.session_state[FIGURES_KEY] = figures  # replaces the previous clip's
-    return figures
 
 
 # --------------------------------------------------------------------------------------
@@ -248,34 +240,37 @@ def busy_notice(client: api.ApiClient) -> Iterator[None]:
         notice.empty()
 
 
-def limits_hint(info: api.ModelInfo | api.ApiError | None) -> str | None:
-    """ "Up to 10 min and 128 MiB per file." from the API's limits, when it states them."""
-    if not isinstance(info, api.ModelInfo):
+def service_limits(info: api.ModelInfo | api.ApiError) -> ServiceLimits | None:
+    """The API's limits, or the last ones it stated during an outage.
+
+    The uploaders' limits and help text are part of their widget identity: if they changed
+    when the API went away, Streamlit would drop the file the person had just chosen.
+    """
+    if isinstance(info, api.ModelInfo):
+        st.session_state[LIMITS_KEY] = info.limits
+    return st.session_state.get(LIMITS_KEY)
+
+
+def limits_hint(limits: ServiceLimits | None) -> str | None:
+    """ "Up to 10 min and 128 MiB per file." from the API's limits, when known."""
+    if limits is None:
         return None
-    parts = []
-    max_duration_s = info.limit("max_duration_s")
-    max_bytes = info.limit("max_upload_bytes")
-    if max_duration_s is not None:
-        minutes = max_duration_s / 60
-        parts.append(f"{minutes:g} min" if minutes >= 1 else f"{max_duration_s:g} s")
-    if max_bytes is not None:
-        parts.append(f"{max_bytes / MIB:.0f} MiB")
-    return f"Up to {' and '.join(parts)} per file." if parts else None
+    minutes = limits.max_duration_s / 60
+    duration = f"{minutes:g} min" if minutes >= 1 else f"{limits.max_duration_s:g} s"
+    return f"Up to {duration} and {limits.max_upload_bytes / MIB:.0f} MiB per file."
 
 
-def upload_limit_mb(info: api.ModelInfo | api.ApiError | None) -> int | None:
+def upload_limit_mb(limits: ServiceLimits | None) -> int | None:
     """The API's upload limit in whole MiB for ``st.file_uploader`` (``None``: unknown).
 
     The browser then refuses a too-large file at once, instead of after a long upload.
     """
-    if not isinstance(info, api.ModelInfo):
-        return None
-    max_bytes = info.limit("max_upload_bytes")
-    return None if max_bytes is None else max(1, int(max_bytes // MIB))
+    return None if limits is None else max(1, limits.max_upload_bytes // MIB)
 
 
 def render_single(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> None:
     """Upload or record one clip, send it to ``POST /predict``, show the result."""
+    limits = service_limits(info)
     source = st.radio(
         "Audio source",
         [SOURCE_UPLOAD, SOURCE_RECORD],
@@ -288,9 +283,9 @@ def render_single(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> 
             "Speech recording (WAV, FLAC or OGG)",
             type=AUDIO_TYPES,
             key="single_file",
-            max_upload_size=upload_limit_mb(info),
+            max_upload_size=upload_limit_mb(limits),
             help="A few seconds of one person speaking works best. Longer recordings get "
-            "an emotion timeline. " + (limits_hint(info) or ""),
+            "an emotion timeline. " + (limits_hint(limits) or ""),
         )
     else:
         uploaded = st.audio_input(
@@ -337,33 +332,40 @@ def render_single(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> 
 def render_prediction(
     prediction: api.Prediction, *, name: str, audio_key: str, content: bytes
 ) -> None:
-    """The result of one clip: headline, probabilities, waveform/timeline, spectrogram."""
-    ranked = prediction.ranked()
-    runner_up = ranked[1] if len(ranked) > 1 else None
-
+    """The result of one clip: headline (or "not sure"), probabilities, the arousal-valence
+    plane, waveform/timeline, spectrogram."""
     headline, confidence_col, clip_col = st.columns(3)
-    headline.metric(
-        "Detected emotion",
-        f"{charts.emotion_emoji(prediction.emotion)} {prediction.emotion.capitalize()}",
-    )
+    if prediction.uncertain:
+        # No emoji: a face would read as a verdict the model does not give.
+        headline.metric("Detected emotion", "Not sure")
+    else:
+        headline.metric(
+            "Detected emotion",
+            f"{charts.emotion_emoji(prediction.emotion)} {prediction.emotion.capitalize()}",
+        )
     confidence_col.metric(
         "Confidence",
         f"{100 * prediction.confidence:.0f} %",
-        help="The model's probability for this emotion, over the whole clip.",
+        help="The model's calibrated probability for this emotion over the whole clip: "
+        "adjusted on held-out speakers so that it tracks how often such answers are right "
+        "(see About the model for the measured figures).",
     )
     clip_col.metric(
         "Clip",
         f"{prediction.duration_s:.1f} s",
         help=f"{prediction.sample_rate} Hz · model {prediction.model_version}",
     )
-    if runner_up is not None and (
-        prediction.confidence < UNCLEAR_CONFIDENCE
-        or prediction.confidence - runner_up[1] < UNCLEAR_MARGIN
-    ):
-        st.caption(
-            f"Not a clear call: **{runner_up[0]}** is close behind at {100 * runner_up[1]:.0f} %."
+    if prediction.uncertain:
+        st.warning(
+            f"{uncertain_text(prediction)} The model is too unsure to name an emotion for "
+            "this clip; the bars show what it weighed.",
+            icon=":material/help:",
         )
 
+    with st.spinner("Drawing the charts…"):
+        # The answer is part of the key: the same clip may come back different (new model).
+        figures_key = _digest(audio_key.encode(), prediction.model_dump_json().encode())
+        figures = clip_figures(figures_key, content, prediction)
     bars_col, wave_col = st.columns([2, 3], gap="large")
     with bars_col:
         st.markdown("**All emotions**")
@@ -373,12 +375,18 @@ def render_prediction(
             width="stretch",
             height=charts.bar_chart_height(len(prediction.probabilities)),
         )
+        st.markdown("**Arousal and valence**")
+        st.image(figures.plane_png, width="stretch")
+        st.caption(
+            f"Arousal {100 * prediction.arousal:.0f} % (how activated), valence "
+            f"{prediction.valence:+.2f} (−1 negative … +1 positive). The big dot is the "
+            "whole clip, the faint trail its windows in time order."
+        )
     with wave_col:
-        with st.spinner("Drawing the waveform…"):
-            figures = _clip_figures(audio_key, content, prediction)
-        if isinstance(figures, DisplayAudioError):
+        if figures.waveform_png is None:
             st.info(
-                f"The waveform cannot be drawn for this file ({figures}).", icon=":material/info:"
+                f"The waveform cannot be drawn for this file ({figures.audio_error}).",
+                icon=":material/info:",
             )
         else:
             st.markdown("**Emotion over time**" if figures.has_timeline else "**Waveform**")
@@ -416,82 +424,35 @@ def render_prediction(
         )
 
 
+def uncertain_text(prediction: api.Prediction) -> str:
+    """ "Not sure — best guess: sad (41 %)." """
+    return f"Not sure — best guess: {prediction.emotion} ({100 * prediction.confidence:.0f} %)."
+
+
 def _prediction_json(prediction: api.Prediction, name: str) -> dict[str, Any]:
-    data = dataclasses.asdict(prediction)
-    data["segments"] = [dict(segment) for segment in data["segments"]]
-    data["probabilities"] = dict(prediction.probabilities)
-    return {"file": name, **data}
+    return {"file": name, **prediction.model_dump(mode="json")}
 
 
 # --------------------------------------------------------------------------------------
 # Batch
 
 
-def batch_request_limits(info: api.ModelInfo | api.ApiError | None) -> tuple[int, int]:
-    """Files and bytes per batch request: our defaults, tightened by the API's limits."""
-    max_files, max_bytes = BATCH_CHUNK_FILES, BATCH_CHUNK_MAX_BYTES
-    if isinstance(info, api.ModelInfo):
-        api_files = info.limit("max_batch_files")
-        api_bytes = info.limit("max_upload_bytes")
-        if api_files is not None and api_files >= 1:
-            max_files = min(max_files, int(api_files))
-        if api_bytes is not None and api_bytes > 0:
-            # Leave room for the multipart framing around the files.
-            max_bytes = min(max_bytes, int(api_bytes * 0.9))
-    return max_files, max_bytes
-
-
-def _chunks(
-    audios: Sequence[api.AudioFile],
-    max_files: int = BATCH_CHUNK_FILES,
-    max_bytes: int = BATCH_CHUNK_MAX_BYTES,
-) -> list[list[api.AudioFile]]:
-    """Split into requests of at most ``max_files`` files and ``max_bytes`` bytes.
-
-    A file larger than ``max_bytes`` on its own goes alone; the API then explains (413).
-    """
-    chunks: list[list[api.AudioFile]] = []
-    size = 0
-    for audio in audios:
-        if chunks and len(chunks[-1]) < max_files and size + len(audio.content) <= max_bytes:
-            chunks[-1].append(audio)
-            size += len(audio.content)
-        else:
-            chunks.append([audio])
-            size = len(audio.content)
-    return chunks
-
-
 def run_batch(
     client: api.ApiClient,
     audios: Sequence[api.AudioFile],
     key: str,
-    limits: tuple[int, int] = (BATCH_CHUNK_FILES, BATCH_CHUNK_MAX_BYTES),
+    limits: tuple[int, int] = (batching.BATCH_CHUNK_FILES, batching.BATCH_CHUNK_MAX_BYTES),
 ) -> BatchRun:
-    """Send ``audios`` to ``POST /predict/batch`` chunk by chunk, moving a progress bar.
-
-    A chunk refused as a whole (e.g. 413, too large together) is retried file by file, so
-    one bad file costs only its own row. An API outage stops the run with its error.
-    """
+    """:func:`ser_ui.batching.analyse` with a progress bar; an API outage stops the run
+    with its error."""
     progress = st.progress(0.0, text=f"Analysed 0 of {len(audios)} files")
-    items: list[api.BatchItem] = []
+
+    def moved(done: int) -> None:
+        progress.progress(done / len(audios), text=f"Analysed {done} of {len(audios)} files")
+
     try:
         with busy_notice(client):
-            for chunk in _chunks(audios, *limits):
-                try:
-                    items += client.predict_batch(chunk)
-                except api.ApiRejectedError as error:
-                    if len(chunk) == 1:
-                        items.append(api.BatchItem(filename=chunk[0].name, error=error))
-                    else:
-                        for audio in chunk:
-                            try:
-                                items += client.predict_batch([audio])
-                            except api.ApiRejectedError as single_error:
-                                items.append(api.BatchItem(filename=audio.name, error=single_error))
-                progress.progress(
-                    len(items) / len(audios), text=f"Analysed {len(items)} of {len(audios)} files"
-                )
+            items = batching.analyse(client, audios, limits, moved)
     except api.ApiError as error:
         return BatchRun(key=key, error=error)
     finally:
@@ -507,8 +468,8 @@ def render_batch(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
         type=AUDIO_TYPES,
         accept_multiple_files=True,
         key="batch_files",
-        max_upload_size=upload_limit_mb(info),
-        help=limits_hint(info),
+        max_upload_size=upload_limit_mb(service_limits(info)),
+        help=limits_hint(service_limits(info)),
     )
     if not uploaded:
         st.info(
@@ -527,7 +488,8 @@ def render_batch(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
     )
     # The error's "Try again" button (below) sets the flag during its callback.
     if pressed or st.session_state.pop(BATCH_RETRY_KEY, False):
-        current = run_batch(client, audios, key, batch_request_limits(info))
+        limits = batching.request_limits(service_limits(info))
+        current = run_batch(client, audios, key, limits)
         st.session_state[BATCH_KEY] = current
     if current is None:
         return
@@ -549,7 +511,7 @@ def render_batch(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
             height=charts.bar_chart_height(emotions.nunique()),
         )
     # Error next to status so a refusal's reason is visible without scrolling sideways.
-    first = ["file", "status", "emotion", "confidence", "error"]
+    first = ["file", "status", "emotion", "confidence", "uncertain", "error"]
     st.dataframe(
         frame,
         hide_index=True,
@@ -589,6 +551,7 @@ def render_about(info: api.ModelInfo | api.ApiError) -> None:
         + " · ".join(f"{charts.emotion_emoji(label)} {label}" for label in info.labels)
     )
     st.markdown(HONEST_NOTE)
+    render_outputs_explained(info)
 
     st.markdown("#### How well it works")
     protocol = info.metrics.get("protocol")
@@ -646,6 +609,79 @@ def render_about(info: api.ModelInfo | api.ApiError) -> None:
         st.json(dict(info.feature_config), expanded=False)
 
 
+def _section(data: Any, key: str) -> dict[str, Any]:
+    """``data[key]`` when both are objects, else empty: the metrics' layout belongs to the
+    training job, and a model without these figures must still get its About panel."""
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+NOT_MEASURED = " (Not measured for this model.)"
+
+
+def _measured(*values: Any) -> bool:
+    return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.0f} %"
+
+
+def render_outputs_explained(info: api.ModelInfo) -> None:
+    """The three answers in plain words, with the figures measured on unseen test speakers
+    (``metrics.calibration.test_speakers``, written by the training job)."""
+    calibration = info.calibration
+    measured = _section(_section(info.metrics, "calibration"), "test_speakers")
+    at_threshold = _section(measured, "at_threshold")
+    st.markdown("#### What the answers mean")
+    if not calibration.calibrated:
+        st.caption(
+            "This model carries no calibration: its confidence is the raw model output and "
+            'it never says "not sure".'
+        )
+    ece_before, ece_after = measured.get("ece_uncalibrated"), measured.get("ece_calibrated")
+    ece = (
+        f" On speakers it never heard, confidence and real accuracy differ by "
+        f"{_percent(ece_after)} on average (calibration error; {_percent(ece_before)} "
+        "before calibration)."
+        if _measured(ece_before, ece_after)
+        else ""
+    )
+    st.markdown(
+        f"**Emotion and confidence.** The most likely of the {len(info.labels)} emotions, and "
+        "how likely the model thinks it is. The confidence is *calibrated* (softmax "
+        f"temperature {calibration.temperature:.3g}, fitted on held-out speakers), so a higher "
+        f"number really means right more often.{ece}"
+    )
+    coverage, accuracy = at_threshold.get("coverage"), at_threshold.get("accuracy")
+    kept = (
+        f" Above that threshold the model answered {_percent(coverage)} of the test "
+        f"recordings and was right on {_percent(accuracy)} of them."
+        if _measured(coverage, accuracy)
+        else NOT_MEASURED
+    )
+    st.markdown(
+        f'**"Not sure".** When the confidence is below '
+        f"{_percent(calibration.uncertain_below)}, the page says *Not sure* and shows the best "
+        f"guess instead of a verdict.{kept}"
+    )
+    arousal_accuracy = measured.get("arousal_accuracy")
+    valence_accuracy = measured.get("valence_sign_accuracy")
+    dimensions = (
+        f" High vs low arousal was right on {_percent(arousal_accuracy)} of test recordings, "
+        f"positive vs negative valence on {_percent(valence_accuracy)}."
+        if _measured(arousal_accuracy, valence_accuracy)
+        else NOT_MEASURED
+    )
+    st.markdown(
+        "**Arousal and valence.** Two dimensions that carry across voices and recording "
+        "conditions better than the seven categories: *arousal* is how activated the voice "
+        f"is (0 calm … 1 excited, angry or afraid), *valence* how positive (−1 … +1).{dimensions}"
+    )
+    if calibration.fitted_on:
+        st.caption(f"How the calibration was fitted: {calibration.fitted_on}")
+
+
 # --------------------------------------------------------------------------------------
 # Page
 
@@ -666,7 +702,9 @@ def render_sidebar(client: api.ApiClient, info: api.ModelInfo | api.ApiError) ->
         st.caption(f"API: `{client.base_url}`")
         st.markdown(
             "**Reading the result.** The bars are the model's probabilities for every "
-            "emotion. Longer clips are cut into overlapping windows and coloured by "
+            "emotion. *Not sure* means the model's confidence is too low to name one. The "
+            "plane shows how activated (arousal) and how positive (valence) the voice "
+            "sounds. Longer clips are cut into overlapping windows and coloured by "
             "emotion over time."
         )
         st.caption(HONEST_NOTE)

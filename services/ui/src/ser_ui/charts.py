@@ -1,4 +1,5 @@
-"""Charts of a prediction: probability bars, waveform with emotion timeline, spectrogram.
+"""Charts of a prediction: probability bars, waveform with emotion timeline, spectrogram, and
+the arousal-valence plane.
 
 Pure functions from API results and decoded audio to Altair charts, matplotlib figures and
 the dataframes behind them; no Streamlit here, so every chart is testable on its own.
@@ -21,7 +22,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ser_ui.client import Segment
+from ser_ui.client import Prediction, Segment
 from ser_ui.display_audio import DisplayAudio, waveform_envelope
 from ser_ui.display_audio import spectrogram as compute_spectrogram
 
@@ -334,6 +335,61 @@ def spectrogram_figure(audio: DisplayAudio) -> Figure:
     colourbar = figure.colorbar(image, cax=colourbar_axes)
     colourbar.set_label("dB", fontsize=FONT_SIZE_PT)
     colourbar.ax.tick_params(labelsize=FONT_SIZE_PT)
+    return figure
+
+
+# The circumplex's four quadrants (Russell 1980), named by typical emotions, at (valence, arousal).
+QUADRANT_LABELS = (
+    (-0.5, 0.93, "tense · angry · afraid"),
+    (0.5, 0.93, "excited · happy"),
+    (-0.5, 0.05, "sad · bored"),
+    (0.5, 0.05, "calm · content"),
+)
+TRAIL_ALPHA = 0.25  # the segments: faint, so the recording's point stands out
+PLANE_SIZE_IN = 3.6  # inches: a square next to the bars, readable at half the page width
+
+
+def affect_plane_figure(prediction: Prediction) -> Figure:
+    """The arousal-valence plane (circumplex): x = valence (-1 … 1), y = arousal (0 … 1).
+
+    The recording is one point, coloured by its emotion; its voiced segments, in time
+    order, are a faint trail behind it (silent ones have no position and are skipped).
+    """
+    figure = Figure(figsize=(PLANE_SIZE_IN, PLANE_SIZE_IN), dpi=FIGURE_DPI)
+    axes = figure.subplots(1, 1)
+    axes.axvline(0.0, color=SILENCE_COLOUR, lw=0.8, zorder=0)
+    axes.axhline(0.5, color=SILENCE_COLOUR, lw=0.8, zorder=0)
+    for x, y, text in QUADRANT_LABELS:
+        axes.text(x, y, text, ha="center", va="center", fontsize=FONT_SIZE_PT - 1, color="#777777")
+    trail = [s for s in prediction.segments if s.valence is not None and s.arousal is not None]
+    if trail:
+        axes.plot(
+            [s.valence for s in trail],
+            [s.arousal for s in trail],
+            color=WAVEFORM_COLOUR,
+            alpha=TRAIL_ALPHA,
+            lw=0.8,
+            marker="o",
+            markersize=3,
+            label="segments (in time order)",
+        )
+    axes.scatter(
+        [prediction.valence],
+        [prediction.arousal],
+        s=90,
+        color=emotion_colour(prediction.emotion),
+        edgecolor=WAVEFORM_COLOUR,
+        zorder=3,
+        label="whole recording",
+    )
+    axes.set_xlim(-1.0, 1.0)
+    axes.set_ylim(0.0, 1.0)
+    axes.set_xlabel("valence (negative … positive)")
+    axes.set_ylabel("arousal (calm … activated)")
+    axes.legend(loc="center left", fontsize=FONT_SIZE_PT - 1, frameon=False,
+                bbox_to_anchor=(0.0, 0.22))  # fmt: skip
+    _style(axes)
+    figure.subplots_adjust(left=0.16, right=0.97, bottom=0.13, top=0.97)
     return figure
 
 

@@ -1,8 +1,8 @@
 """HTTP client for the SER inference API: the UI's only way to get a prediction.
 
-Everything the API sends back is checked against the contract and turned into typed,
-frozen results, so a changed field surfaces here as one clear :class:`ApiProtocolError`
-instead of a ``KeyError`` deep inside a chart. Every failure is an :class:`ApiError`
+Everything the API sends back is parsed with the API's own response models
+(:mod:`ser_contract`, ``model_validate_json``), so a changed field surfaces here as one clear
+:class:`ApiProtocolError` instead of a ``KeyError`` deep inside a chart. Every failure is an :class:`ApiError`
 subclass whose ``detail`` is what a person should read (the API's own ``detail``, verbatim,
 when it sent one).
 """
@@ -13,12 +13,16 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePath
 from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import NamedTuple, Self, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
+
+from ser_contract import BatchResponse, HealthResponse, ModelResponse, PredictionResponse
+from ser_contract import Segment as ContractSegment
 
 API_URL_ENV = "SER_API_URL"
 DEFAULT_API_URL = "http://127.0.0.1:8000"
@@ -112,7 +116,15 @@ class ApiProtocolError(ApiError):
 
 
 # --------------------------------------------------------------------------------------
-# Typed results
+# Typed results: the API's own response models (ser_contract), plus the client-side outcome
+# of one batch file
+
+
+# One definition of each answer, shared with the API; these names are what the page uses.
+Prediction = PredictionResponse  # POST /predict
+Segment = ContractSegment  # one window of a prediction's timeline
+ModelInfo = ModelResponse  # GET /model, with typed service limits (ServiceLimits)
+Health = HealthResponse  # GET /health
 
 
 class AudioFile(NamedTuple):
@@ -120,40 +132,6 @@ class AudioFile(NamedTuple):
 
     name: str
     content: bytes
-
-
-@dataclass(frozen=True)
-class Segment:
-    """One window of the emotion timeline. Times in seconds from the start of the clip.
-
-    ``emotion`` and ``confidence`` are ``None`` for a silent window the API did not classify.
-    """
-
-    start_s: float
-    end_s: float
-    emotion: str | None
-    confidence: float | None
-    probabilities: Mapping[str, float] = field(default_factory=dict)
-    silent: bool = False
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """The API's answer for one clip (``POST /predict``)."""
-
-    emotion: str
-    confidence: float  # probability of ``emotion``, 0..1
-    probabilities: Mapping[str, float]  # every label → probability, sums to ~1
-    duration_s: float  # s, of the decoded audio
-    sample_rate: int  # Hz, of the uploaded file
-    model_version: str
-    segments: tuple[Segment, ...] = ()
-    channels: int | None = None  # in the uploaded file, before mixing to mono
-    format: str | None = None  # container the API detected: "WAV", "FLAC", ...
-
-    def ranked(self) -> list[tuple[str, float]]:
-        """``(label, probability)`` pairs, most probable first."""
-        return sorted(self.probabilities.items(), key=lambda item: item[1], reverse=True)
 
 
 @dataclass(frozen=True)
@@ -167,41 +145,6 @@ class BatchItem:
     @property
     def ok(self) -> bool:
         return self.prediction is not None
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the served model says about itself (``GET /model``).
-
-    ``metrics``, ``training_data`` and ``feature_config`` are passed through as the API sends
-    them: their inner layout belongs to the training job and may grow.
-    """
-
-    labels: tuple[str, ...]
-    model_version: str
-    feature_config: Mapping[str, Any] = field(default_factory=dict)
-    metrics: Mapping[str, Any] = field(default_factory=dict)
-    training_data: Mapping[str, Any] = field(default_factory=dict)
-    license: str = ""
-    # Service limits, e.g. max_upload_bytes, max_duration_s, max_batch_files.
-    limits: Mapping[str, float] = field(default_factory=dict)
-    raw: Mapping[str, Any] = field(default_factory=dict)  # the whole JSON body
-
-    def limit(self, name: str) -> float | None:
-        """A numeric service limit, or ``None`` when the API does not state it."""
-        value = self.limits.get(name)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return None
-        return float(value)
-
-
-@dataclass(frozen=True)
-class Health:
-    """``GET /health``: the API is up; ``model_loaded`` when it says so."""
-
-    ok: bool
-    model_loaded: bool | None
-    raw: Mapping[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------
@@ -310,27 +253,19 @@ class ApiClient:
     # -- endpoints ---------------------------------------------------------------------
 
     def health(self) -> Health:
-        """``GET /health``. A 503 with a JSON body still counts as an answer (not ready)."""
-        response = self._send("GET", "/health", timeout=HEALTH_TIMEOUT_S, accept_503=True)
-        body = _json_object(response, "GET /health")
-        loaded = body.get("model_loaded")
-        return Health(
-            ok=response.status_code == 200,
-            model_loaded=loaded if isinstance(loaded, bool) else None,
-            raw=body,
-        )
+        """``GET /health``."""
+        response = self._send("GET", "/health", timeout=HEALTH_TIMEOUT_S)
+        return parse(HealthResponse, response, "GET /health")
 
     def model_info(self) -> ModelInfo:
-        """``GET /model``: labels, version, evaluation metrics, training data, licence."""
-        endpoint = "GET /model"
-        body = _json_object(self._send("GET", "/model", timeout=HEALTH_TIMEOUT_S), endpoint)
-        return parse_model_info(body, endpoint)
+        """``GET /model``: labels, version, calibration, evaluation metrics, limits, licence."""
+        response = self._send("GET", "/model", timeout=HEALTH_TIMEOUT_S)
+        return parse(ModelResponse, response, "GET /model")
 
     def predict(self, audio: AudioFile) -> Prediction:
         """``POST /predict`` with one file; raises :class:`ApiRejectedError` on a 4xx."""
-        endpoint = "POST /predict"
         response = self._send("POST", "/predict", files=[("file", _multipart(audio))])
-        return parse_prediction(_json_object(response, endpoint), endpoint)
+        return parse(PredictionResponse, response, "POST /predict")
 
     def predict_batch(self, audios: Sequence[AudioFile]) -> list[BatchItem]:
         """``POST /predict/batch``: one :class:`BatchItem` per file, in upload order.
@@ -345,8 +280,8 @@ class ApiClient:
         # Scale the wait with the work: the API processes the files one after another.
         timeout = self.read_timeout_s * max(1.0, len(audios) / 4)
         response = self._send("POST", "/predict/batch", files=files, timeout=timeout)
-        body = _json_body(response, endpoint)
-        return parse_batch(body, [audio.name for audio in audios], endpoint)
+        body = parse(BatchResponse, response, endpoint)
+        return batch_items(body, [audio.name for audio in audios], endpoint)
 
     # -- transport ---------------------------------------------------------------------
 
@@ -357,9 +292,8 @@ class ApiClient:
         *,
         files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
         timeout: float | None = None,
-        accept_503: bool = False,
     ) -> httpx.Response:
-        """Send with retries; return a 2xx response (or 503 if ``accept_503``) or raise."""
+        """Send with retries; return a 2xx response or raise."""
         endpoint = f"{method} {path}"
         request_timeout = httpx.Timeout(
             timeout if timeout is not None else self.read_timeout_s, connect=CONNECT_TIMEOUT_S
@@ -393,7 +327,7 @@ class ApiClient:
                 )
             else:
                 status = response.status_code
-                if 200 <= status < 300 or (accept_503 and status == 503 and _is_json(response)):
+                if 200 <= status < 300:
                     return response
                 detail = error_detail(response)
                 if status < 500:
@@ -453,191 +387,58 @@ def error_detail(response: httpx.Response) -> str:
     return response.reason_phrase or f"HTTP {response.status_code}"
 
 
-def parse_prediction(body: Mapping[str, Any], endpoint: str = "POST /predict") -> Prediction:
-    """Check one prediction object against the contract and type it."""
-    reader = _Reader(body, endpoint)
-    probabilities = reader.probabilities("probabilities")
-    raw_segments = reader.get("segments", list, default=[])
-    segments = tuple(
-        _parse_segment(segment, f"{endpoint} segments[{index}]")
-        for index, segment in enumerate(raw_segments)
-    )
-    return Prediction(
-        emotion=reader.get("emotion", str),
-        confidence=reader.number("confidence"),
-        probabilities=probabilities,
-        duration_s=reader.number("duration_s"),
-        sample_rate=int(reader.number("sample_rate")),
-        model_version=str(reader.get("model_version", str | int | float, default="unknown")),
-        segments=segments,
-        channels=reader.get("channels", int, default=None),
-        format=reader.get("format", str, default=None),
-    )
+Model = TypeVar("Model", bound=BaseModel)
 
 
-def parse_batch(
-    body: Any, filenames: Sequence[str], endpoint: str = "POST /predict/batch"
-) -> list[BatchItem]:
-    """Pair the batch answer with the uploaded file names, in order.
+def parse(model: type[Model], response: httpx.Response, endpoint: str) -> Model:
+    """The answer's body as the API's response ``model``.
 
-    Accepts a bare list or an object holding the list under ``results``; each entry is a
-    prediction, an error ``{"detail": ...}``, or either wrapped with its file name.
+    Raises
+    ------
+    ApiProtocolError
+        The body is not JSON or not that model; the message names the first wrong field.
     """
-    entries = body.get("results", body.get("items")) if isinstance(body, dict) else body
-    if not isinstance(entries, list):
-        raise ApiProtocolError(
-            "expected a list of per-file results (or an object with 'results')",
-            endpoint=endpoint,
-        )
-    if len(entries) != len(filenames):
-        raise ApiProtocolError(
-            f"sent {len(filenames)} files but got {len(entries)} results", endpoint=endpoint
-        )
-    return [
-        _parse_batch_entry(entry, name, f"{endpoint} results[{index}]")
-        for index, (entry, name) in enumerate(zip(entries, filenames, strict=True))
-    ]
-
-
-def parse_model_info(body: Mapping[str, Any], endpoint: str = "GET /model") -> ModelInfo:
-    """Check ``GET /model``'s object and type it."""
-    reader = _Reader(body, endpoint)
-    labels = reader.get("labels", list)
-    if not labels or not all(isinstance(label, str) for label in labels):
-        raise ApiProtocolError("'labels' should be a non-empty list of strings", endpoint=endpoint)
-    return ModelInfo(
-        labels=tuple(labels),
-        model_version=str(reader.get("model_version", str | int | float, default="unknown")),
-        feature_config=reader.get("feature_config", dict, default={}),
-        metrics=reader.get("metrics", dict, default={}),
-        training_data=reader.get("training_data", dict, default={}),
-        license=str(reader.get("license", str, default="") or ""),
-        limits=reader.get("limits", dict, default={}),
-        raw=dict(body),
-    )
-
-
-# --------------------------------------------------------------------------------------
-# Helpers
-
-
-class _Reader:
-    """Typed field access on a JSON object with errors that name the endpoint and field."""
-
-    _MISSING = object()
-
-    def __init__(self, body: Mapping[str, Any], where: str) -> None:
-        if not isinstance(body, Mapping):
-            raise ApiProtocolError(
-                f"expected a JSON object, got {type(body).__name__}", endpoint=where
-            )
-        self.body = body
-        self.where = where
-
-    def get(self, key: str, kind: Any, default: Any = _MISSING) -> Any:
-        if key not in self.body or self.body[key] is None:
-            if default is not self._MISSING:
-                return default
-            raise ApiProtocolError(f"response lacks field '{key}'", endpoint=self.where)
-        value = self.body[key]
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            raise ApiProtocolError(
-                f"field '{key}' should be {_kind_name(kind)}, got {type(value).__name__}",
-                endpoint=self.where,
-            )
-        return value
-
-    def number(self, key: str) -> float:
-        value = float(self.get(key, int | float))
-        if not math.isfinite(value):
-            raise ApiProtocolError(f"field '{key}' is not a finite number", endpoint=self.where)
-        return value
-
-    def probabilities(self, key: str) -> dict[str, float]:
-        raw = self.get(key, dict)
-        result: dict[str, float] = {}
-        for label, value in raw.items():
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ApiProtocolError(
-                    f"'{key}.{label}' should be a number, got {type(value).__name__}",
-                    endpoint=self.where,
-                )
-            result[str(label)] = float(value)
-        return result
-
-
-def _parse_segment(raw: Any, where: str) -> Segment:
-    reader = _Reader(raw, where)
-    silent = bool(reader.get("silent", bool, default=False))
-    emotion = reader.get("emotion", str, default=None)
-    confidence = reader.body.get("confidence")
-    if confidence is not None:
-        confidence = reader.number("confidence")
-    if emotion is None and not silent:
-        raise ApiProtocolError("segment has no 'emotion' and is not marked silent", endpoint=where)
-    return Segment(
-        start_s=reader.number("start_s"),
-        end_s=reader.number("end_s"),
-        emotion=None if silent else emotion,
-        confidence=None if silent else confidence,
-        probabilities=(
-            reader.probabilities("probabilities") if raw.get("probabilities") is not None else {}
-        ),
-        silent=silent,
-    )
-
-
-def _parse_batch_entry(entry: Any, filename: str, where: str) -> BatchItem:
-    """One batch entry. The API sends ``{"filename", "status_code", "result", "detail"}``
-    with exactly one of ``result`` and ``detail`` set; a bare prediction or a nested
-    ``{"error": {...}}`` are accepted too, so a small change there still reads right."""
-    if not isinstance(entry, dict):
-        raise ApiProtocolError(f"expected an object, got {type(entry).__name__}", endpoint=where)
-    name = entry["filename"] if isinstance(entry.get("filename"), str) else filename
-    result = entry.get("result", entry.get("prediction"))
-    if result is None and "emotion" in entry:
-        result = entry
-    if result is not None:
-        return BatchItem(filename=name, prediction=parse_prediction(result, where))
-    error = entry.get("error")
-    error = error if isinstance(error, dict) else {"detail": error} if error else entry
-    detail = error.get("detail", error.get("message"))
-    if detail is None:
-        raise ApiProtocolError("entry has neither a 'result' nor a 'detail'", endpoint=where)
-    status = error.get("status_code", entry.get("status_code"))
-    status = status if isinstance(status, int) and not isinstance(status, bool) else None
-    rejected = ApiRejectedError(str(detail), status_code=status, endpoint=where)
-    return BatchItem(filename=name, error=rejected)
-
-
-def _multipart(audio: AudioFile) -> tuple[str, bytes, str]:
-    suffix = PurePath(audio.name).suffix.lower()
-    return (audio.name, audio.content, AUDIO_MEDIA_TYPES.get(suffix, "application/octet-stream"))
-
-
-def _json_body(response: httpx.Response, endpoint: str) -> Any:
     try:
-        return response.json()
-    except ValueError:
-        excerpt = response.text[:80]
+        return model.model_validate_json(response.content)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
         raise ApiProtocolError(
-            f"answer is not JSON (starts with {excerpt!r})",
+            f"answer is not a {model.__name__}: {where}: {first['msg']}{more}",
             status_code=response.status_code,
             endpoint=endpoint,
         ) from None
 
 
-def _json_object(response: httpx.Response, endpoint: str) -> dict[str, Any]:
-    body = _json_body(response, endpoint)
-    if not isinstance(body, dict):
+def batch_items(
+    body: BatchResponse, filenames: Sequence[str], endpoint: str = "POST /predict/batch"
+) -> list[BatchItem]:
+    """Pair the batch answer with the uploaded file names, in order."""
+    if len(body.results) != len(filenames):
         raise ApiProtocolError(
-            f"expected a JSON object, got {type(body).__name__}", endpoint=endpoint
+            f"sent {len(filenames)} files but got {len(body.results)} results", endpoint=endpoint
         )
-    return body
+    items = []
+    for index, (entry, name) in enumerate(zip(body.results, filenames, strict=True)):
+        filename = entry.filename or name
+        if entry.result is not None:
+            items.append(BatchItem(filename=filename, prediction=entry.result))
+        elif entry.detail is not None:
+            error = ApiRejectedError(
+                entry.detail, status_code=entry.status_code, endpoint=f"{endpoint} results[{index}]"
+            )
+            items.append(BatchItem(filename=filename, error=error))
+        else:
+            raise ApiProtocolError(
+                f"results[{index}] has neither a 'result' nor a 'detail'", endpoint=endpoint
+            )
+    return items
 
 
-def _is_json(response: httpx.Response) -> bool:
-    return response.headers.get("content-type", "").startswith("application/json")
+def _multipart(audio: AudioFile) -> tuple[str, bytes, str]:
+    suffix = PurePath(audio.name).suffix.lower()
+    return (audio.name, audio.content, AUDIO_MEDIA_TYPES.get(suffix, "application/octet-stream"))
 
 
 def _retry_after_s(response: httpx.Response) -> float | None:
@@ -653,8 +454,3 @@ def _retry_after_s(response: httpx.Response) -> float | None:
 def _short_reason(error: BaseException) -> str:
     text = str(error).strip()
     return text or type(error).__name__
-
-
-def _kind_name(kind: Any) -> str:
-    names = {str: "a string", list: "a list", dict: "an object", bool: "true/false"}
-    return names.get(kind, "a number" if kind == int | float else str(kind))

@@ -18,6 +18,9 @@ BATCH_COLUMNS = [
     "status",
     "emotion",
     "confidence",
+    "uncertain",  # true: "not sure", the emotion is only a best guess
+    "arousal",  # 0 calm … 1 activated
+    "valence",  # -1 negative … +1 positive
     "duration_s",
     "sample_rate",
     "model_version",
@@ -58,6 +61,9 @@ def batch_frame(items: Sequence[BatchItem], labels: Sequence[str] = ()) -> pd.Da
                 "status": "ok",
                 "emotion": prediction.emotion,
                 "confidence": round(prediction.confidence, 4),
+                "uncertain": prediction.uncertain,
+                "arousal": round(prediction.arousal, 4),
+                "valence": round(prediction.valence, 4),
                 "duration_s": round(prediction.duration_s, 3),
                 "sample_rate": prediction.sample_rate,
                 "model_version": prediction.model_version,
@@ -87,24 +93,27 @@ def frame_to_csv(frame: pd.DataFrame) -> bytes:
 
 
 def segments_frame(prediction: Prediction) -> pd.DataFrame:
-    """The API's timeline windows as a table: start, end, emotion, confidence.
+    """The API's timeline windows as a table.
 
     Returns
     -------
     DataFrame with columns ``start_s``, ``end_s`` (float, seconds), ``emotion`` (str;
-    ``"silence"`` for an unclassified silent window) and ``confidence`` (float or NaN).
+    ``"silence"`` for an unclassified silent window), ``confidence``, ``arousal`` and
+    ``valence`` (float or NaN when silent) and ``uncertain`` (bool, or None when silent).
     """
+    numbers = ["confidence", "arousal", "valence"]
     rows = [
         {
             "start_s": segment.start_s,
             "end_s": segment.end_s,
             "emotion": "silence" if segment.silent else segment.emotion,
-            "confidence": segment.confidence,
+            "uncertain": segment.uncertain,
+            **{name: getattr(segment, name) for name in numbers},
         }
         for segment in prediction.segments
     ]
-    frame = pd.DataFrame(rows, columns=["start_s", "end_s", "emotion", "confidence"])
-    frame["confidence"] = frame["confidence"].astype(float)
+    frame = pd.DataFrame(rows, columns=["start_s", "end_s", "emotion", *numbers, "uncertain"])
+    frame[numbers] = frame[numbers].astype(float)
     return frame
 
 

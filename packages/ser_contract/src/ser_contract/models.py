@@ -1,0 +1,153 @@
+"""Response bodies of the public API (the web app and outside clients rely on these).
+
+Additive changes only: a field, once published, keeps its name and meaning.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+_UNCERTAIN = (
+    'True when `confidence` is below the model\'s "not sure" threshold (GET /model '
+    "`calibration.uncertain_below`): the emotion is a best guess, not an answer to act on."
+)
+_AROUSAL = (
+    "Probability that the speech is high-arousal (angry, fearful, happy, surprised), in "
+    "[0, 1]: the calibrated probabilities weighted by GET /model `calibration.arousal`."
+)
+_VALENCE = (
+    "Expected valence, in [-1, 1] (negative … positive): the calibrated probabilities "
+    "weighted by GET /model `calibration.valence`."
+)
+
+
+class Segment(BaseModel):
+    """One window of the emotion timeline; the answer fields are null for silent windows."""
+
+    start_s: float = Field(description="Window start in the uploaded recording, seconds.")
+    end_s: float = Field(description="End of the real audio in the window, seconds.")
+    silent: bool = Field(description="Below the model's silence level: not classified.")
+    emotion: str | None = Field(description="Most probable label; null for silent windows.")
+    confidence: Probability | None = Field(
+        description="Calibrated probability of `emotion`; null if silent."
+    )
+    probabilities: dict[str, float] | None = Field(
+        description="Every label's calibrated probability (sums to 1); null for silent windows."
+    )
+    uncertain: bool | None = Field(None, description=_UNCERTAIN + " Null if silent.")
+    arousal: Probability | None = Field(None, description=_AROUSAL + " Null if silent.")
+    valence: Annotated[float, Field(ge=-1.0, le=1.0)] | None = Field(
+        None, description=_VALENCE + " Null if silent."
+    )
+
+
+class Timing(BaseModel):
+    features_ms: float = Field(description="Decode, resample, windowing and features.")
+    inference_ms: float = Field(description="ONNX Runtime, all windows in one batch.")
+
+
+class PredictionResponse(BaseModel):
+    """The emotion of one recording and its timeline."""
+
+    emotion: str = Field(description="Most probable label over the non-silent windows.")
+    confidence: Probability = Field(
+        description="Calibrated probability of `emotion` (temperature scaling fitted on the "
+        "validation speakers; GET /model `metrics.calibration` gives the measured calibration "
+        "error)."
+    )
+    uncertain: bool = Field(description=_UNCERTAIN)
+    arousal: Probability = Field(description=_AROUSAL)
+    valence: float = Field(ge=-1.0, le=1.0, description=_VALENCE)
+    probabilities: dict[str, float] = Field(
+        description="Every label's calibrated probability, summing to 1: the mean of the "
+        "non-silent windows' probabilities weighted by their seconds of real audio."
+    )
+    duration_s: float = Field(description="Length of the decoded recording, seconds.")
+    sample_rate: int = Field(description="Sample rate stored in the file, Hz.")
+    channels: int = Field(description="Channels stored in the file (mixed to mono).")
+    format: str = Field(description="Container detected from the bytes: WAV, FLAC, OGG, …")
+    model_version: str
+    segments: list[Segment] = Field(
+        description="Model windows in time order; leading/trailing silence is trimmed "
+        "before windowing, silent windows inside are listed with `silent: true`."
+    )
+    timing: Timing
+
+
+class BatchItem(BaseModel):
+    """The outcome for one file of a batch: a result or an error, never both."""
+
+    filename: str | None
+    status_code: int = Field(description="What /predict would have answered for this file.")
+    result: PredictionResponse | None = None
+    detail: str | None = Field(None, description="Why the file was refused.")
+
+
+class BatchResponse(BaseModel):
+    results: list[BatchItem] = Field(description="One entry per uploaded file, in order.")
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+    model_loaded: bool
+    model_version: str
+    uptime_s: float
+
+
+class CalibrationInfo(BaseModel):
+    """How the model's probabilities become confidence, "not sure", arousal and valence."""
+
+    calibrated: bool = Field(
+        description="Whether the model carries a fitted calibration; if false, the "
+        "probabilities are the raw softmax, `uncertain` is never true and the mapping below "
+        "is the product's default."
+    )
+    temperature: float = Field(
+        gt=0,
+        description="Softmax temperature fitted on the validation speakers (inside the model).",
+    )
+    uncertain_below: Probability = Field(
+        description="A confidence below this is answered with `uncertain: true`."
+    )
+    arousal: dict[str, Probability] = Field(
+        description="Label → probability of high arousal; `arousal` = Σ p(label) × this."
+    )
+    valence: dict[str, Annotated[float, Field(ge=-1.0, le=1.0)]] = Field(
+        description="Label → valence in [-1, 1]; `valence` = Σ p(label) × this."
+    )
+    fitted_on: str = Field(description="Protocol: which speakers chose temperature and threshold.")
+
+
+class ServiceLimits(BaseModel):
+    """What this service accepts (its settings, not the model's)."""
+
+    max_upload_bytes: int = Field(description="Largest request body, bytes.")
+    min_duration_s: float = Field(description="Shortest recording, seconds.")
+    max_duration_s: float = Field(description="Longest recording, seconds.")
+    max_batch_files: int = Field(description="Most files in one /predict/batch request.")
+
+
+class ModelResponse(BaseModel):
+    """What the loaded model says about itself, plus the limits this service applies."""
+
+    model_version: str
+    labels: list[str]
+    feature_config: dict[str, Any]
+    input_shape: list[int | None] = Field(description="(batch, n_frames, n_features)")
+    metrics: dict[str, Any] = Field(
+        description="Evaluation results and their protocol; `calibration` holds the measured "
+        "ECE before/after, accuracy above the threshold and arousal/valence accuracies."
+    )
+    training_data: dict[str, Any]
+    license: str
+    calibration: CalibrationInfo
+    runtime: dict[str, Any]
+    limits: ServiceLimits
+
+
+class ErrorResponse(BaseModel):
+    detail: str
