@@ -76,17 +76,21 @@ def measure(
     after = utterance_probabilities(
         tempered(uncalibrated, calibration.temperature), windows.utterance
     )
-    kept = after.max(axis=1) >= calibration.uncertain_below
+    return before_and_after(before, after, truth, labels, calibration)
+
+
+def before_and_after(
+    before: np.ndarray, after: np.ndarray, truth: np.ndarray, labels: Sequence[str],
+    calibration: Calibration,
+) -> dict:  # fmt: skip
+    """Every calibration figure of one scored set: utterance probabilities before and after
+    calibration, shape (n, n_labels) each, and their truth, shape (n,)."""
+    (kept,) = accuracy_coverage(after, truth, [calibration.uncertain_below])
     return {
         "uncalibrated": calibration_figures(before, truth),
         "calibrated": calibration_figures(after, truth),
         "coverage_curve": accuracy_coverage(after, truth, COVERAGE_THRESHOLDS),
-        "at_threshold": {
-            "coverage": float(kept.mean()),
-            "accuracy": float((after.argmax(1)[kept] == truth[kept]).mean())
-            if kept.any()
-            else None,
-        },
+        "at_threshold": {"coverage": kept["coverage"], "accuracy": kept["accuracy"]},
         **affect_figures(after, truth, labels, calibration),
     }
 
@@ -189,20 +193,10 @@ def held_out_corpus_calibration(runs_dir: Path, recipe: str, labels: Sequence[st
         calibration = Calibration(
             uncertain_below=threshold, arousal=default.arousal, valence=default.valence
         )
-        kept = after.max(axis=1) >= threshold
         out[corpus] = {
             "runs": len(parts["raw"]),
             "temperatures": parts["t"],
-            "uncalibrated": calibration_figures(raw, truth),
-            "calibrated": calibration_figures(after, truth),
-            "coverage_curve": accuracy_coverage(after, truth, COVERAGE_THRESHOLDS),
-            "at_threshold": {
-                "coverage": float(kept.mean()),
-                "accuracy": float((after.argmax(1)[kept] == truth[kept]).mean())
-                if kept.any()
-                else None,
-            },
-            **affect_figures(after, truth, labels, calibration),
+            **before_and_after(raw, after, truth, labels, calibration),
         }
     return out
 
