@@ -26,7 +26,6 @@ from ser_training.pipeline import (
     feature_cache,
     fit_split,
     held_out_corpus_run,
-    load_windows,
     scan,
 )
 from ser_training.splits import TEST_SPEAKERS, speaker_id, split_by_speaker
@@ -121,8 +120,7 @@ def train_run(name: str, config: JobConfig, held_out: Sequence[str], runs_dir: P
     cache = feature_cache(config)
     full = split_by_speaker(utterances)
     no_test = dataclasses.replace(full, test=[])  # test speakers are not even assembled
-    result, _, _ = fit_split(no_test, cache, config)
-    validation = load_windows(full.validation, cache, config)
+    result, _, validation, _ = fit_split(no_test, cache, config)
     arrays = {
         "validation_probabilities": predict_utterances(result.model, validation),
         "validation_truth": validation.utterance_labels,

@@ -202,14 +202,15 @@ def prepare_features(
 
 def fit_split(
     split: Split, cache: FeatureCache, config: JobConfig, *, verbose: int = 0
-) -> tuple[TrainingResult, WindowSet, float]:
+) -> tuple[TrainingResult, WindowSet, WindowSet | None, float]:
     """Extract the split's features (augmenting its training files only), then fit on the
     training speakers with early stopping on the validation speakers; with
     ``config.ensemble`` = K, K models (seeds seed … seed+K−1) averaged in one model.
 
     Returns
     -------
-    (training result, the training windows, seconds spent on feature extraction)
+    (training result, the training windows, the validation windows (None without validation
+    speakers), seconds spent on feature extraction)
     """
     from ser_training.model import ensemble_model
 
@@ -225,7 +226,7 @@ def fit_split(
         for k in range(config.ensemble)
     ]  # fmt: skip
     if len(members) == 1:
-        return members[0], train, extraction_s
+        return members[0], train, validation, extraction_s
     model = ensemble_model([m.model for m in members])
     result = TrainingResult(
         model=model,
@@ -233,7 +234,7 @@ def fit_split(
         best_epoch=members[0].best_epoch,
         validation=score(model, validation, config.labels) if validation is not None else {},
     )
-    return result, train, extraction_s
+    return result, train, validation, extraction_s
 
 
 def evaluate_by_corpus(
@@ -301,7 +302,7 @@ def run_training_job(config: JobConfig, *, export: bool = True, verbose: int = 2
     found = scan(config)
     split = split_by_speaker(found.utterances)
     cache = feature_cache(config)
-    result, train, extraction_s = fit_split(split, cache, config, verbose=verbose)
+    result, train, validation, extraction_s = fit_split(split, cache, config, verbose=verbose)
     version = config.model_version or dt.datetime.now(dt.UTC).strftime("ser-cnn-%Y%m%d-%H%M")
     corpora_used = {u.corpus for u in found.utterances}
     summary = {
@@ -331,10 +332,9 @@ def run_training_job(config: JobConfig, *, export: bool = True, verbose: int = 2
     }
     if config.robustness and split.test:
         summary["robustness"] = robustness(result.model, split, cache, config)
-    if split.validation:
+    if validation is not None:
         from ser_training.recalibration import calibration_section
 
-        validation = load_windows(split.validation, cache, config)
         summary["calibration"] = calibration_section(
             lambda windows: predict_windows(result.model, windows.features),
             validation, split.test, cache, config.labels, config.out_dir / "evaluation",
@@ -496,7 +496,7 @@ def held_out_corpus_run(
     and also without that restriction ('unrestricted_accuracy').
     """
     split = split_leave_one_corpus_out(utterances, held_out)
-    trained, _, _ = fit_split(split, cache, config, verbose=verbose)
+    trained, _, validation, _ = fit_split(split, cache, config, verbose=verbose)
     test = load_windows(split.test, cache, config)
     # Predict once; every figure below is a view of the same utterance probabilities.
     probabilities = predict_utterances(trained.model, test)
@@ -509,7 +509,6 @@ def held_out_corpus_run(
     scores["trained_on"] = sorted({u.corpus for u in split.train})
     scores["n_files"] = sum(u.label in config.labels for u in split.test)
     scores["best_epoch"] = trained.best_epoch
-    validation = load_windows(split.validation, cache, config)
     return HeldOutCorpusRun(
         held_out, trained, test, probabilities, scores,
         predict_utterances(trained.model, validation), validation.utterance_labels,
@@ -561,7 +560,7 @@ def tess_reverse(config: JobConfig, *, verbose: int = 0) -> dict:
     swapped = {**TEST_SPEAKERS, "tess": frozenset({"YAF"})}
     split = split_by_speaker(scan(config).utterances, swapped, VALIDATION_SPEAKERS)
     cache = feature_cache(config)
-    trained, _, _ = fit_split(split, cache, config, verbose=verbose)
+    trained, _, _, _ = fit_split(split, cache, config, verbose=verbose)
     tess_test = [u for u in split.test if u.corpus == "tess"]
     return score(trained.model, load_windows(tess_test, cache, config), config.labels)
 
