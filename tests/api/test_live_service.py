@@ -130,6 +130,22 @@ def test_overload_is_shed_with_503_and_retry_after_then_recovers(service: Servic
     assert _metric_total(metrics, "ser_errors_total", reason="overloaded") >= statuses[503]
 
 
+def _read_until_closed(connection: socket.socket) -> bytes:
+    """Everything the server sends before it closes the connection.
+
+    The head and the body of one reply may arrive in separate TCP segments, so a
+    single ``recv`` can return the head alone. A reset after the reply (the
+    server closing with the trickled bytes unread) ends the reply too.
+    """
+    chunks = []
+    try:
+        while chunk := connection.recv(4096):
+            chunks.append(chunk)
+    except ConnectionResetError:
+        pass
+    return b"".join(chunks)
+
+
 def test_trickling_client_is_cut_off_and_blocks_nobody(service: Service) -> None:
     parts = urlsplit(service.url)
     slow = socket.create_connection((parts.hostname, parts.port), timeout=WAIT_LIMIT_S)
@@ -157,7 +173,7 @@ def test_trickling_client_is_cut_off_and_blocks_nobody(service: Service) -> None
             answer = httpx.post(f"{service.url}/predict", files={"file": ("c.wav", CLIP)})
             assert answer.status_code == 200
         assert trickler.is_alive()
-        reply = slow.recv(4096)  # blocks until the server gives up on the body
+        reply = _read_until_closed(slow)  # blocks until the server gives up on the body
     finally:
         stop.set()
         trickler.join(timeout=5)
