@@ -89,3 +89,22 @@ def test_the_calibrated_graph_computes_tempered_probabilities(tmp_path) -> None:
     calibrate_graph(proto, 0.5)  # replaces, never stacks
     np.testing.assert_allclose(run(proto), tempered(raw, 0.5), atol=1e-5)
     assert [o.name for o in proto.graph.output] == [OUTPUT_NAME]
+
+
+def test_a_shared_temperature_lies_between_its_sets_and_weighs_each_set_the_same() -> None:
+    from ser_training.calibration import CalibrationSet, fit_shared_temperature
+
+    over, over_truth, _ = synthetic(2.0, seed=1)
+    calibrated, calibrated_truth, _ = synthetic(1.0, n=400, seed=2)
+    shifted = CalibrationSet.of_utterances(over, over_truth)
+    small = CalibrationSet.of_utterances(calibrated, calibrated_truth)
+    shared = fit_shared_temperature([small, shifted])
+    alone = fit_temperature(calibrated, np.arange(len(calibrated_truth)), calibrated_truth)
+    assert alone < shared < fit_temperature(over, np.arange(len(over_truth)), over_truth)
+    # Ten times the files in one set does not give it ten times the say.
+    bigger = CalibrationSet.of_utterances(
+        np.tile(calibrated, (10, 1)), np.tile(calibrated_truth, 10)
+    )
+    assert fit_shared_temperature([bigger, shifted]) == pytest.approx(shared, rel=1e-3)
+    with pytest.raises(ValueError):
+        fit_shared_temperature([])

@@ -136,7 +136,7 @@ def test_calibrate_refits_an_exported_model_without_training(
 
     before = json.loads((trained / "ser_model.json").read_text())["calibration"]
     args = ["calibrate", "--data", str(toy_corpora), "--out", str(trained),
-            "--cache", str(trained / "cache"), "--workers", "1", "--runs", str(trained / "none")]  # fmt: skip
+            "--cache", str(trained / "cache"), "--workers", "1", "--calibration-runs", str(trained / "none")]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "temperature" in result.output and "ECE" in result.output

@@ -9,6 +9,7 @@ the temperature acts on each window inside the exported graph (export.calibrate_
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,23 +36,41 @@ def negative_log_likelihood(probabilities: np.ndarray, truth: np.ndarray) -> flo
     return float(-np.mean(np.log(np.maximum(picked, PROBABILITY_FLOOR))))
 
 
-def fit_temperature(
-    window_probabilities: np.ndarray, utterance: np.ndarray, truth: np.ndarray
-) -> float:
-    """The temperature that minimises the utterance-level NLL (golden-section search on log T).
+@dataclass(frozen=True)
+class CalibrationSet:
+    """One set of predictions a temperature is fitted on.
 
-    Parameters
+    Attributes
     ----------
     window_probabilities : np.ndarray, shape (n_windows, n_labels), uncalibrated
     utterance : np.ndarray, shape (n_windows,), utterance index of each window
     truth : np.ndarray, shape (n_utterances,), label index
     """
 
-    def loss(log_t: float) -> float:
+    window_probabilities: np.ndarray
+    utterance: np.ndarray
+    truth: np.ndarray
+
+    @classmethod
+    def of_utterances(cls, probabilities: np.ndarray, truth: np.ndarray) -> CalibrationSet:
+        """A set stored as utterance probabilities only (one "window" per utterance)."""
+        return cls(probabilities, np.arange(len(truth)), truth)
+
+    def nll(self, temperature: float) -> float:
         calibrated = utterance_probabilities(
-            tempered(window_probabilities, np.exp(log_t)), utterance
+            tempered(self.window_probabilities, temperature), self.utterance
         )
-        return negative_log_likelihood(calibrated, truth)
+        return negative_log_likelihood(calibrated, self.truth)
+
+
+def fit_shared_temperature(sets: Sequence[CalibrationSet]) -> float:
+    """The temperature that minimises the mean of the sets' utterance-level NLLs, each set
+    weighing the same whatever its size (golden-section search on log T)."""
+    if not sets:
+        raise ValueError("no calibration set to fit a temperature on")
+
+    def loss(log_t: float) -> float:
+        return float(np.mean([s.nll(np.exp(log_t)) for s in sets]))
 
     low, high = np.log(TEMPERATURE_RANGE[0]), np.log(TEMPERATURE_RANGE[1])
     ratio = (np.sqrt(5.0) - 1.0) / 2.0
@@ -67,6 +86,14 @@ def fit_temperature(
             b = low + ratio * (high - low)
             fb = loss(b)
     return float(np.exp((low + high) / 2.0))
+
+
+def fit_temperature(
+    window_probabilities: np.ndarray, utterance: np.ndarray, truth: np.ndarray
+) -> float:
+    """The temperature that minimises the utterance-level NLL of one set (see CalibrationSet
+    for the shapes)."""
+    return fit_shared_temperature([CalibrationSet(window_probabilities, utterance, truth)])
 
 
 def expected_calibration_error(

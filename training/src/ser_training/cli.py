@@ -114,6 +114,19 @@ SpeakerNormOption = Annotated[
     ),
 ]
 
+CalibrationRunsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--calibration-runs",
+        help="`compare` runs whose held-out-corpus predictions join the validation speakers in "
+        "fitting the temperature (default models/evaluation/compare)",
+    ),
+]
+CalibrationRecipeOption = Annotated[
+    str | None,
+    typer.Option("--calibration-recipe", help="the recipe of those runs (default baseline)"),
+]
+
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     typer.secho(message, fg="red", err=True)
@@ -188,6 +201,8 @@ def train(
     pitch: PitchOption = None,
     ensemble: EnsembleOption = None,
     speaker_normalization: SpeakerNormOption = None,
+    calibration_runs: CalibrationRunsOption = None,
+    calibration_recipe: CalibrationRecipeOption = None,
 ) -> None:
     """Train on held-in speakers, evaluate on held-out speakers, export ONNX with parity check."""
     config = build_config(
@@ -197,6 +212,7 @@ def train(
         extra_corpora=extra_corpora, mask_absent_labels=mask_absent_labels,
         augmentation=augmentation, architecture=architecture, pooling=pooling, pitch=pitch,
         ensemble=ensemble, speaker_normalization=speaker_normalization,
+        calibration_runs=calibration_runs, calibration_recipe=calibration_recipe,
     )  # fmt: skip
     from ser_training import pipeline
 
@@ -277,21 +293,22 @@ def calibrate(
     out: OutOption = Path("models"),
     cache: CacheOption = None,
     workers: WorkersOption = None,
-    runs: Path = typer.Option(
-        Path("models/evaluation/compare"),
-        help="comparison runs whose held-out-corpus folds measure calibration on unseen corpora",
-    ),
-    recipe: str = typer.Option("baseline", help="the recipe of those runs to use"),
+    calibration_runs: CalibrationRunsOption = None,
+    calibration_recipe: CalibrationRecipeOption = None,
 ) -> None:
-    """Calibrate <out>'s exported model on its validation speakers (temperature in the graph,
-    "not sure" threshold and arousal/valence mapping in the metadata); no retraining."""
+    """Calibrate <out>'s exported model (temperature in the graph, "not sure" threshold and
+    arousal/valence mapping in the metadata) on its validation speakers and the comparison's
+    held-out-corpus predictions, which also measure it on unseen corpora; no retraining."""
     from ser_training import pipeline
     from ser_training.recalibration import calibrate_exported
 
+    defaults = pipeline.JobConfig(data_dir=data)
     try:
         section = calibrate_exported(
-            out, data, cache or pipeline.DEFAULT_CACHE_DIR, workers, runs_dir=runs, recipe=recipe
-        )
+            out, data, cache or defaults.cache_dir, workers,
+            runs_dir=calibration_runs or defaults.calibration_runs,
+            recipe=calibration_recipe or defaults.calibration_recipe,
+        )  # fmt: skip
     except (pipeline.TrainingFailed, FileNotFoundError) as error:
         raise fail(f"calibration failed: {error}") from error
     calibration, test = section["calibration"], section["test"]["all"]

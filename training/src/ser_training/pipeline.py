@@ -63,6 +63,7 @@ EXTRA_LICENSE_NOTE = {
 }
 EVALUATED_CORPORA = ("ravdess", "emodb", "tess")  # corpora with their own test speakers
 DEFAULT_CACHE_DIR = Path("artifacts/cache/features")
+DEFAULT_RUNS_DIR = Path("models/evaluation/compare")  # `ser-train compare`'s stored runs
 DEFAULT_HYPERPARAMETERS_PATH = (
     Path(__file__).resolve().parents[2] / "configs" / "hyperparameters.json"
 )
@@ -103,6 +104,11 @@ class JobConfig:
     workers: int | None = None
     model_version: str = ""
     robustness: bool = True  # also score degraded copies of the test speakers
+    # The comparison's stored runs of this recipe: their held-out-corpus predictions join the
+    # validation speakers in fitting the temperature (recalibration.fit_calibration); when there
+    # are none, the validation speakers alone fit it.
+    calibration_runs: Path | None = DEFAULT_RUNS_DIR
+    calibration_recipe: str = "baseline"
 
     def __post_init__(self) -> None:
         if self.balance not in BALANCE_MODES:
@@ -333,11 +339,12 @@ def run_training_job(config: JobConfig, *, export: bool = True, verbose: int = 2
     if config.robustness and split.test:
         summary["robustness"] = robustness(result.model, split, cache, config)
     if validation is not None:
-        from ser_training.recalibration import calibration_section
+        from ser_training.recalibration import calibration_section, shifted_set
 
         summary["calibration"] = calibration_section(
             lambda windows: predict_windows(result.model, windows.features),
             validation, split.test, cache, config.labels, config.out_dir / "evaluation",
+            shifted_set(config.calibration_runs, config.calibration_recipe, len(config.labels)),
         )  # fmt: skip
     run = TrainingRun(config, split, cache, result, summary)
     if not export:

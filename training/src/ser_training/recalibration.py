@@ -1,7 +1,9 @@
 """`ser-train calibrate`: calibrate an exported model without retraining it.
 
-The model's own (uncalibrated) window probabilities on the validation speakers choose the
-temperature and the "not sure" threshold; the test speakers only measure the result. The
+The model's own (uncalibrated) window probabilities on the validation speakers, and the
+comparison's held-out-corpus predictions of the same recipe where they exist, choose the
+temperature; the validation speakers choose the "not sure" threshold; the test speakers only
+measure the result. The
 temperature goes into the ONNX graph, the threshold and the arousal/valence mapping into its
 metadata, the figures into the summary, report and model card. ONNX Runtime only: no
 TensorFlow is needed, so an already shipped model can be calibrated in a minute.
@@ -20,10 +22,11 @@ from ser_features.model_metadata import INPUT_NAME, OUTPUT_NAME, ModelMetadata
 from ser_inference.affect import Calibration, arousal_valence
 from ser_training.calibration import (
     THRESHOLD_TARGET_ACCURACY,
+    CalibrationSet,
     accuracy_coverage,
     calibration_figures,
     choose_threshold,
-    fit_temperature,
+    fit_shared_temperature,
     plot_reliability,
     tempered,
 )
@@ -95,26 +98,75 @@ def before_and_after(
     }
 
 
+def shifted_set(
+    runs_dir: Path | None, recipe: str, n_labels: int, exclude: str | None = None
+) -> CalibrationSet | None:
+    """Predictions on corpora the predicting model never saw: the calibration set that carries
+    the shift users meet (new microphones, new corpora), without touching a test speaker.
+
+    Pools the held-out-corpus folds of every stored comparison run of ``recipe`` (each fold's
+    model trained without that corpus, scored on its non-test speakers; uncalibrated utterance
+    probabilities, shape (n, n_labels); runs over another label set are skipped), leaving out
+    corpus ``exclude``. None when there is none.
+    """
+    from ser_training.compare import load_arrays
+
+    if runs_dir is None or not runs_dir.is_dir():
+        return None
+    probabilities, truth = [], []
+    for path in sorted(runs_dir.glob(f"{recipe}__*.npz")):
+        arrays = load_arrays(path)
+        for key in sorted(arrays):
+            corpus = key.removesuffix("_validation_probabilities")
+            if corpus == key or corpus in ("validation", exclude):
+                continue  # only the fold corpora's own (held-out) predictions
+            if arrays[f"{corpus}_probabilities"].shape[1] != n_labels:
+                continue
+            probabilities.append(arrays[f"{corpus}_probabilities"])
+            truth.append(arrays[f"{corpus}_truth"])
+    if not probabilities:
+        return None
+    return CalibrationSet.of_utterances(np.concatenate(probabilities), np.concatenate(truth))
+
+
 def fit_calibration(
-    uncalibrated: np.ndarray, validation: WindowSet, labels: Sequence[str]
-) -> Calibration:
-    """Temperature and threshold chosen on the validation speakers (window probabilities of
-    shape (n_windows, n_labels), before any temperature)."""
+    uncalibrated: np.ndarray, validation: WindowSet, labels: Sequence[str],
+    shifted: CalibrationSet | None = None,
+) -> Calibration:  # fmt: skip
+    """Temperature and threshold for one model, from its validation speakers' window
+    probabilities (shape (n_windows, n_labels), before any temperature).
+
+    Rule (fixed before any test figure): with ``shifted`` (see shifted_set), the temperature
+    minimises the mean of two utterance-level NLLs, the validation speakers' (new speakers of
+    known corpora) and the shifted set's (new corpora), each weighing the same; without it, the
+    validation speakers' alone. The "not sure" threshold is then chosen on the validation
+    speakers at that temperature.
+    """
     from ser_features import utterance_probabilities
 
     truth = validation.utterance_labels
-    temperature = fit_temperature(uncalibrated, validation.utterance, truth)
+    sets = [CalibrationSet(uncalibrated, validation.utterance, truth)]
+    if shifted is not None:
+        sets.append(shifted)
+    temperature = fit_shared_temperature(sets)
     calibrated = utterance_probabilities(tempered(uncalibrated, temperature), validation.utterance)
     default = Calibration.default(labels)
+    source = (
+        "the mean of two utterance-level NLLs, the validation speakers' and that of "
+        f"{len(shifted.truth)} held-out-corpus predictions (models trained without the corpus, "
+        "its non-test speakers)"
+        if shifted is not None
+        else "minimum utterance-level NLL on the validation speakers"
+    )
     return Calibration(
         temperature=temperature,
         uncertain_below=choose_threshold(calibrated, truth),
         arousal=default.arousal,
         valence=default.valence,
         fitted_on=(
-            "temperature: minimum utterance-level NLL on the validation speakers; threshold: the "
-            f"lowest top probability whose answers are right ≥ {THRESHOLD_TARGET_ACCURACY:.0%} of "
-            "the time on the validation speakers (rule fixed before any test figure)"
+            f"temperature: {source}; threshold: the lowest top probability whose answers are "
+            f"right ≥ {THRESHOLD_TARGET_ACCURACY:.0%} of the time on the validation speakers "
+            "(rules fixed before any test figure)"
         ),
     )
 
@@ -122,13 +174,15 @@ def fit_calibration(
 def calibration_section(
     raw: Callable[[WindowSet], np.ndarray], validation: WindowSet, test: Sequence[Utterance],
     cache: FeatureCache, labels: Sequence[str], figures_dir: Path,
+    shifted: CalibrationSet | None = None,
 ) -> dict:  # fmt: skip
-    """Fit on ``validation``, measure on it and on each test corpus (and all), draw the
-    reliability diagram. ``raw`` gives a window set's uncalibrated window probabilities."""
+    """Fit on ``validation`` (and ``shifted``: see fit_calibration), measure on the validation
+    speakers and on each test corpus (and all), draw the reliability diagram. ``raw`` gives a
+    window set's uncalibrated window probabilities."""
     from ser_features import utterance_probabilities
 
     uncalibrated_validation = raw(validation)
-    calibration = fit_calibration(uncalibrated_validation, validation, labels)
+    calibration = fit_calibration(uncalibrated_validation, validation, labels, shifted)
     section: dict = {
         "calibration": calibration.to_dict(),
         "validation": measure(uncalibrated_validation, validation, calibration, labels),
@@ -156,17 +210,21 @@ def calibration_section(
     return section
 
 
-def held_out_corpus_calibration(runs_dir: Path, recipe: str, labels: Sequence[str]) -> dict:
+def held_out_corpus_calibration(
+    runs_dir: Path, recipe: str, labels: Sequence[str], shift_aware: bool = True
+) -> dict:
     """Calibration measured where it matters most: on corpora a model never saw.
 
-    Uses the comparison's stored runs of ``recipe`` (their held-out-corpus folds): each fold's
-    temperature and threshold are fitted on that fold's own validation speakers, then measured
-    on the held-out corpus's non-test speakers. Only utterance probabilities are stored, so the
-    temperature acts on them (the served graph tempers each window before averaging: close,
-    not identical). Figures are pooled over the runs found (seeds).
+    Uses the comparison's stored runs of ``recipe`` (their held-out-corpus folds). Each fold's
+    temperature follows fit_calibration's rule: its own validation speakers, and (with
+    ``shift_aware``) the held-out predictions of the *other* corpora, so the measured corpus never
+    calibrates itself; the threshold is chosen on the fold's validation speakers. Only utterance
+    probabilities are stored, so the temperature acts on them (the served graph tempers each
+    window before averaging: close, not identical). Figures are pooled over the runs (seeds).
     """
     from ser_training.compare import load_arrays
 
+    shifted: dict[str, CalibrationSet | None] = {}
     pooled: dict[str, dict[str, list]] = {}
     for path in sorted(runs_dir.glob(f"{recipe}__*.npz")):
         arrays = load_arrays(path)
@@ -175,7 +233,14 @@ def held_out_corpus_calibration(runs_dir: Path, recipe: str, labels: Sequence[st
                 continue
             corpus = key.removesuffix("_validation_probabilities")
             truth = arrays[f"{corpus}_validation_truth"]
-            fitted = fit_temperature(arrays[key], np.arange(len(truth)), truth)
+            if corpus not in shifted:
+                shifted[corpus] = (
+                    shifted_set(runs_dir, recipe, len(labels), exclude=corpus) if shift_aware else None
+                )
+            sets = [CalibrationSet.of_utterances(arrays[key], truth)]
+            if shifted[corpus] is not None:
+                sets.append(shifted[corpus])
+            fitted = fit_shared_temperature(sets)
             parts = pooled.setdefault(
                 corpus, {"raw": [], "after": [], "truth": [], "t": [], "threshold": []}
             )
@@ -235,8 +300,9 @@ def calibrate_exported(
 
     validation = assemble(split.validation, cache, labels)
     section = calibration_section(
-        raw, validation, split.test, cache, labels, out_dir / "evaluation"
-    )
+        raw, validation, split.test, cache, labels, out_dir / "evaluation",
+        shifted_set(runs_dir, recipe, len(labels)),
+    )  # fmt: skip
     temperature = section["calibration"]["temperature"]
     calibrate_graph(proto, temperature)
     check = onnxruntime.InferenceSession(
@@ -251,9 +317,10 @@ def calibrate_exported(
             section["held_out_corpora"] = held_out
             section["held_out_note"] = (
                 f"Held-out corpora: the comparison's '{recipe}' runs ({runs_dir.as_posix()}), each "
-                "fold trained without the corpus, its temperature and threshold fitted on its own "
-                "validation speakers, scored on the corpus's non-test speakers; utterance-level "
-                "temperature; pooled over the runs found."
+                "fold trained without the corpus, its temperature fitted on its own validation "
+                "speakers and the other corpora's held-out predictions (never its own), its "
+                "threshold on its validation speakers, scored on the corpus's non-test speakers; "
+                "utterance-level temperature; pooled over the runs found."
             )
     summary["calibration"] = section
     write_metadata(proto, make_metadata(summary), model_path)
