@@ -62,6 +62,7 @@ compare: $(STAMP)  ## recipes x seeds: validation + held-out-corpus table (RECIP
 
 calibrate: $(STAMP)  ## re-fit the shipped model's temperature and "not sure" threshold
 	$(BIN)/ser-train calibrate --data $(DATA) --out models
+	$(BIN)/ser-train affect-heads
 
 bench: $(STAMP)  ## speed benchmarks (results: bench/results/, README)
 	$(BIN)/python -m bench.run_all

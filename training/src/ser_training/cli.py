@@ -321,6 +321,32 @@ def calibrate(
     )
 
 
+@app.command("affect-heads")
+def affect_heads(
+    calibration_runs: CalibrationRunsOption = None,
+    calibration_recipe: CalibrationRecipeOption = None,
+    out: Path = typer.Option(
+        Path("models/evaluation/affect_heads.md"), help="where the table is written"
+    ),
+) -> None:
+    """Arousal/valence derived from the class probabilities vs a learned head, measured on the
+    comparison's held-out-corpus folds (see ser_training.affect_heads)."""
+    from ser_features import EMOTIONS
+    from ser_training import pipeline
+    from ser_training.affect_heads import affect_heads_table, compare_affect_heads
+
+    defaults = pipeline.JobConfig(data_dir=Path("."))
+    runs = calibration_runs or defaults.calibration_runs
+    recipe = calibration_recipe or defaults.calibration_recipe
+    figures = compare_affect_heads(runs, recipe, EMOTIONS)
+    if not figures:
+        raise fail(f"no held-out-corpus runs of '{recipe}' in {runs}: run `make compare` first")
+    text = affect_heads_table(figures, recipe, runs)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    typer.echo(text)
+
+
 @app.command()
 def compare(
     recipes: str = typer.Option(

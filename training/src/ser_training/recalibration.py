@@ -11,6 +11,7 @@ TensorFlow is needed, so an already shipped model can be calibrated in a minute.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -151,6 +152,12 @@ def fit_calibration(
     temperature = fit_shared_temperature(sets)
     calibrated = utterance_probabilities(tempered(uncalibrated, temperature), validation.utterance)
     default = Calibration.default(labels)
+    if shifted is not None:
+        # The learned arousal head measured better on unseen corpora than the derived mapping
+        # (`ser-train affect-heads`, models/evaluation/affect_heads.md); valence did not.
+        from ser_training.affect_heads import arousal_head_calibration, fit_heads
+
+        default = arousal_head_calibration(default, fit_heads(sets, temperature, labels)[0])
     source = (
         "the mean of two utterance-level NLLs, the validation speakers' and that of "
         f"{len(shifted.truth)} held-out-corpus predictions (models trained without the corpus, "
@@ -158,15 +165,20 @@ def fit_calibration(
         if shifted is not None
         else "minimum utterance-level NLL on the validation speakers"
     )
-    return Calibration(
+    head = (
+        "; arousal: a logistic regression on the calibrated log-probabilities fitted on the same "
+        "two sets"
+        if default.arousal_weights
+        else ""
+    )
+    return dataclasses.replace(
+        default,
         temperature=temperature,
         uncertain_below=choose_threshold(calibrated, truth),
-        arousal=default.arousal,
-        valence=default.valence,
         fitted_on=(
             f"temperature: {source}; threshold: the lowest top probability whose answers are "
             f"right ≥ {THRESHOLD_TARGET_ACCURACY:.0%} of the time on the validation speakers "
-            "(rules fixed before any test figure)"
+            f"(rules fixed before any test figure){head}"
         ),
     )
 
@@ -235,15 +247,29 @@ def held_out_corpus_calibration(
             truth = arrays[f"{corpus}_validation_truth"]
             if corpus not in shifted:
                 shifted[corpus] = (
-                    shifted_set(runs_dir, recipe, len(labels), exclude=corpus) if shift_aware else None
+                    shifted_set(runs_dir, recipe, len(labels), exclude=corpus)
+                    if shift_aware
+                    else None
                 )
             sets = [CalibrationSet.of_utterances(arrays[key], truth)]
             if shifted[corpus] is not None:
                 sets.append(shifted[corpus])
             fitted = fit_shared_temperature(sets)
+            served = Calibration.default(labels)
+            if len(sets) > 1:  # as fit_calibration: the learned arousal head comes with shift
+                from ser_training.affect_heads import arousal_head_calibration, fit_heads
+
+                served = arousal_head_calibration(served, fit_heads(sets, fitted, labels)[0])
             parts = pooled.setdefault(
-                corpus, {"raw": [], "after": [], "truth": [], "t": [], "threshold": []}
+                corpus,
+                {"raw": [], "after": [], "truth": [], "t": [], "threshold": [], "affect": []},
             )
+            parts["affect"].append(
+                affect_figures(
+                    tempered(arrays[f"{corpus}_probabilities"], fitted),
+                    arrays[f"{corpus}_truth"], labels, served,
+                )
+            )  # fmt: skip
             parts["raw"].append(arrays[f"{corpus}_probabilities"])
             parts["after"].append(tempered(arrays[f"{corpus}_probabilities"], fitted))
             parts["truth"].append(arrays[f"{corpus}_truth"])
@@ -262,7 +288,10 @@ def held_out_corpus_calibration(
             "runs": len(parts["raw"]),
             "temperatures": parts["t"],
             **before_and_after(raw, after, truth, labels, calibration),
-        }
+            # Each run's own arousal head: the mean over runs of equal size is the pooled figure.
+            **{key: float(np.mean([a[key] for a in parts["affect"]])) if key != "n_valence"
+               else sum(a[key] for a in parts["affect"]) for key in parts["affect"][0]},
+        }  # fmt: skip
     return out
 
 

@@ -17,7 +17,8 @@ _UNCERTAIN = (
 )
 _AROUSAL = (
     "Probability that the speech is high-arousal (angry, fearful, happy, surprised), in "
-    "[0, 1]: the calibrated probabilities weighted by GET /model `calibration.arousal`."
+    "[0, 1]: from the learned head of GET /model `calibration.arousal_weights` when the model "
+    "has one, else the calibrated probabilities weighted by `calibration.arousal`."
 )
 _VALENCE = (
     "Expected valence, in [-1, 1] (negative … positive): the calibrated probabilities "
@@ -114,8 +115,15 @@ class CalibrationInfo(BaseModel):
         description="A confidence below this is answered with `uncertain: true`."
     )
     arousal: dict[str, Probability] = Field(
-        description="Label → probability of high arousal; `arousal` = Σ p(label) × this."
+        description="Label → probability of high arousal; `arousal` = Σ p(label) × this when "
+        "`arousal_weights` is empty."
     )
+    arousal_weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="Learned arousal head: label → weight; `arousal` = sigmoid(Σ weight × "
+        "ln p(label) + `arousal_bias`). Empty: the mapping `arousal` is used instead.",
+    )
+    arousal_bias: float = Field(0.0, description="Bias of the learned arousal head.")
     valence: dict[str, Annotated[float, Field(ge=-1.0, le=1.0)]] = Field(
         description="Label → valence in [-1, 1]; `valence` = Σ p(label) × this."
     )

@@ -24,6 +24,7 @@ VALENCE = {
     "angry": -0.8, "disgust": -0.7, "fearful": -0.7, "happy": 0.8,
     "neutral": 0.0, "sad": -0.7, "surprised": 0.4,
 }  # fmt: skip
+LOG_FLOOR = 1e-9  # probability floor before the arousal head's log (keeps it finite)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ class Calibration:
     arousal: Mapping[str, float] = field(default_factory=dict)  # label → P(high arousal)
     valence: Mapping[str, float] = field(default_factory=dict)  # label → valence in [-1, 1]
     fitted_on: str = ""  # protocol: which speakers chose temperature and threshold
+    # Learned arousal head: arousal = sigmoid(Σ w[label] · ln p(label) + bias). Empty: arousal
+    # is derived from ``arousal`` above (Σ p(label) · arousal[label]).
+    arousal_weights: Mapping[str, float] = field(default_factory=dict)
+    arousal_bias: float = 0.0
 
     @classmethod
     def default(cls, labels: Sequence[str]) -> Calibration:
@@ -52,12 +57,15 @@ class Calibration:
             "arousal": dict(self.arousal),
             "valence": dict(self.valence),
             "fitted_on": self.fitted_on,
+            "arousal_weights": dict(self.arousal_weights),
+            "arousal_bias": self.arousal_bias,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], labels: Sequence[str]) -> Calibration:
         """Parse metadata; raises ValueError naming what is wrong."""
-        known = {"temperature", "uncertain_below", "arousal", "valence", "fitted_on"}
+        known = {"temperature", "uncertain_below", "arousal", "valence", "fitted_on",
+                 "arousal_weights", "arousal_bias"}  # fmt: skip
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"calibration has unknown keys {unknown}")
@@ -68,6 +76,8 @@ class Calibration:
             arousal={k: float(v) for k, v in data.get("arousal", default.arousal).items()},
             valence={k: float(v) for k, v in data.get("valence", default.valence).items()},
             fitted_on=str(data.get("fitted_on", "")),
+            arousal_weights={k: float(v) for k, v in data.get("arousal_weights", {}).items()},
+            arousal_bias=float(data.get("arousal_bias", 0.0)),
         )
         calibration.check(labels)
         return calibration
@@ -83,6 +93,10 @@ class Calibration:
                 raise ValueError(f"calibration {name} must give every label exactly once")
             if not all(low <= v <= high for v in mapping.values()):
                 raise ValueError(f"calibration {name} values must lie in [{low}, {high}]")
+        if self.arousal_weights and set(self.arousal_weights) != set(labels):
+            raise ValueError("calibration arousal_weights must give every label exactly once")
+        if not all(np.isfinite([*self.arousal_weights.values(), self.arousal_bias])):
+            raise ValueError("calibration arousal_weights and arousal_bias must be finite")
 
     def vectors(self, labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Arousal and valence per label, in ``labels`` order, shape (n_labels,) each."""
@@ -101,11 +115,18 @@ def arousal_valence(
 
     Returns
     -------
-    (arousal in [0, 1], valence in [-1, 1]), each of shape (n,) or scalar arrays
+    (arousal in [0, 1], valence in [-1, 1]), each of shape (n,) or scalar arrays; arousal from
+    the learned head when the calibration has one, else derived from the mapping
     """
     arousal, valence = calibration.vectors(labels)
     p = np.asarray(probabilities, dtype=np.float64)
-    return np.clip(p @ arousal, 0.0, 1.0), np.clip(p @ valence, -1.0, 1.0)
+    if calibration.arousal_weights:
+        weights = np.array([calibration.arousal_weights[label] for label in labels])
+        score = np.log(np.maximum(p, LOG_FLOOR)) @ weights + calibration.arousal_bias
+        high = 1.0 / (1.0 + np.exp(-np.clip(score, -500.0, 500.0)))
+    else:
+        high = np.clip(p @ arousal, 0.0, 1.0)
+    return high, np.clip(p @ valence, -1.0, 1.0)
 
 
 def uncertain(probabilities: np.ndarray, calibration: Calibration) -> np.ndarray:
