@@ -110,3 +110,19 @@ def test_quiet_but_real_speech_is_not_silence() -> None:
     quiet = harmonic_tone(2.0) * 10 ** (-44 / 20)  # harmonic_tone peaks at -6 dBFS
     windows = split_windows(quiet, CONFIG)
     assert windows and not any(w.silent for w in windows)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_frame_power_is_bit_for_bit_the_plain_framed_mean(seed: int) -> None:
+    from ser_features.features import frame_signal
+    from ser_features.segmentation import TRIM_FRAME, TRIM_HOP, frame_power
+
+    rng = np.random.default_rng(seed)
+    lengths = [1, 2, 511, 512, 513, 1023, 1024, 1025, 16_000, *rng.integers(1, 120_000, 12)]
+    for n in lengths:
+        samples = (rng.normal(size=n) * rng.uniform(1e-4, 1.0)).astype(np.float32)
+        plain = np.mean(
+            np.square(frame_signal(samples, TRIM_FRAME, TRIM_HOP), dtype=np.float64), axis=1
+        )
+        # Equal, not close: trimming decides on these numbers, and training trimmed with them.
+        np.testing.assert_array_equal(frame_power(samples), plain, err_msg=f"n = {n}")

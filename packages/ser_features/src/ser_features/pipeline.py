@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,18 +21,32 @@ class UtteranceFeatures:
     voiced: list[int]  # indices into ``windows`` of the rows of ``features``
 
 
-def utterance_features(samples: np.ndarray, extractor: FeatureExtractor) -> UtteranceFeatures:
+def utterance_features(
+    samples: np.ndarray, extractor: FeatureExtractor, *,
+    executor: Executor | None = None, parts: int = 1,
+) -> UtteranceFeatures:  # fmt: skip
     """Split a decoded recording into windows and compute features of the non-silent ones.
 
     Parameters
     ----------
     samples : np.ndarray, shape (n_samples,), float32 at extractor.config.sample_rate
+    executor, parts : optional
+        Compute the windows in ``parts`` contiguous chunks on ``executor`` (numpy releases
+        the GIL in the FFT and matrix products, so threads use several cores). Each window's
+        features are the same numbers either way.
     """
     windows = split_windows(samples, extractor.config)
     voiced = [i for i, w in enumerate(windows) if not w.silent]
     batch = np.stack([windows[i].samples for i in voiced]) if voiced else np.zeros((0, 0))
     n_audio = [windows[i].n_audio for i in voiced]
-    return UtteranceFeatures(windows, extractor.batch_features(batch, n_audio), voiced)
+    if executor is None or parts < 2 or len(voiced) < parts:
+        return UtteranceFeatures(windows, extractor.batch_features(batch, n_audio), voiced)
+    bounds = np.linspace(0, len(voiced), parts + 1).astype(int)
+    chunks = executor.map(
+        lambda lo, hi: extractor.batch_features(batch[lo:hi], n_audio[lo:hi]),
+        bounds[:-1], bounds[1:],
+    )  # fmt: skip
+    return UtteranceFeatures(windows, np.concatenate(list(chunks)), voiced)
 
 
 def file_features(
@@ -39,10 +54,13 @@ def file_features(
     extractor: FeatureExtractor,
     *,
     max_decoded_values: int = MAX_DECODED_VALUES,
+    executor: Executor | None = None,
+    parts: int = 1,
 ) -> tuple[LoadedAudio, UtteranceFeatures]:
     """Decode ``source`` (bytes, path or file object) and compute its window features.
 
-    ``max_decoded_values`` (frames × channels) is :func:`ser_features.load_audio`'s guard.
+    ``max_decoded_values`` (frames × channels) is :func:`ser_features.load_audio`'s guard;
+    ``executor`` and ``parts`` as in :func:`utterance_features`.
     """
     audio = load_audio(source, extractor.config.sample_rate, max_decoded_values=max_decoded_values)
-    return audio, utterance_features(audio.samples, extractor)
+    return audio, utterance_features(audio.samples, extractor, executor=executor, parts=parts)

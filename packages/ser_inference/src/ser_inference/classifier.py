@@ -23,6 +23,7 @@ import dataclasses
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,11 @@ DEFAULT_MIN_DURATION_S = 0.25  # s: shorter clips hold too little speech to judg
 PROBABILITY_SUM_TOLERANCE = 1e-3  # the model's rows must sum to 1 within this
 SIDECAR_SUFFIX = ".json"  # ser_model.onnx → ser_model.json
 _WARMUP_BATCH = 2  # windows in the start-up dry run (exercises a batch dimension > 1)
+# s: recordings at least this long are split across the classifier's threads (when it has
+# more than one). Short clips stay on the calling thread: for them threads cost more than
+# they save (issue 13 profile), and under load the other workers have the cores anyway.
+PARALLEL_MIN_DURATION_S = 30.0
+PARALLEL_MIN_WINDOWS = 16  # model batches at least this large are split likewise
 
 
 class ModelLoadError(RuntimeError):
@@ -246,22 +252,35 @@ class EmotionClassifier:
     """
 
     def __init__(
-        self, session: ort.InferenceSession, metadata: ModelMetadata, model_path: Path
-    ) -> None:
+        self, session: ort.InferenceSession, metadata: ModelMetadata, model_path: Path,
+        *, long_recording_threads: int = 1,
+    ) -> None:  # fmt: skip
         self.session = session
         self.metadata = metadata
         self.model_path = model_path
         self.extractor = FeatureExtractor(metadata.feature_config)
         self.calibration = read_calibration(metadata, model_path)  # parsed once, here
+        if long_recording_threads < 1:
+            raise ValueError("long_recording_threads must be ≥ 1")
+        self.long_recording_threads = long_recording_threads
+        self._pool = (
+            ThreadPoolExecutor(long_recording_threads, thread_name_prefix="ser-long")
+            if long_recording_threads > 1
+            else None
+        )
 
     @classmethod
-    def load(cls, model_path: Path | str, *, threads: int = 1) -> EmotionClassifier:
+    def load(
+        cls, model_path: Path | str, *, threads: int = 1, long_recording_threads: int = 1
+    ) -> EmotionClassifier:
         """Open, verify and warm up the model.
 
         Parameters
         ----------
         model_path : path to the ``.onnx`` file
         threads : ONNX Runtime intra-op threads (1 = run on the calling thread only)
+        long_recording_threads : threads that share the features and the model batch of one
+            recording of at least PARALLEL_MIN_DURATION_S (1 = the calling thread only)
 
         Raises
         ------
@@ -293,7 +312,7 @@ class EmotionClassifier:
             ) from error
         metadata = read_metadata(session, path)
         _check_signature(session, metadata)
-        classifier = cls(session, metadata, path)
+        classifier = cls(session, metadata, path, long_recording_threads=long_recording_threads)
         classifier._dry_run()
         return classifier
 
@@ -348,8 +367,17 @@ class EmotionClassifier:
         -------
         np.ndarray, shape (n_windows, n_labels), float32
         """
-        (output,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: features})
-        return np.asarray(output, dtype=np.float32)
+        parts = self.long_recording_threads
+        if self._pool is None or len(features) < max(PARALLEL_MIN_WINDOWS, parts):
+            (output,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: features})
+            return np.asarray(output, dtype=np.float32)
+        # A session may run on several threads at once; each run uses its calling thread.
+        bounds = np.linspace(0, len(features), parts + 1).astype(int)
+        outputs = self._pool.map(
+            lambda lo, hi: self.session.run([OUTPUT_NAME], {INPUT_NAME: features[lo:hi]})[0],
+            bounds[:-1], bounds[1:],
+        )  # fmt: skip
+        return np.concatenate([np.asarray(o, dtype=np.float32) for o in outputs])
 
     def check_header(self, data: AudioSource, limits: AudioLimits) -> AudioInfo:
         """Refuse too short / too long / too large recordings from the header alone.
@@ -395,9 +423,11 @@ class EmotionClassifier:
         """
         started = time.perf_counter()
         info = self.check_header(data, limits)
+        long = self._pool is not None and info.duration_s >= PARALLEL_MIN_DURATION_S
         audio, utterance = file_features(
-            data, self.extractor, max_decoded_values=limits.max_decoded_values
-        )
+            data, self.extractor, max_decoded_values=limits.max_decoded_values,
+            executor=self._pool if long else None, parts=self.long_recording_threads,
+        )  # fmt: skip
         if audio.duration_s < limits.min_duration_s:
             # The header can overstate what is really there (a truncated file).
             raise AudioTooShortError(
@@ -486,4 +516,5 @@ class EmotionClassifier:
             "path": str(self.model_path),
             "providers": self.session.get_providers(),
             "input_shape": [None, *self.config.input_shape],
+            "long_recording_threads": self.long_recording_threads,
         }

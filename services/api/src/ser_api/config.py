@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     ort_threads: int = Field(
         1, ge=1, le=64, description="ONNX Runtime intra-op threads per inference."
     )
+    long_recording_threads: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Threads sharing the features and model batch of one long recording "
+        "(≥ 30 s); shorter clips use one.",
+    )
     max_concurrent_inferences: int = Field(
         2,
         ge=1,

@@ -51,7 +51,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # limiter and the worker processes instead.
     threadpool_limits(limits=1, user_api="blas")
     try:
-        classifier = EmotionClassifier.load(settings.model_path, threads=settings.ort_threads)
+        classifier = EmotionClassifier.load(
+            settings.model_path,
+            threads=settings.ort_threads,
+            long_recording_threads=settings.long_recording_threads,
+        )
     except ModelLoadError as error:
         raise StartupError(f"cannot start the SER API: {error}") from None
     app.state.classifier = classifier

@@ -1,0 +1,61 @@
+"""EmotionClassifier: a long recording shared across threads answers exactly as on one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ser_inference import AudioLimits, EmotionClassifier
+from ser_inference.classifier import PARALLEL_MIN_DURATION_S
+from tests.support.audio import harmonic_tone, wav_bytes
+from tests.support.tiny_model import build_tiny_model
+
+RATE = 16_000
+LIMITS = AudioLimits(min_duration_s=0.25, max_duration_s=600.0)
+
+
+def _long_recording() -> bytes:
+    """Speech-like tones of changing pitch and loudness with pauses, past the threshold."""
+    parts = []
+    for i in range(int(PARALLEL_MIN_DURATION_S // 4) + 3):
+        tone = harmonic_tone(3.0, rate=RATE, f0_hz=110.0 + 17 * i, seed=i)
+        parts += [(0.2 + 0.1 * (i % 5)) * tone, np.zeros(RATE, np.float32)]
+    return wav_bytes(np.concatenate(parts), rate=RATE)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Random weights: each window gets its own answer, so a misplaced chunk would show.
+    return build_tiny_model(tmp_path_factory.mktemp("model") / "m.onnx", seed=7)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_a_long_recording_on_several_threads_answers_exactly_as_on_one(
+    model: Path, threads: int
+) -> None:
+    data = _long_recording()
+    alone = EmotionClassifier.load(model).predict(data, LIMITS)
+    shared = EmotionClassifier.load(model, long_recording_threads=threads).predict(data, LIMITS)
+    assert alone.duration_s >= PARALLEL_MIN_DURATION_S
+    assert len(shared.windows) == len(alone.windows) >= 16
+    np.testing.assert_array_equal(shared.probabilities, alone.probabilities)
+    for mine, theirs in zip(shared.windows, alone.windows, strict=True):
+        assert (mine.start_s, mine.end_s) == (theirs.start_s, theirs.end_s)
+        if theirs.probabilities is None:
+            assert mine.probabilities is None
+        else:
+            np.testing.assert_array_equal(mine.probabilities, theirs.probabilities)
+
+
+def test_a_batch_split_across_threads_keeps_its_order(model: Path) -> None:
+    classifier = EmotionClassifier.load(model, long_recording_threads=2)
+    rng = np.random.default_rng(0)
+    batch = rng.normal(size=(40, *classifier.config.input_shape)).astype(np.float32)
+    np.testing.assert_array_equal(classifier.run(batch), EmotionClassifier.load(model).run(batch))
+
+
+def test_thread_counts_below_one_are_refused(model: Path) -> None:
+    with pytest.raises(ValueError, match="≥ 1"):
+        EmotionClassifier.load(model, long_recording_threads=0)
