@@ -25,6 +25,7 @@ import os
 import random
 import signal
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -41,6 +42,7 @@ WORKERS = 2
 CONCURRENCY = 8
 SOAK_REQUESTS = 20_000
 SOAK_WARMUP = 4_000  # requests before the first RSS reading
+RSS_SAMPLE_S = 10.0  # s between worker RSS readings during the soak
 OVERLOAD_CLIENTS = 64
 OVERLOAD_S = 12.0  # s of sustained overload
 HEALTH_PROBE_S = 0.1  # s between /health probes during the overload
@@ -128,8 +130,22 @@ def soak(total: int) -> dict:
                                   SOAK_WARMUP, 600))  # fmt: skip
         rss_start = worker_rss_mib(server)
         started = time.perf_counter()
-        result = asyncio.run(hammer(server.url, lambda i: mix[order[i]][1], CONCURRENCY,
-                                    total, 3_600))  # fmt: skip
+        # A steady plateau and a leak look alike in two readings: sample through the run.
+        series: list[tuple[float, dict[int, float]]] = []
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(RSS_SAMPLE_S):
+                series.append((round(time.perf_counter() - started, 1), worker_rss_mib(server)))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            result = asyncio.run(hammer(server.url, lambda i: mix[order[i]][1], CONCURRENCY,
+                                        total, 3_600))  # fmt: skip
+        finally:
+            stop.set()
+            sampler.join()
         elapsed = time.perf_counter() - started
         rss_end = worker_rss_mib(server)
     finally:
@@ -144,6 +160,9 @@ def soak(total: int) -> dict:
     statuses = Counter(a.status for a in result.answers)
     growth = {pid: round(100 * (rss_end.get(pid, float("nan")) / mib - 1), 1)
               for pid, mib in rss_start.items()}  # fmt: skip
+    halfway = next((rss for t, rss in series if t >= elapsed / 2), rss_start)
+    second_half = {pid: round(100 * (rss_end.get(pid, float("nan")) / mib - 1), 1)
+                   for pid, mib in halfway.items()}  # fmt: skip
     return {
         "name": f"soak: {total} mixed requests, {CONCURRENCY} clients, {WORKERS} workers",
         "input": f"{len(mix)} kinds of request (valid WAV/FLAC/OGG 0.4-30 s at 8-48 kHz, "
@@ -161,6 +180,8 @@ def soak(total: int) -> dict:
             "rss_after_warmup_mib": rss_start,
             "rss_end_mib": rss_end,
             "rss_growth_percent": growth,
+            "rss_growth_second_half_percent": second_half,
+            "rss_series_mib": [[t, rss] for t, rss in series],
             "by_kind": {k: {str(s): n for s, n in sorted(c.items())} for k, c in by_kind.items()},
         },
     }
