@@ -9,6 +9,8 @@ import pytest
 from ser_features import FEATURE_VERSION, FeatureConfig, FeatureConfigError
 
 PITCH_FIELDS = {"pitch_fmin", "pitch_fmax", "pitch_frame_length", "pitch_threshold"}  # version 3
+V4_FIELDS = {"fft"}
+BEFORE_V3 = PITCH_FIELDS | V4_FIELDS  # fields a version-1 or -2 config does not have
 
 
 def test_json_round_trip_is_lossless() -> None:
@@ -53,7 +55,7 @@ def test_irreproducible_configs_are_refused(change: dict) -> None:
 
 def test_version_1_config_reads_as_zero_padding() -> None:
     # Models exported before pad_mode existed were trained on zero-padded windows.
-    later = {"pad_mode", *PITCH_FIELDS}
+    later = {"pad_mode", *BEFORE_V3}
     old = {k: v for k, v in FeatureConfig().to_dict().items() if k not in later} | {"version": 1}
     config = FeatureConfig.from_dict(old)
     assert config.version == FEATURE_VERSION
@@ -74,17 +76,17 @@ def test_pitch_framing_is_checked_only_where_the_group_is_used() -> None:
 
 def test_version_2_config_reads_with_the_pitch_defaults() -> None:
     # Models exported before the pitch group existed (the shipped one among them).
-    old = {k: v for k, v in FeatureConfig().to_dict().items() if k not in PITCH_FIELDS}
+    old = {k: v for k, v in FeatureConfig().to_dict().items() if k not in BEFORE_V3}
     config = FeatureConfig.from_dict({**old, "version": 2})
     assert config == FeatureConfig()
-    assert config.version == FEATURE_VERSION == 3
+    assert config.version == FEATURE_VERSION == 4
 
 
 @pytest.mark.parametrize(
     "change", [{"pitch_fmin": 80.0}, {"groups": ["mfcc", "pitch"]}, {"pad_mode": "repeat"}]
 )
 def test_version_2_or_1_config_with_a_later_field_is_refused(change: dict) -> None:
-    base = {k: v for k, v in FeatureConfig().to_dict().items() if k not in PITCH_FIELDS}
+    base = {k: v for k, v in FeatureConfig().to_dict().items() if k not in BEFORE_V3}
     if "pad_mode" not in change:
         with pytest.raises(FeatureConfigError, match="version-2"):
             FeatureConfig.from_dict({**base, **change, "version": 2})
@@ -102,3 +104,14 @@ def test_unknown_keys_are_refused() -> None:
 def test_malformed_json_is_refused(text: str) -> None:
     with pytest.raises(FeatureConfigError):
         FeatureConfig.from_json(text)
+
+
+def test_version_3_config_reads_as_the_numpy_fft() -> None:
+    # Models exported with feature version 3 (the shipped one) computed their spectrum by numpy.
+    old = {k: v for k, v in FeatureConfig().to_dict().items() if k not in V4_FIELDS}
+    config = FeatureConfig.from_dict({**old, "version": 3})
+    assert config == FeatureConfig() and config.fft == "numpy"
+    with pytest.raises(FeatureConfigError, match="version-3"):
+        FeatureConfig.from_dict({**old, "version": 3, "fft": "scipy"})
+    with pytest.raises(FeatureConfigError, match="fft must be"):
+        FeatureConfig(fft="fftw")

@@ -53,7 +53,9 @@ def golden_features() -> dict[str, list]:
 
 def test_features_match_the_golden_values() -> None:
     golden = json.loads(GOLDEN_PATH.read_text())
-    assert golden["config"] == FeatureConfig().to_dict(), "golden file made for another config"
+    # Written for a version-3 config, which reads as today's default.
+    config = FeatureConfig.from_dict(golden["config"])
+    assert config == FeatureConfig(), "golden file made for another config"
     actual = golden_features()
     for name in (*NORMALIZATIONS, "pitch"):
         np.testing.assert_allclose(actual[name], golden[name], atol=2e-3, rtol=1e-4)
@@ -61,8 +63,9 @@ def test_features_match_the_golden_values() -> None:
 
 def test_the_shipped_models_feature_config_still_gives_its_numbers() -> None:
     # The shipped model was trained with feature version 2 (its metadata is rewritten as
-    # version 3, which computes the same numbers without the pitch group): both spellings must
-    # read as the current version and reproduce the golden values it was trained with.
+    # version 3, which computes the same numbers without the pitch group; version 4 reads both
+    # with numpy's FFT): both spellings must read as the current version and reproduce the
+    # golden values it was trained with.
     sidecar = json.loads(SHIPPED_SIDECAR.read_text())["feature_config"]
     as_version_2 = {k: v for k, v in sidecar.items() if not k.startswith("pitch_")} | {"version": 2}
     config = FeatureConfig.from_dict(sidecar)
@@ -215,3 +218,27 @@ if __name__ == "__main__":
         json.dumps({"config": FeatureConfig().to_dict(), **golden_features()}) + "\n"
     )
     print(f"wrote {GOLDEN_PATH}")
+
+
+def test_the_scipy_fft_gives_nearly_the_same_features_but_not_the_same() -> None:
+    pytest.importorskip("scipy")
+    numpy_config, scipy_config = FeatureConfig(), FeatureConfig(fft="scipy")
+    window = golden_window(numpy_config)
+    a = FeatureExtractor(numpy_config).window_features(window, GOLDEN_AUDIO_SAMPLES)
+    b = FeatureExtractor(scipy_config).window_features(window, GOLDEN_AUDIO_SAMPLES)
+    assert b.dtype == np.float32 and b.shape == a.shape
+    # Rounding-level differences: still a model is served with the FFT it was trained with.
+    np.testing.assert_allclose(b, a, atol=1e-3)
+    assert not np.array_equal(a, b)
+
+
+def test_a_scipy_fft_model_without_scipy_is_refused_clearly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from ser_features import FeatureConfigError
+
+    monkeypatch.setitem(sys.modules, "scipy.fft", None)  # import fails as if not installed
+    with pytest.raises(FeatureConfigError, match="install scipy"):
+        FeatureExtractor(FeatureConfig(fft="scipy"))

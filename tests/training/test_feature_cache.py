@@ -65,7 +65,7 @@ def test_unreadable_files_are_reported_not_swallowed(tmp_path: Path) -> None:
     assert len(failures) == 1 and "UndecodableAudioError" in failures[0]
 
 
-def test_configs_without_pitch_keep_their_version_2_identity() -> None:
+def test_configs_keep_the_identity_of_the_oldest_version_with_their_numbers() -> None:
     import json
 
     from ser_features import FeatureConfig
@@ -76,4 +76,7 @@ def test_configs_without_pitch_keep_their_version_2_identity() -> None:
     groups = (*FeatureConfig().groups, "pitch")
     with_pitch = json.loads(config_identity(FeatureConfig(groups=groups)))
     assert with_pitch["version"] == 3 and with_pitch["pitch_fmin"] == 60.0
+    assert "fft" not in plain and "fft" not in with_pitch  # numpy: as before version 4
     assert config_identity(FeatureConfig(n_mels=40)) != config_identity(FeatureConfig())
+    scipy_fft = json.loads(config_identity(FeatureConfig(fft="scipy")))
+    assert scipy_fft["version"] == 4 and scipy_fft["fft"] == "scipy"

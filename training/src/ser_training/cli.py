@@ -71,6 +71,14 @@ NormalizationOption = Annotated[
         "'window' (all frames, padding included) or 'none'",
     ),
 ]
+FftOption = Annotated[
+    str | None,
+    typer.Option(
+        "--fft",
+        help="spectrum FFT: 'numpy' (feature versions ≤ 3) or 'scipy' (halves feature time; "
+        "other numbers, so models trained with one are served with the same)",
+    ),
+]
 BalanceOption = Annotated[
     str | None,
     typer.Option(
@@ -154,7 +162,7 @@ def build_config(
     try:
         if recipe is not None:
             config = config.with_recipe(recipe)
-        features = {k: options.pop(k) for k in ("pad_mode", "normalization") if k in options}
+        features = {k: options.pop(k) for k in ("pad_mode", "normalization", "fft") if k in options}
         features = {k: v for k, v in features.items() if v is not None}
         pitch = options.pop("pitch", None)
         if pitch is not None:
@@ -192,6 +200,7 @@ def train(
     workers: WorkersOption = None,
     pad_mode: PadModeOption = None,
     normalization: NormalizationOption = None,
+    fft: FftOption = None,
     balance: BalanceOption = None,
     extra_corpora: ExtraCorporaOption = None,
     mask_absent_labels: MaskOption = None,
@@ -208,7 +217,7 @@ def train(
     config = build_config(
         data, out, cache, hyperparameters=hyperparameters, quick=quick, epochs=epochs,
         augment_copies=augment, seed=seed, workers=workers, robustness=robustness,
-        pad_mode=pad_mode, normalization=normalization, balance=balance,
+        pad_mode=pad_mode, normalization=normalization, fft=fft, balance=balance,
         extra_corpora=extra_corpora, mask_absent_labels=mask_absent_labels,
         augmentation=augmentation, architecture=architecture, pooling=pooling, pitch=pitch,
         ensemble=ensemble, speaker_normalization=speaker_normalization,

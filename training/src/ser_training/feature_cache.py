@@ -42,7 +42,10 @@ def config_identity(config: FeatureConfig) -> str:
     """JSON that identifies the numbers ``config`` computes, for cache keys and run keys: caches
     and comparison runs made before a version bump that changes nothing for it stay valid."""
     data = config.to_dict()
-    if "pitch" not in config.groups:
+    if config.fft == "numpy":  # what every version before 4 computed
+        del data["fft"]
+        data["version"] = 3
+    if "pitch" not in config.groups and data["version"] == 3:
         for name in _PITCH_FIELDS:
             del data[name]
         data["version"] = 2

@@ -16,15 +16,17 @@ from typing import Any
 from ser_features.audio import SAMPLE_RATE
 
 # Bumped whenever the same config would produce different numbers (a changed formula).
-FEATURE_VERSION = 3
+FEATURE_VERSION = 4
 # Fields each version added, with the value that reproduces the older version's numbers. An
 # older config reads as the current version with these filled in, and may not set them itself.
 # Version 2 added ``pad_mode`` (version 1 zero-padded); version 3 added the "pitch" group and
-# its parameters, which change nothing for a config that does not ask for the group.
+# its parameters, which change nothing for a config that does not ask for the group; version 4
+# added ``fft`` (earlier versions computed the spectrum with numpy).
 _ADDED_IN_VERSION: dict[int, dict[str, Any]] = {
     2: {"pad_mode": "zero"},
     3: {"pitch_fmin": 60.0, "pitch_fmax": 500.0, "pitch_frame_length": 1024,
         "pitch_threshold": 0.2},
+    4: {"fft": "numpy"},
 }  # fmt: skip
 
 FEATURE_GROUPS = ("zcr", "rms", "mfcc", "delta_mfcc", "log_mel", "pitch")
@@ -38,6 +40,7 @@ PITCH_ANALYSIS_RATE = 4_000  # Hz
 PITCH_LOWPASS_HZ = (500.0, 1_000.0)
 NORMALIZATIONS = ("window", "speech", "none")
 PAD_MODES = ("repeat", "zero")
+FFT_BACKENDS = ("numpy", "scipy")
 
 
 class FeatureConfigError(ValueError):
@@ -80,6 +83,11 @@ class FeatureConfig:
     # cue; but looping (with corpus-balanced weights) measured worse on held-out corpora
     # (README, "How good is it?"), so "zero" stays the default.
     pad_mode: str = "zero"
+    # Which library computes the spectrum (float32 both). scipy.fft halves a window's feature
+    # time (bench/results/fft_backends.md: numpy 2's float32 FFT is its largest single cost)
+    # but its numbers differ (≈ 1e-5) from numpy's, which every model up to feature version 3
+    # was trained with; a model is served with the FFT it was trained with.
+    fft: str = "numpy"
     # Prosody ("pitch" group, not in the default groups): F0 by YIN on longer frames than the
     # spectral features (a frame must hold two periods at pitch_fmin) but the same hop and
     # centring, so its rows line up with the other groups.
@@ -109,6 +117,8 @@ class FeatureConfig:
             raise FeatureConfigError(f"normalization must be one of {list(NORMALIZATIONS)}")
         if self.pad_mode not in PAD_MODES:
             raise FeatureConfigError(f"pad_mode must be one of {list(PAD_MODES)}")
+        if self.fft not in FFT_BACKENDS:
+            raise FeatureConfigError(f"fft must be one of {list(FFT_BACKENDS)}")
         if self.frame_length > self.n_fft:
             raise FeatureConfigError("frame_length must not exceed n_fft")
         if self.delta_width < 3 or self.delta_width % 2 == 0:

@@ -13,11 +13,11 @@ the busy 2-core development machine).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ser_features.config import PITCH_LOWPASS_HZ, FeatureConfig
+from ser_features.config import PITCH_LOWPASS_HZ, FeatureConfig, FeatureConfigError
 
 AMIN_POWER = 1e-20  # power floor before log (−200 dB): far below the relative TOP_DB floor
 TOP_DB = 80.0  # dB: log-mel and RMS values are floored at (max − TOP_DB) per window
@@ -332,6 +332,27 @@ def pitch_columns(
     return np.stack(columns, axis=1).astype(np.float32)
 
 
+def spectrum_function(backend: str) -> Callable[..., np.ndarray]:
+    """The real FFT a config's ``fft`` names: ``numpy.fft.rfft`` or ``scipy.fft.rfft``.
+
+    scipy is needed only by models trained with it, so it is imported here, on demand.
+
+    Raises
+    ------
+    FeatureConfigError
+        For "scipy" when scipy is not installed.
+    """
+    if backend == "numpy":
+        return np.fft.rfft
+    try:
+        import scipy.fft
+    except ImportError as error:
+        raise FeatureConfigError(
+            "this model's features use scipy.fft (feature config fft='scipy'): install scipy"
+        ) from error
+    return scipy.fft.rfft
+
+
 class FeatureExtractor:
     """Computes the (n_frames, n_features) matrix of one window for a fixed config.
 
@@ -350,6 +371,7 @@ class FeatureExtractor:
         n = np.arange(config.frame_length)
         self._window = (0.5 - 0.5 * np.cos(2 * np.pi * n / config.frame_length)).astype(np.float32)
         self._pitch_basis = pitch_basis(config) if "pitch" in config.groups else None
+        self._rfft = spectrum_function(config.fft)
 
     def window_features(self, window: np.ndarray, n_audio: int | None = None) -> np.ndarray:
         """Features of one window of exactly ``config.window_samples`` samples.
@@ -385,7 +407,7 @@ class FeatureExtractor:
             # zero-padding look different at different recording gains.
             columns["rms"] = np.maximum(rms_db, rms_db.max() - TOP_DB)
         if groups & {"mfcc", "delta_mfcc", "log_mel"}:
-            spectrum = np.fft.rfft(frames * self._window, n=config.n_fft, axis=1)
+            spectrum = self._rfft(frames * self._window, n=config.n_fft, axis=1)
             power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
             log_mel = 10.0 * np.log10(np.maximum(power @ self._mel_basis, AMIN_POWER))
             log_mel = np.maximum(log_mel, log_mel.max() - TOP_DB)
