@@ -151,13 +151,20 @@ def calibration_lines(summary: dict, figures: str = "evaluation/") -> list[str]:
     if not section:
         return []
     c = section["calibration"]
+    arousal = (
+        "Arousal = the learned head: sigmoid of a weighted sum of the calibrated "
+        "log-probabilities (`arousal_weights` in the metadata), which measured better on unseen "
+        "corpora than the derived mapping (`models/evaluation/affect_heads.md`)"
+        if c.get("arousal_weights")
+        else "Arousal = probability of a high-arousal emotion (angry, fearful, happy, surprised; "
+        "disgust counts as low)"
+    )
     lines = [
         "### Confidence, \"not sure\", arousal and valence",
         "",
         f"Temperature {c['temperature']:.3f} (applied to every window inside the model); an answer "
         f"whose top probability is below {c['uncertain_below']:.3f} is flagged `uncertain`. "
-        f"Chosen by: {c['fitted_on']}. Arousal = probability of a high-arousal emotion (angry, "
-        "fearful, happy, surprised; disgust counts as low); valence = expected valence of the "
+        f"Chosen by: {c['fitted_on']}. {arousal}; valence = expected valence of the "
         "class probabilities (happy +0.8, surprised +0.4, neutral 0, the others −0.7…−0.8).",
         "",
         "| speakers | files | ECE before → after | Brier before → after | kept at threshold | accuracy of kept (all) | arousal acc. (always high) | valence-sign acc. (always negative) |",
