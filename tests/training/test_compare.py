@@ -20,8 +20,8 @@ def compared(toy_corpora: Path, tmp_path_factory) -> tuple[Path, str]:
     runs = tmp_path_factory.mktemp("runs")
     base = build_config(toy_corpora, cache=runs / "cache", quick=True, workers=1)
     text = compare.run_comparison(
-        base, ["ensemble3", "speaker_balance"], seeds=1, screen=False, runs_dir=runs,
-        held_out=["emodb", "tess"],
+        base, ["ensemble3", "speaker_balance", "speaker_normalisation_self"], seeds=1,
+        screen=False, runs_dir=runs, held_out=["emodb", "tess"],
     )  # fmt: skip
     return runs, text
 
@@ -29,9 +29,11 @@ def compared(toy_corpora: Path, tmp_path_factory) -> tuple[Path, str]:
 def test_every_run_is_stored_and_the_table_has_seed_counts(compared: tuple[Path, str]) -> None:
     runs, text = compared
     records = [json.loads(p.read_text()) for p in runs.glob("*.json")]
-    # ensemble3 with one seed needs three baseline members; speaker_balance one run.
+    # ensemble3 with one seed needs three baseline members; speaker_balance one run; the
+    # no-reference protocol is scored from a speaker_normalisation run.
     assert sorted((r["recipe"], r["seed"]) for r in records) == [
         ("baseline", 1337), ("baseline", 1338), ("baseline", 1339), ("speaker_balance", 1337),
+        ("speaker_normalisation", 1337),
     ]  # fmt: skip
     assert (runs / "comparison_full.md").read_text() == text
     rows = {
@@ -43,6 +45,12 @@ def test_every_run_is_stored_and_the_table_has_seed_counts(compared: tuple[Path,
     assert rows["ensemble3"].split(" | ")[1] == "1"
     assert rows["speaker_balance"].split(" | ")[1] == "1"
     assert rows["conv2d"].split(" | ")[1] == "0"
+    for name in (
+        "speaker_normalisation",
+        "speaker_normalisation_one",
+        "speaker_normalisation_self",
+    ):
+        assert rows[name].split(" | ")[1] == "1", name
     assert "Decision rule" in text
 
 
@@ -110,3 +118,21 @@ def test_held_out_corpus_calibration_reads_the_stored_folds(compared: tuple[Path
         # Temperature never changes which emotion wins.
         assert m["calibrated"]["accuracy"] == m["uncalibrated"]["accuracy"], corpus
         assert 0.0 <= m["calibrated"]["ece"] <= 1.0
+
+
+def test_speaker_normalised_runs_store_every_reference_protocol(compared: tuple[Path, str]) -> None:
+    runs, _ = compared
+    (path,) = runs.glob("speaker_normalisation__*.npz")
+    with np.load(path) as data:
+        for reference in ("one", "self"):
+            for key in ("validation", "emodb", "tess"):
+                stored = data[f"{key}_probabilities@{reference}"]
+                assert stored.shape == data[f"{key}_probabilities"].shape, (key, reference)
+                np.testing.assert_allclose(stored.sum(axis=1), 1.0, atol=1e-4)
+        # Less reference speech is a different input: the answers are not those of "others".
+        assert not np.allclose(
+            data["validation_probabilities@self"], data["validation_probabilities"]
+        )
+    for path in runs.glob("baseline__*.npz"):
+        with np.load(path) as data:
+            assert not any("@" in key for key in data)  # only speaker-normalised runs have them

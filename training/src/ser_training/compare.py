@@ -26,6 +26,7 @@ from ser_training.pipeline import (
     feature_cache,
     fit_split,
     held_out_corpus_run,
+    load_windows,
     scan,
 )
 from ser_training.splits import TEST_SPEAKERS, speaker_id, split_by_speaker
@@ -34,6 +35,8 @@ from ser_training.trainer import predict_utterances, score_probabilities
 # Screening schedule: levers are screened short, finalists confirmed on the full schedule.
 SCREEN = {"epochs": 15, "augment_copies": 1}
 MAX_CLASS_SHARE = 0.40  # issue 11: no class may take more of a held-out corpus's predictions
+# Less reference speech than a scored speaker's other recordings, for speaker-normalised runs.
+SCORED_REFERENCES = ("one", "self")
 DECISION_RULE = (
     "Decision rule (fixed before any result): the recipe with the highest seed-mean accuracy on "
     "the held-out corpora's non-test speakers (mean over RAVDESS, EMO-DB, TESS) wins; a "
@@ -49,6 +52,16 @@ class Recipe:
     options: dict = field(default_factory=dict)  # JobConfig fields (feature/network: nested)
     ensemble_of: str | None = None  # scored from this recipe's stored seeds, not trained
     ensemble_size: int = 1
+    # Scored from ``reference_of``'s stored runs, with the scored speakers normalised by this
+    # reference (windows.REFERENCES) instead of their other recordings; runs stored before
+    # these predictions existed are skipped.
+    reference_of: str | None = None
+    reference: str = ""
+
+    @property
+    def source(self) -> str | None:
+        """The recipe whose runs this one is scored from, if not its own."""
+        return self.ensemble_of or self.reference_of
 
 
 RECIPES: dict[str, Recipe] = {
@@ -86,6 +99,16 @@ RECIPES: dict[str, Recipe] = {
         "are scaled with their other recordings) instead of per window",
         {"feature_config": {"normalization": "none", "pad_mode": "repeat"},
          "speaker_normalization": True},
+    ),
+    "speaker_normalisation_one": Recipe(
+        "speaker_normalisation's models; each scored recording scaled by one other recording of "
+        "its speaker (a single reference clip)",
+        reference_of="speaker_normalisation", reference="one",
+    ),
+    "speaker_normalisation_self": Recipe(
+        "speaker_normalisation's models; each scored recording scaled by its own statistics "
+        "(no reference)",
+        reference_of="speaker_normalisation", reference="self",
     ),
     "more_speakers": Recipe(
         "TurEV-DB + URDU as training speakers, absent emotions masked out of the loss",
@@ -125,6 +148,12 @@ def train_run(name: str, config: JobConfig, held_out: Sequence[str], runs_dir: P
         "validation_probabilities": predict_utterances(result.model, validation),
         "validation_truth": validation.utterance_labels,
     }
+    # Speaker-normalised models are also scored with less reference speech than the scored
+    # speakers' other recordings: one clip, or none (see Recipe.reference).
+    references = SCORED_REFERENCES if config.speaker_normalization else ()
+    for reference in references:
+        windows = load_windows(validation.utterances, cache, config, reference=reference)
+        arrays[f"validation_probabilities@{reference}"] = predict_utterances(result.model, windows)
     folds = {}
     for corpus in held_out:
         fold = held_out_corpus_run(config, utterances, corpus, cache)
@@ -133,6 +162,11 @@ def train_run(name: str, config: JobConfig, held_out: Sequence[str], runs_dir: P
         )
         arrays[f"{corpus}_probabilities"] = fold.probabilities[other]
         arrays[f"{corpus}_truth"] = fold.test.utterance_labels[other]
+        for reference in references:
+            windows = load_windows(fold.test.utterances, cache, config, reference=reference)
+            arrays[f"{corpus}_probabilities@{reference}"] = predict_utterances(
+                fold.result.model, windows
+            )[other]
         arrays[f"{corpus}_validation_probabilities"] = fold.validation_probabilities
         arrays[f"{corpus}_validation_truth"] = fold.validation_truth
         folds[corpus] = {"best_epoch": fold.result.best_epoch}
@@ -176,15 +210,30 @@ def load_arrays(path: Path) -> dict[str, np.ndarray]:
         }
 
 
+def with_reference(arrays: dict[str, np.ndarray], reference: str) -> dict[str, np.ndarray] | None:
+    """A run's arrays with each probability set replaced by its ``@reference`` variant; None
+    when the run did not store them."""
+    suffix = f"@{reference}"
+    if f"validation_probabilities{suffix}" not in arrays:
+        return None
+    return {
+        key: arrays.get(f"{key}{suffix}", value) for key, value in arrays.items() if "@" not in key
+    }
+
+
 def recipe_scores(
     name: str, recipe: Recipe, configs: Sequence[JobConfig], runs_dir: Path,
     labels: Sequence[str], held_out: Sequence[str],
 ) -> list[dict]:  # fmt: skip
     """Scores of every finished seed of a recipe (ensembles: of every run of K consecutive
     seeds whose members all finished)."""
-    source = recipe.ensemble_of or name
+    source = recipe.source or name
     stems = [runs_dir / run_key(source, c) for c in configs]
     finished = [s for s in stems if s.with_suffix(".json").exists()]
+    if recipe.reference:
+        scored = [with_reference(load_arrays(s.with_suffix(".npz")), recipe.reference)
+                  for s in finished]  # fmt: skip
+        return [run_scores(a, labels, held_out) for a in scored if a is not None]
     if recipe.ensemble_of is None:
         return [run_scores(load_arrays(s.with_suffix(".npz")), labels, held_out) for s in finished]
     out = []
@@ -252,7 +301,7 @@ def run_comparison(
     schedule = "screening" if screen else "full"
     configs = {}
     for name, recipe in RECIPES.items():
-        source = RECIPES[recipe.ensemble_of] if recipe.ensemble_of else recipe
+        source = RECIPES[recipe.source] if recipe.source else recipe
         count = seeds + recipe.ensemble_size - 1
         try:
             configs[name] = [
@@ -266,11 +315,11 @@ def run_comparison(
     for name in names:
         recipe = RECIPES[name]
         for config in configs[name]:
-            key = run_key(recipe.ensemble_of or name, config)
+            key = run_key(recipe.source or name, config)
             if (runs_dir / f"{key}.json").exists():
                 continue
             echo(f"training {key} ({recipe.description})")
-            record = train_run(recipe.ensemble_of or name, config, held_out, runs_dir)
+            record = train_run(recipe.source or name, config, held_out, runs_dir)
             echo(f"  done in {record['seconds']:.0f} s")
     # Every recipe with a finished run is in the table, whichever invocation trained it.
     rows = {

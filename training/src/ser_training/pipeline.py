@@ -175,13 +175,17 @@ def scan(config: JobConfig) -> ScanResult:
 
 def load_windows(
     utterances: Sequence[Utterance], cache: FeatureCache, config: JobConfig,
-    variants: Sequence[object] = (0,), *, training: bool = False,
+    variants: Sequence[object] = (0,), *, training: bool = False, reference: str | None = None,
 ) -> WindowSet:  # fmt: skip
     """Cached windows of ``utterances`` as the recipe feeds them to the model: every caller
-    (fit, scoring, comparison) goes through here, so speaker normalisation cannot be missed."""
+    (fit, scoring, comparison) goes through here, so speaker normalisation cannot be missed.
+    ``reference`` (windows.REFERENCES) overrides whose speech scales a speaker: by default
+    their own for training, their other recordings for scoring."""
     windows = assemble(utterances, cache, config.labels, variants)
     if config.speaker_normalization:
-        windows = normalise_by_speaker(windows, cross_fold=not training)
+        windows = normalise_by_speaker(
+            windows, reference=reference or ("own" if training else "others")
+        )
     return windows
 
 

@@ -72,14 +72,25 @@ def assemble(
     )
 
 
-def normalise_by_speaker(windows: WindowSet, *, cross_fold: bool) -> WindowSet:
-    """Each speaker's features z-scored per feature with statistics of that speaker's speech.
+# Whose speech a speaker's features are scaled by (normalise_by_speaker):
+REFERENCES = {
+    "own": "all of the speaker's windows (training speakers)",
+    "others": "the speaker's other recordings (two alternating folds, each scaled by the other)",
+    "one": "one other recording of the speaker (the next one): a single reference clip",
+    "self": "the recording itself: no reference at all",
+}
 
-    Training speakers (``cross_fold=False``) use all their own windows. Scored speakers
-    (``cross_fold=True``) are split into two folds of recordings (alternating, in index order):
-    each fold is scaled with the other fold's statistics, so no recording is ever part of its
-    own reference, as when a user uploads other clips of the same voice as a reference. A
-    speaker with a single recording has no other speech and is scaled by its own.
+
+def normalise_by_speaker(windows: WindowSet, *, reference: str) -> WindowSet:
+    """Each speaker's features z-scored per feature with statistics of reference speech.
+
+    ``reference`` (a key of REFERENCES) says whose: training speakers use all their own windows
+    ("own"). Scored speakers never use the scored recording itself unless asked ("self"):
+    "others" splits a speaker's recordings into two alternating folds, each scaled with the
+    other's statistics, as when a user uploads other clips of the same voice; "one" scales each
+    recording by exactly one other recording of the speaker (the next in index order,
+    cyclically), as when a user uploads a single reference clip. A speaker with a single
+    recording has no other speech and is scaled by its own.
 
     Parameters
     ----------
@@ -89,19 +100,25 @@ def normalise_by_speaker(windows: WindowSet, *, cross_fold: bool) -> WindowSet:
     -------
     WindowSet, the same windows with rescaled float32 features
     """
+    if reference not in REFERENCES:
+        raise ValueError(f"reference must be one of {list(REFERENCES)}")
     features = np.empty_like(windows.features)
     speakers = windows.speakers
     for speaker in np.unique(speakers):
         rows = speakers == speaker
+        recordings = np.unique(windows.utterance[rows])
         pairs = [(rows, rows)]  # (scored rows, reference rows)
-        if cross_fold:
-            recordings = np.unique(windows.utterance[rows])
+        if reference == "others" and len(recordings) > 1:
             first = rows & np.isin(windows.utterance, recordings[::2])
-            second = rows & ~first
-            if second.any():
-                pairs = [(first, second), (second, first)]
-        for scored, reference in pairs:
-            frames = windows.features[reference].reshape(-1, windows.features.shape[-1])
+            pairs = [(first, rows & ~first), (rows & ~first, first)]
+        elif reference in ("one", "self"):
+            following = np.roll(recordings, -1) if reference == "one" else recordings
+            pairs = [
+                (windows.utterance == scored, windows.utterance == other)
+                for scored, other in zip(recordings, following, strict=True)
+            ]
+        for scored, source in pairs:
+            frames = windows.features[source].reshape(-1, windows.features.shape[-1])
             mean = frames.mean(axis=0, dtype=np.float64)
             std = frames.std(axis=0, dtype=np.float64)
             features[scored] = (
