@@ -115,7 +115,7 @@ async def first_answer(server: Server, clip: bytes, headers: dict[str, str] | No
     raise RuntimeError("server did not answer in time")
 
 
-async def _long_file(url: str, seconds: float = 600.0) -> dict:
+async def long_file_timing(url: str, seconds: float = 600.0) -> dict:
     data = wav(speech_like(seconds, 16_000, seed=5), 16_000)
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
         times, segments = [], 0
@@ -166,7 +166,7 @@ def run(
     try:
         cold = asyncio.run(first_answer(server, clip))
         loaded = _serve_load(server, raw, load_requests)
-        long_file = asyncio.run(_long_file(server.url))
+        long_file = asyncio.run(long_file_timing(server.url))
         rss = _rss_after(server, raw, rss_requests)
     finally:
         server.stop()

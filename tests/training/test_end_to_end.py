@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from ser_features import FeatureExtractor, file_features
 from ser_features.model_metadata import INPUT_NAME, OUTPUT_NAME, ModelMetadata
+from tests.support.compare_runs import store_run
 
 pytestmark = [pytest.mark.training, pytest.mark.slow]
 
@@ -22,9 +23,15 @@ def trained(toy_corpora: Path, tmp_path_factory) -> Path:
     from ser_training.cli import app
 
     out = tmp_path_factory.mktemp("model")
+    # Stored comparison runs (synthesised) give the calibration its held-out-corpus set, so
+    # the job never reads the repository's own runs.
+    runs = out / "runs"
+    runs.mkdir()
+    for seed in (1337, 1338):
+        store_run(runs, f"baseline__seed{seed}__toy", seed)
     result = CliRunner().invoke(app, ["train", "--data", str(toy_corpora), "--out", str(out),
                                       "--cache", str(out / "cache"), "--quick", "--no-robustness",
-                                      "--workers", "1"])  # fmt: skip
+                                      "--workers", "1", "--calibration-runs", str(runs)])  # fmt: skip
     assert result.exit_code == 0, result.output
     return out
 
@@ -136,11 +143,16 @@ def test_calibrate_refits_an_exported_model_without_training(
 
     before = json.loads((trained / "ser_model.json").read_text())["calibration"]
     args = ["calibrate", "--data", str(toy_corpora), "--out", str(trained),
-            "--cache", str(trained / "cache"), "--workers", "1", "--calibration-runs", str(trained / "none")]  # fmt: skip
+            "--cache", str(trained / "cache"), "--workers", "1",
+            "--calibration-runs", str(trained / "runs")]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "temperature" in result.output and "ECE" in result.output
     after = json.loads((trained / "ser_model.json").read_text())["calibration"]
     # The calibrated graph is undone before fitting again, so the same temperature comes back.
     assert after["temperature"] == pytest.approx(before["temperature"], rel=1e-3)
+    # With held-out-corpus runs at hand, training and re-calibration both fit them in.
+    assert "held-out-corpus predictions" in before["fitted_on"]
+    assert after["fitted_on"] == before["fitted_on"]
+    assert set(after["arousal_weights"]) == set(after["arousal"])
     assert after["uncertain_below"] == pytest.approx(before["uncertain_below"], abs=1e-6)
