@@ -59,3 +59,20 @@ def test_a_batch_split_across_threads_keeps_its_order(model: Path) -> None:
 def test_thread_counts_below_one_are_refused(model: Path) -> None:
     with pytest.raises(ValueError, match="≥ 1"):
         EmotionClassifier.load(model, long_recording_threads=0)
+
+
+def test_a_speaker_normalised_model_is_refused_not_served_wrongly(tmp_path: Path) -> None:
+    import dataclasses
+
+    from ser_inference import ModelLoadError
+    from tests.support.tiny_model import tiny_metadata
+
+    recipe = {"speaker_normalization": True, "balance": "class"}
+    metadata = dataclasses.replace(tiny_metadata(), training_data={"recipe": recipe})
+    path = build_tiny_model(tmp_path / "m.onnx", metadata)
+    with pytest.raises(ModelLoadError, match="per-speaker normalised") as caught:
+        EmotionClassifier.load(path)
+    assert "\n" not in str(caught.value)
+    # The same model without the option serves.
+    plain = dataclasses.replace(metadata, training_data={"recipe": {"balance": "class"}})
+    EmotionClassifier.load(build_tiny_model(tmp_path / "plain.onnx", plain))

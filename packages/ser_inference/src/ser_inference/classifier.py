@@ -217,6 +217,27 @@ def read_calibration(metadata: ModelMetadata, model_path: Path) -> Calibration:
         ) from error
 
 
+def check_servable_recipe(metadata: ModelMetadata, model_path: Path) -> None:
+    """Refuse a model whose inputs this service cannot reproduce from one recording.
+
+    A model trained with per-speaker normalisation (``ser-train --speaker-normalization``)
+    expects features scaled by statistics of reference speech of the same speaker; served
+    with per-recording features it would answer confidently and wrongly.
+
+    Raises
+    ------
+    ModelLoadError
+    """
+    recipe = metadata.training_data.get("recipe", {})
+    if isinstance(recipe, dict) and recipe.get("speaker_normalization"):
+        raise ModelLoadError(
+            f"model {model_path} was trained on per-speaker normalised features "
+            "(ser-train --speaker-normalization); this service cannot compute a speaker's "
+            "reference statistics yet, so it would answer wrongly: serve a model trained "
+            "without that option"
+        )
+
+
 def _check_signature(session: ort.InferenceSession, metadata: ModelMetadata) -> None:
     """Compare the graph's declared input/output with the feature config and labels."""
     n_frames, n_features = metadata.feature_config.input_shape
@@ -311,6 +332,7 @@ class EmotionClassifier:
                 f"model file {path} is not a loadable ONNX model: {reason}"
             ) from error
         metadata = read_metadata(session, path)
+        check_servable_recipe(metadata, path)
         _check_signature(session, metadata)
         classifier = cls(session, metadata, path, long_recording_threads=long_recording_threads)
         classifier._dry_run()
