@@ -2,11 +2,11 @@
 
 The model's own (uncalibrated) window probabilities on the validation speakers, and the
 comparison's held-out-corpus predictions of the same recipe where they exist, choose the
-temperature; the validation speakers choose the "not sure" threshold; the test speakers only
-measure the result. The
-temperature goes into the ONNX graph, the threshold and the arousal/valence mapping into its
-metadata, the figures into the summary, report and model card. ONNX Runtime only: no
-TensorFlow is needed, so an already shipped model can be calibrated in a minute.
+temperature (and the learned arousal head); the validation speakers choose the "not sure"
+threshold; the test speakers only measure the result. The temperature goes into the ONNX
+graph, the threshold and the arousal/valence mapping into its metadata, the figures into the
+summary, report and model card. ONNX Runtime only: no TensorFlow is needed, so an already
+shipped model can be calibrated in a minute.
 """
 
 from __future__ import annotations
@@ -130,6 +130,21 @@ def shifted_set(
     return CalibrationSet.of_utterances(np.concatenate(probabilities), np.concatenate(truth))
 
 
+def answer_mapping(
+    sets: Sequence[CalibrationSet], temperature: float, labels: Sequence[str]
+) -> Calibration:
+    """The arousal/valence mapping fitted with the temperature: the derived mapping from
+    validation speakers alone; with a shifted set as well, arousal from the learned head, which
+    measured better on unseen corpora (`ser-train affect-heads`,
+    models/evaluation/affect_heads.md); valence stays derived (the learned one measured worse)."""
+    mapping = Calibration.default(labels)
+    if len(sets) < 2:
+        return mapping
+    from ser_training.affect_heads import arousal_head_calibration, fit_heads
+
+    return arousal_head_calibration(mapping, fit_heads(sets, temperature, labels)[0])
+
+
 def fit_calibration(
     uncalibrated: np.ndarray, validation: WindowSet, labels: Sequence[str],
     shifted: CalibrationSet | None = None,
@@ -141,7 +156,7 @@ def fit_calibration(
     minimises the mean of two utterance-level NLLs, the validation speakers' (new speakers of
     known corpora) and the shifted set's (new corpora), each weighing the same; without it, the
     validation speakers' alone. The "not sure" threshold is then chosen on the validation
-    speakers at that temperature.
+    speakers at that temperature; arousal/valence as :func:`answer_mapping` says.
     """
     from ser_features import utterance_probabilities
 
@@ -151,13 +166,7 @@ def fit_calibration(
         sets.append(shifted)
     temperature = fit_shared_temperature(sets)
     calibrated = utterance_probabilities(tempered(uncalibrated, temperature), validation.utterance)
-    default = Calibration.default(labels)
-    if shifted is not None:
-        # The learned arousal head measured better on unseen corpora than the derived mapping
-        # (`ser-train affect-heads`, models/evaluation/affect_heads.md); valence did not.
-        from ser_training.affect_heads import arousal_head_calibration, fit_heads
-
-        default = arousal_head_calibration(default, fit_heads(sets, temperature, labels)[0])
+    default = answer_mapping(sets, temperature, labels)
     source = (
         "the mean of two utterance-level NLLs, the validation speakers' and that of "
         f"{len(shifted.truth)} held-out-corpus predictions (models trained without the corpus, "
@@ -255,11 +264,7 @@ def held_out_corpus_calibration(
             if shifted[corpus] is not None:
                 sets.append(shifted[corpus])
             fitted = fit_shared_temperature(sets)
-            served = Calibration.default(labels)
-            if len(sets) > 1:  # as fit_calibration: the learned arousal head comes with shift
-                from ser_training.affect_heads import arousal_head_calibration, fit_heads
-
-                served = arousal_head_calibration(served, fit_heads(sets, fitted, labels)[0])
+            served = answer_mapping(sets, fitted, labels)
             parts = pooled.setdefault(
                 corpus,
                 {"raw": [], "after": [], "truth": [], "t": [], "threshold": [], "affect": []},
