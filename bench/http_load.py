@@ -134,7 +134,7 @@ async def long_file_timing(url: str, seconds: float = 600.0) -> dict:
     }
 
 
-def _serve_load(server: Server, raw: bytes, total: int) -> dict:
+def serve_load(server: Server, raw: bytes, total: int) -> dict:
     """Warm up, then ``total`` requests from CONCURRENCY keep-alive clients."""
     asyncio.run(hammer(server.url, lambda i: raw, CONCURRENCY, 300, 30))
     return asyncio.run(hammer(server.url, lambda i: raw, CONCURRENCY, total, LOAD_MAX_S)).summary(
@@ -165,7 +165,7 @@ def run(
     server = Server(model, workers=workers)
     try:
         cold = asyncio.run(first_answer(server, clip))
-        loaded = _serve_load(server, raw, load_requests)
+        loaded = serve_load(server, raw, load_requests)
         long_file = asyncio.run(long_file_timing(server.url))
         rss = _rss_after(server, raw, rss_requests)
     finally:
@@ -174,7 +174,7 @@ def run(
     yardstick = Server(model, workers=workers, app="bench.decode_only:app")
     try:
         asyncio.run(first_answer(yardstick, clip))
-        decode_only = _serve_load(yardstick, raw, load_requests)
+        decode_only = serve_load(yardstick, raw, load_requests)
     finally:
         yardstick.stop()
     loaded["ratio_to_decode_only"] = round(
