@@ -373,6 +373,9 @@ def compare(
     held_out: str = typer.Option("ravdess,emodb,tess", help="corpora held out in turn"),
     workers: WorkersOption = None,
     list_recipes: bool = typer.Option(False, "--list", help="print the recipes and exit"),
+    train: bool = typer.Option(
+        True, help="--no-train: only rewrite the table from the runs already stored"
+    ),
 ) -> None:
     """Train each recipe with several seeds, score validation speakers and held-out corpora
     (their non-test speakers), and write one table of seed means ± standard deviations."""
@@ -390,7 +393,7 @@ def compare(
         raise fail(f"unknown recipes {unknown}; known: {list(comparison.RECIPES)}", 2)
     base = build_config(data, cache=cache, workers=workers)
     table = comparison.run_comparison(
-        base, names, seeds=seeds, screen=screen, runs_dir=runs,
+        base, names if train else [], seeds=seeds, screen=screen, runs_dir=runs,
         held_out=[c.strip() for c in held_out.split(",") if c.strip()], echo=typer.echo,
     )  # fmt: skip
     typer.echo(table)
