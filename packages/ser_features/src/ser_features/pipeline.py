@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from ser_features.audio import MAX_DECODED_VALUES, AudioSource, LoadedAudio, load_audio
 from ser_features.features import FeatureExtractor
 from ser_features.segmentation import Window, split_windows
+
+T = TypeVar("T")
+
+
+def map_in_parts(
+    executor: Executor, function: Callable[[int, int], T], n_items: int, parts: int
+) -> list[T]:
+    """``function(lo, hi)`` over ``parts`` contiguous slices of ``range(n_items)`` on
+    ``executor``, results in slice order (the caller concatenates them)."""
+    bounds = np.linspace(0, n_items, parts + 1).astype(int)
+    return list(executor.map(function, bounds[:-1], bounds[1:]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +54,13 @@ def utterance_features(
     n_audio = [windows[i].n_audio for i in voiced]
     if executor is None or parts < 2 or len(voiced) < parts:
         return UtteranceFeatures(windows, extractor.batch_features(batch, n_audio), voiced)
-    bounds = np.linspace(0, len(voiced), parts + 1).astype(int)
-    chunks = executor.map(
+    chunks = map_in_parts(
+        executor,
         lambda lo, hi: extractor.batch_features(batch[lo:hi], n_audio[lo:hi]),
-        bounds[:-1], bounds[1:],
-    )  # fmt: skip
-    return UtteranceFeatures(windows, np.concatenate(list(chunks)), voiced)
+        len(voiced),
+        parts,
+    )
+    return UtteranceFeatures(windows, np.concatenate(chunks), voiced)
 
 
 def file_features(

@@ -47,6 +47,7 @@ from ser_features import (
     utterance_probabilities,
 )
 from ser_features.model_metadata import INPUT_NAME, KEY_PREFIX, OUTPUT_NAME, ModelMetadata
+from ser_features.pipeline import map_in_parts
 from ser_inference.affect import Calibration, arousal_valence, uncertain
 
 logger = logging.getLogger(__name__)
@@ -394,11 +395,12 @@ class EmotionClassifier:
             (output,) = self.session.run([OUTPUT_NAME], {INPUT_NAME: features})
             return np.asarray(output, dtype=np.float32)
         # A session may run on several threads at once; each run uses its calling thread.
-        bounds = np.linspace(0, len(features), parts + 1).astype(int)
-        outputs = self._pool.map(
+        outputs = map_in_parts(
+            self._pool,
             lambda lo, hi: self.session.run([OUTPUT_NAME], {INPUT_NAME: features[lo:hi]})[0],
-            bounds[:-1], bounds[1:],
-        )  # fmt: skip
+            len(features),
+            parts,
+        )
         return np.concatenate([np.asarray(o, dtype=np.float32) for o in outputs])
 
     def check_header(self, data: AudioSource, limits: AudioLimits) -> AudioInfo:
