@@ -136,3 +136,19 @@ def test_speaker_normalised_runs_store_every_reference_protocol(compared: tuple[
     for path in runs.glob("baseline__*.npz"):
         with np.load(path) as data:
             assert not any("@" in key for key in data)  # only speaker-normalised runs have them
+
+
+def test_the_job_defaults_are_the_named_winning_recipe(tmp_path: Path) -> None:
+    """`make train` trains DEFAULT_RECIPE_NAME, so its compare runs are the ones that calibrate
+    it; and the baseline row stays the first recipe whatever the defaults are."""
+    pytest.importorskip("tensorflow")
+    from ser_training import compare, pipeline
+    from ser_training.cli import build_config
+
+    base = build_config(tmp_path)
+    winner = compare.recipe_config(base, compare.RECIPES[pipeline.DEFAULT_RECIPE_NAME], 1, False)
+    assert winner.recipe() == base.recipe()
+    assert base.calibration_recipe == pipeline.DEFAULT_RECIPE_NAME
+    first = compare.recipe_config(base, compare.RECIPES["baseline"], 1, False)
+    assert first.feature_config.groups == ("zcr", "rms", "mfcc", "delta_mfcc", "log_mel")
+    assert first.hyperparameters.pooling == "meanmax"

@@ -21,6 +21,7 @@ pytestmark = [pytest.mark.training, pytest.mark.slow]
 def trained(toy_corpora: Path, tmp_path_factory) -> Path:
     pytest.importorskip("tensorflow")
     from ser_training.cli import app
+    from ser_training.pipeline import DEFAULT_RECIPE_NAME
 
     out = tmp_path_factory.mktemp("model")
     # Stored comparison runs (synthesised) give the calibration its held-out-corpus set, so
@@ -28,7 +29,7 @@ def trained(toy_corpora: Path, tmp_path_factory) -> Path:
     runs = out / "runs"
     runs.mkdir()
     for seed in (1337, 1338):
-        store_run(runs, f"baseline__seed{seed}__toy", seed)
+        store_run(runs, f"{DEFAULT_RECIPE_NAME}__seed{seed}__toy", seed)
     result = CliRunner().invoke(app, ["train", "--data", str(toy_corpora), "--out", str(out),
                                       "--cache", str(out / "cache"), "--quick", "--no-robustness",
                                       "--workers", "1", "--calibration-runs", str(runs)])  # fmt: skip

@@ -12,15 +12,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ser_features import FeatureConfig, FeatureConfigError
+from ser_features import FeatureConfigError
 
 if TYPE_CHECKING:  # the pipeline imports TensorFlow-heavy modules: only when a command runs
     from ser_training.pipeline import JobConfig
 
 app = typer.Typer(help="Train, evaluate and tune the speech emotion CNN.", no_args_is_help=True)
 
-# The shipped recipe's feature options; CLI defaults come from here so they cannot drift.
-DEFAULT_FEATURES = FeatureConfig()
 QUICK_HYPERPARAMETERS = {"filters": 16, "blocks": 2, "dense_units": 32, "batch_size": 32}
 QUICK_EPOCHS = 3
 

@@ -61,6 +61,11 @@ EXTRA_LICENSE_NOTE = {
     "turev": "TurEV-DB (CC BY-NC-ND 4.0)",
     "urdu": "URDU (research use)",
 }
+# The shipped recipe's feature groups: ser_features' defaults plus prosody (issue 11: the pitch
+# group and statistics pooling together won the recipe comparison, models/evaluation/compare/).
+DEFAULT_FEATURE_GROUPS = (*FeatureConfig().groups, "pitch")
+# The `compare` recipe that the defaults below train: its stored runs calibrate the model.
+DEFAULT_RECIPE_NAME = "pitch_stats"
 EVALUATED_CORPORA = ("ravdess", "emodb", "tess")  # corpora with their own test speakers
 DEFAULT_CACHE_DIR = Path("artifacts/cache/features")
 DEFAULT_RUNS_DIR = Path("models/evaluation/compare")  # `ser-train compare`'s stored runs
@@ -82,7 +87,9 @@ class JobConfig:
     out_dir: Path = Path("models")
     cache_dir: Path = DEFAULT_CACHE_DIR
     report_dir: Path | None = None  # default: <out_dir>/evaluation
-    feature_config: FeatureConfig = field(default_factory=FeatureConfig)
+    feature_config: FeatureConfig = field(
+        default_factory=lambda: FeatureConfig(groups=DEFAULT_FEATURE_GROUPS)
+    )
     hyperparameters: ModelHyperparameters = field(default_factory=ModelHyperparameters)
     labels: tuple[str, ...] = EMOTIONS
     corpora: tuple[str, ...] | None = None  # None: every full-label corpus found in data_dir
@@ -108,7 +115,7 @@ class JobConfig:
     # validation speakers in fitting the temperature (recalibration.fit_calibration); when there
     # are none, the validation speakers alone fit it.
     calibration_runs: Path | None = DEFAULT_RUNS_DIR
-    calibration_recipe: str = "baseline"
+    calibration_recipe: str = DEFAULT_RECIPE_NAME
 
     def __post_init__(self) -> None:
         if self.balance not in BALANCE_MODES:
