@@ -108,8 +108,10 @@ def write_model_card(summary: dict, path: Path, license_note: str) -> None:
         )
         + f", {NORMALISATION_TEXT[summary['feature_config'].get('normalization', 'window')]}. "
         + network_text(summary["hyperparameters"])
-        + " Hyperparameters (chosen by `make tune` on the validation "
-        f"speakers): {', '.join(f'{k} {v:.3g}' if isinstance(v, float) else f'{k} {v}' for k, v in summary['hyperparameters'].items())}.",
+        + " Features, front end and pooling are the recipe `make compare` chose (seed means on "
+        "the validation speakers and on held-out corpora's non-test speakers, "
+        "`evaluation/compare/`); the other hyperparameters were chosen by `make tune` on the "
+        f"validation speakers: {', '.join(f'{k} {v:.3g}' if isinstance(v, float) else f'{k} {v}' for k, v in summary['hyperparameters'].items())}.",
         "",
         "## Training data",
         "",
