@@ -42,7 +42,11 @@ DECISION_RULE = (
     "the held-out corpora's non-test speakers (mean over RAVDESS, EMO-DB, TESS) wins; a "
     "difference smaller than the larger of the two seed standard deviations is a tie, settled "
     "by seed-mean validation-speaker accuracy, then by the cheaper recipe. Test speakers are "
-    "never scored by `compare`. Rows scored with other recordings of the scored speaker as "
+    "never scored by `compare`. The tie test applies to the validation-speaker means too (a "
+    "difference inside the spread is a tie there as well), so two recipes tied on both go to "
+    "the cheaper one (the pitch group adds about 2 ms of features per 3-s window; an ensemble "
+    "of K multiplies training and inference by K); a row of one seed has no spread and cannot "
+    "win before a second seed confirms it. Rows scored with other recordings of the scored speaker as "
     "reference (speaker_normalisation, speaker_normalisation_one) are their own protocol, as "
     "issue 11 asks: the default model must answer one recording on its own, so they are not "
     "candidates for it; speaker normalisation competes through its no-reference row "
@@ -103,6 +107,10 @@ RECIPES: dict[str, Recipe] = {
         "that beat the baseline alone)",
         {"feature_config": {"groups": ["zcr", "rms", "mfcc", "delta_mfcc", "log_mel", "pitch"]},
          "hyperparameters": {"pooling": "stats"}},
+    ),
+    "pitch_stats_ensemble3": Recipe(
+        "mean of 3 pitch_stats models (seeds s, s+1, s+2) in one graph",
+        ensemble_of="pitch_stats", ensemble_size=3,
     ),
     "speaker_balance": Recipe(
         "every corpus, then every speaker, weighs the same within an emotion",
