@@ -61,11 +61,11 @@ EXTRA_LICENSE_NOTE = {
     "turev": "TurEV-DB (CC BY-NC-ND 4.0)",
     "urdu": "URDU (research use)",
 }
-# The shipped recipe's feature groups: ser_features' defaults plus prosody (issue 11: the pitch
-# group and statistics pooling together won the recipe comparison, models/evaluation/compare/).
-DEFAULT_FEATURE_GROUPS = (*FeatureConfig().groups, "pitch")
+# The shipped recipe's feature groups: ser_features' defaults (issue 11: the pitch group tied
+# with statistics pooling alone and costs serving time; models/evaluation/compare/).
+DEFAULT_FEATURE_GROUPS = FeatureConfig().groups
 # The `compare` recipe that the defaults below train: its stored runs calibrate the model.
-DEFAULT_RECIPE_NAME = "pitch_stats"
+DEFAULT_RECIPE_NAME = "stats_pooling"
 EVALUATED_CORPORA = ("ravdess", "emodb", "tess")  # corpora with their own test speakers
 DEFAULT_CACHE_DIR = Path("artifacts/cache/features")
 DEFAULT_RUNS_DIR = Path("models/evaluation/compare")  # `ser-train compare`'s stored runs
