@@ -153,8 +153,9 @@ def calibration_lines(summary: dict, figures: str = "evaluation/") -> list[str]:
     c = section["calibration"]
     arousal = (
         "Arousal = the learned head: sigmoid of a weighted sum of the calibrated "
-        "log-probabilities (`arousal_weights` in the metadata), which measured better on unseen "
-        "corpora than the derived mapping (`models/evaluation/affect_heads.md`)"
+        "log-probabilities (`arousal_weights` in the metadata), chosen over the derived mapping "
+        "when it measured better on unseen corpora; how the two compare for this recipe's "
+        "runs: `models/evaluation/affect_heads.md`"
         if c.get("arousal_weights")
         else "Arousal = probability of a high-arousal emotion (angry, fearful, happy, surprised; "
         "disgust counts as low)"
