@@ -152,3 +152,30 @@ def test_the_job_defaults_are_the_named_winning_recipe(tmp_path: Path) -> None:
     first = compare.recipe_config(base, compare.RECIPES["baseline"], 1, False)
     assert first.feature_config.groups == ("zcr", "rms", "mfcc", "delta_mfcc", "log_mel")
     assert first.hyperparameters.pooling == "meanmax"
+
+
+def test_ensemble_samples_share_no_member(tmp_path: Path) -> None:
+    """Ensembles of K seeds are scored over disjoint blocks: overlapping ones share members,
+    are not independent samples, and would understate the spread the decision rule reads."""
+    pytest.importorskip("tensorflow")
+    from ser_training import compare
+    from ser_training.cli import build_config
+    from tests.support.compare_runs import CORPORA, store_run
+
+    base = build_config(tmp_path)
+    members = [
+        compare.recipe_config(base, compare.RECIPES["baseline"], 1337 + i, True) for i in range(6)
+    ]
+    ensemble = compare.RECIPES["ensemble3"]
+
+    def samples() -> int:
+        scores = compare.recipe_scores(
+            "ensemble3", ensemble, members, tmp_path, base.labels, CORPORA
+        )
+        return len(scores)
+
+    for config in members[:5]:
+        store_run(tmp_path, compare.run_key("baseline", config), config.seed)
+    assert samples() == 1  # seeds 1337–1339; 1340 and 1341 start the next block
+    store_run(tmp_path, compare.run_key("baseline", members[5]), members[5].seed)
+    assert samples() == 2

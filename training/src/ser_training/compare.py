@@ -253,8 +253,9 @@ def recipe_scores(
     name: str, recipe: Recipe, configs: Sequence[JobConfig], runs_dir: Path,
     labels: Sequence[str], held_out: Sequence[str],
 ) -> list[dict]:  # fmt: skip
-    """Scores of every finished seed of a recipe (ensembles: of every run of K consecutive
-    seeds whose members all finished)."""
+    """Scores of every finished seed of a recipe (ensembles: of every finished block of K
+    consecutive seeds; blocks do not overlap, since ensembles sharing members are not
+    independent samples and would understate the spread)."""
     source = recipe.source or name
     stems = [runs_dir / run_key(source, c) for c in configs]
     finished = [s for s in stems if s.with_suffix(".json").exists()]
@@ -266,7 +267,7 @@ def recipe_scores(
         return [run_scores(load_arrays(s.with_suffix(".npz")), labels, held_out) for s in finished]
     out = []
     k = recipe.ensemble_size
-    for start in range(0, len(stems) - k + 1):
+    for start in range(0, len(stems) - k + 1, k):
         members = stems[start : start + k]
         if not all(m.with_suffix(".json").exists() for m in members):
             continue
@@ -330,7 +331,7 @@ def run_comparison(
     configs = {}
     for name, recipe in RECIPES.items():
         source = RECIPES[recipe.source] if recipe.source else recipe
-        count = seeds + recipe.ensemble_size - 1
+        count = seeds * recipe.ensemble_size  # an ensemble's samples share no member
         try:
             configs[name] = [
                 recipe_config(base, source, base.seed + i, screen) for i in range(count)
