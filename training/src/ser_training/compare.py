@@ -46,19 +46,21 @@ DECISION_RULE = (
     "difference inside the spread is a tie there as well), so two recipes tied on both go to "
     "the cheaper one (the pitch group adds about 2 ms of features per 3-s window; an ensemble "
     "of K multiplies training and inference by K); a row of one seed has no spread and cannot "
-    "win before a second seed confirms it. Rows scored with other recordings of the scored speaker as "
-    "reference (speaker_normalisation, speaker_normalisation_one) are their own protocol, as "
-    "issue 11 asks: the default model must answer one recording on its own, so they are not "
-    "candidates for it; speaker normalisation competes through its no-reference row "
-    "(speaker_normalisation_self)."
+    "win before a second seed confirms it. Rows scored with other recordings of the scored "
+    "speaker as reference (speaker_normalisation, speaker_normalisation_one) are their own "
+    "protocol, as issue 11 asks: the default model must answer one recording on its own, so "
+    "they are not candidates for it; speaker normalisation competes through its no-reference "
+    "row (speaker_normalisation_self)."
 )
 
 
 # What every recipe changes: the first model's recipe (five feature groups, Conv1D, mean+max
 # pooling), spelled out so that the rows and their stored runs stay what they were measured as
 # when the job's defaults move to a winning recipe.
+FIRST_GROUPS = ["zcr", "rms", "mfcc", "delta_mfcc", "log_mel"]
+PITCH_GROUPS = [*FIRST_GROUPS, "pitch"]
 BASELINE_OPTIONS = {
-    "feature_config": {"groups": ["zcr", "rms", "mfcc", "delta_mfcc", "log_mel"]},
+    "feature_config": {"groups": FIRST_GROUPS},
     "hyperparameters": {"architecture": "conv1d", "pooling": "meanmax"},
 }
 
@@ -100,13 +102,12 @@ RECIPES: dict[str, Recipe] = {
     ),
     "pitch": Recipe(
         "pitch feature group (F0, voicing, ΔF0) added",
-        {"feature_config": {"groups": ["zcr", "rms", "mfcc", "delta_mfcc", "log_mel", "pitch"]}},
+        {"feature_config": {"groups": PITCH_GROUPS}},
     ),
     "pitch_stats": Recipe(
         "pitch feature group and mean+std statistics pooling together (the two servable levers "
         "that beat the baseline alone)",
-        {"feature_config": {"groups": ["zcr", "rms", "mfcc", "delta_mfcc", "log_mel", "pitch"]},
-         "hyperparameters": {"pooling": "stats"}},
+        {"feature_config": {"groups": PITCH_GROUPS}, "hyperparameters": {"pooling": "stats"}},
     ),
     "pitch_stats_ensemble3": Recipe(
         "mean of 3 pitch_stats models (seeds s, s+1, s+2) in one graph",

@@ -61,9 +61,6 @@ EXTRA_LICENSE_NOTE = {
     "turev": "TurEV-DB (CC BY-NC-ND 4.0)",
     "urdu": "URDU (research use)",
 }
-# The shipped recipe's feature groups: ser_features' defaults (issue 11: the pitch group tied
-# with statistics pooling alone and costs serving time; models/evaluation/compare/).
-DEFAULT_FEATURE_GROUPS = FeatureConfig().groups
 # The `compare` recipe that the defaults below train: its stored runs calibrate the model.
 DEFAULT_RECIPE_NAME = "stats_pooling"
 EVALUATED_CORPORA = ("ravdess", "emodb", "tess")  # corpora with their own test speakers
@@ -87,9 +84,7 @@ class JobConfig:
     out_dir: Path = Path("models")
     cache_dir: Path = DEFAULT_CACHE_DIR
     report_dir: Path | None = None  # default: <out_dir>/evaluation
-    feature_config: FeatureConfig = field(
-        default_factory=lambda: FeatureConfig(groups=DEFAULT_FEATURE_GROUPS)
-    )
+    feature_config: FeatureConfig = field(default_factory=FeatureConfig)
     hyperparameters: ModelHyperparameters = field(default_factory=ModelHyperparameters)
     labels: tuple[str, ...] = EMOTIONS
     corpora: tuple[str, ...] | None = None  # None: every full-label corpus found in data_dir
