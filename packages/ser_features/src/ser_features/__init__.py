@@ -29,6 +29,7 @@ from ser_features.pipeline import UtteranceFeatures, file_features, utterance_fe
 from ser_features.pooling import utterance_probabilities
 from ser_features.segmentation import Window, rms_dbfs, split_windows, voiced_bounds
 from ser_features.silence import SILENCE_PEAK, require_voiced
+from ser_features.whisper_mel import whisper_log_mel
 
 EMOTIONS = ("angry", "disgust", "fearful", "happy", "neutral", "sad", "surprised")
 
@@ -65,4 +66,5 @@ __all__ = [
     "utterance_features",
     "utterance_probabilities",
     "voiced_bounds",
+    "whisper_log_mel",
 ]
