@@ -72,6 +72,20 @@ def make_tess(root: Path, per_emotion: int = 2, ext: str = ".wav") -> Path:
     return root
 
 
+NEMO_CODES = {"angry": "anger", "fearful": "fear", "happy": "happiness", "neutral": "neutral",
+              "sad": "sadness", "surprised": "surprised"}  # fmt: skip
+
+
+def make_nemo(root: Path, speakers=("EB0", "IC0", "KS0", "MP0", "TP0"), ext: str = ".flac") -> Path:
+    """nEMO as in shared/: ``<SPK>/<SPK>_<emotion>_<n>`` (no disgust), without data.tsv."""
+    seed = 3000
+    for speaker in speakers:
+        for emotion, code in NEMO_CODES.items():
+            seed += 1
+            write_audio(root / speaker / f"{speaker}_{code}_1{ext}", toy_voice(emotion, seed))
+    return root
+
+
 @pytest.fixture(scope="session")
 def toy_corpora(tmp_path_factory) -> Path:
     """RAVDESS (.wav), TESS (.flac) and EMO-DB (.wav) side by side, as in shared/datasets."""

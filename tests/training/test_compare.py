@@ -179,3 +179,42 @@ def test_ensemble_samples_share_no_member(tmp_path: Path) -> None:
     assert samples() == 1  # seeds 1337–1339; 1340 and 1341 start the next block
     store_run(tmp_path, compare.run_key("baseline", members[5]), members[5].seed)
     assert samples() == 2
+
+
+def test_a_fold_added_later_leaves_old_runs_comparable(tmp_path: Path) -> None:
+    """Runs stored before nEMO's fold existed have no nEMO column: their row shows '–' there
+    and every row's mean is over the corpora all rows were scored on."""
+    pytest.importorskip("tensorflow")
+    from ser_training import compare
+    from ser_training.cli import build_config
+    from tests.support.compare_runs import CORPORA, store_run
+
+    base = build_config(tmp_path)
+    configs = {
+        name: [compare.recipe_config(base, compare.RECIPES[name], 1337 + i, True) for i in range(2)]
+        for name in ("baseline", "nemo_speakers")
+    }
+    for name, seeds in configs.items():
+        for config in seeds:
+            store_run(tmp_path, compare.run_key(name, config), config.seed)
+    newer = tmp_path / f"{compare.run_key('nemo_speakers', configs['nemo_speakers'][0])}.npz"
+    with np.load(newer) as data:  # the newer recipe's first seed also has the nEMO fold
+        arrays = dict(data) | {"nemo_probabilities": data["tess_probabilities"],
+                               "nemo_truth": data["tess_truth"]}  # fmt: skip
+    np.savez_compressed(newer, **arrays)
+    held_out = [*CORPORA, "nemo"]
+    rows = {
+        name: compare.recipe_scores(
+            name, compare.RECIPES[name], seeds, tmp_path, base.labels, held_out
+        )
+        for name, seeds in configs.items()
+    }
+    assert "nemo" in rows["nemo_speakers"][0] and "nemo" not in rows["nemo_speakers"][1]
+    text = compare.table(rows, compare.RECIPES, held_out, "screening")
+    assert "mean held-out acc (emodb, tess)" in text
+    cells = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in text.splitlines()
+             if line.startswith("| ") and not line.startswith("| recipe")}  # fmt: skip
+    assert cells["nemo_speakers"][5] == "–"  # one of two seeds has the fold: no partial mean
+    for name, scores in rows.items():
+        mean = np.mean([np.mean([s[c]["accuracy"] for c in CORPORA]) for s in scores])
+        assert cells[name][6].startswith(f"{100 * mean:.1f} ± ")

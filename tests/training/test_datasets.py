@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ser_training.datasets import (
+    NEMO_TABLE,
     find_corpora,
     parse_crema_d,
     parse_savee,
@@ -111,12 +112,18 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 @pytest.mark.corpus
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/datasets is not beside this checkout")
 def test_the_shared_corpora_parse_completely() -> None:
-    result = scan_data_dir(SHARED)
+    result = scan_data_dir(SHARED, extra_corpora=["nemo"])
     counts = Counter(u.corpus for u in result.utterances)
-    assert counts == {"ravdess": 1320, "tess": 2799, "emodb": 353}
+    assert counts == {"ravdess": 1320, "tess": 1400, "emodb": 353, "nemo": 1576}
     assert {reason for _, reason in result.skipped} == {
         "emodb: emotion 'boredom' left out by the label map"
     }
+    nemo = [u for u in result.utterances if u.corpus == "nemo"]
+    assert len({u.speaker for u in nemo}) == 9
+    assert {u.label for u in nemo} == {"angry", "fearful", "happy", "neutral", "sad", "surprised"}
+    assert len({u.sentence for u in nemo}) == 70  # the texts of data.tsv, shared across speakers
+    default = scan_data_dir(SHARED)  # nEMO is partial: read only when asked for
+    assert "nemo" not in {u.corpus for u in default.utterances}
 
 
 def make_turev(root: Path) -> Path:
@@ -167,4 +174,67 @@ def test_label_sets_follow_the_label_map() -> None:
     sets = corpus_label_sets()
     assert sets["turev"] == {"angry", "happy", "sad"}
     assert sets["urdu"] == {"angry", "happy", "neutral", "sad"}
+    assert sets["nemo"] == {"angry", "fearful", "happy", "neutral", "sad", "surprised"}
     assert "surprised" not in sets["emodb"] and len(sets["ravdess"]) == 7
+
+
+NEMO_ROWS = [  # file_id, emotion, normalized text, speaker, as in nEMO's data.tsv
+    ("EB0_anger_1.wav", "anger", "lubię czytać przed snem", "EB0"),
+    ("EB0_fear_1.wav", "fear", "lubię czytać przed snem", "EB0"),
+    ("KS0_sadness_2.wav", "sadness", "nie waśńmy się ze sobą", "KS0"),
+    ("KS0_surprised_2.wav", "surprised", "nie waśńmy się ze sobą", "KS0"),
+    ("KS0_happiness_3.wav", "fear", "chodźmy w tango", "KS0"),  # disagrees with its name
+]
+
+
+def make_nemo(root: Path, rows=NEMO_ROWS) -> Path:
+    """nEMO as downloaded: ``samples/<file_id>`` with ``data.tsv`` beside the folder."""
+    lines = ["file_id\temotion\traw_text\tnormalized_text\tspeaker_id\tgender\tage"]
+    for file_id, emotion, text, speaker in rows:
+        write_audio(root / "samples" / file_id, SHORT)
+        lines.append(f"{file_id}\t{emotion}\t{text.capitalize()}.\t{text}\t{speaker}\tfemale\t27")
+    (root / NEMO_TABLE).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def test_nemo_reads_labels_speakers_and_sentences_from_its_table(tmp_path: Path) -> None:
+    result = scan_corpus(make_nemo(tmp_path), "nemo")
+    by_name = {u.path.stem: u for u in result.utterances}
+    assert sorted(by_name) == ["EB0_anger_1", "EB0_fear_1", "KS0_sadness_2", "KS0_surprised_2"]
+    assert [by_name[n].label for n in sorted(by_name)] == ["angry", "fearful", "sad", "surprised"]
+    assert by_name["EB0_anger_1"].speaker == "nemo:EB0"
+    # One text, two emotions: the same sentence, so sentence-disjoint splits keep them together.
+    assert by_name["EB0_anger_1"].sentence == by_name["EB0_fear_1"].sentence
+    assert by_name["EB0_anger_1"].sentence == "nemo:lubię czytać przed snem"
+
+
+def test_nemo_reports_malformed_names_and_disagreeing_rows(tmp_path: Path) -> None:
+    make_nemo(tmp_path)
+    write_audio(tmp_path / "samples" / "EB0-anger-7.wav", SHORT)
+    write_audio(tmp_path / "samples" / "EB0_disgust_1.wav", SHORT)
+    result = scan_corpus(tmp_path, "nemo")
+    assert sorted((path.name, reason) for path, reason in result.skipped) == [
+        ("EB0-anger-7.wav", "nemo: not an nEMO name (<speaker>_<emotion>_<n>, e.g. EB0_anger_1)"),
+        ("EB0_disgust_1.wav", "nemo: unknown nEMO emotion 'disgust'"),
+        (
+            "KS0_happiness_3.wav",
+            "nemo: data.tsv says speaker 'KS0', emotion 'fear'; the name says 'KS0', 'happiness'",
+        ),
+    ]
+    assert len(result.utterances) == 4
+
+
+def test_nemo_without_its_table_takes_the_sentence_from_the_number(tmp_path: Path) -> None:
+    write_audio(tmp_path / "nemo" / "MK0" / "MK0_neutral_12.flac", SHORT)
+    write_audio(tmp_path / "nemo" / "TP0" / "TP0_anger_12.flac", SHORT)
+    result = scan_data_dir(tmp_path, extra_corpora=["nemo"])
+    assert {u.sentence for u in result.utterances} == {"nemo:12"}
+    assert {u.speaker for u in result.utterances} == {"nemo:MK0", "nemo:TP0"}
+    assert not result.skipped
+
+
+def test_nemo_table_without_needed_columns_is_refused(tmp_path: Path) -> None:
+    write_audio(tmp_path / "samples" / "EB0_anger_1.wav", SHORT)
+    (tmp_path / NEMO_TABLE).write_text("file_id\temotion\nEB0_anger_1.wav\tanger\n")
+    with pytest.raises(ValueError, match="normalized_text"):
+        scan_corpus(tmp_path, "nemo")

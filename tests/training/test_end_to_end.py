@@ -157,3 +157,25 @@ def test_calibrate_refits_an_exported_model_without_training(
     assert after["fitted_on"] == before["fitted_on"]
     assert set(after["arousal_weights"]) == set(after["arousal"])
     assert after["uncertain_below"] == pytest.approx(before["uncertain_below"], abs=1e-6)
+
+
+def test_score_records_a_never_seen_corpus_in_the_card(
+    trained: Path, toy_corpora: Path, tmp_path: Path
+) -> None:
+    from ser_training.cli import app
+    from tests.training.conftest import make_nemo
+
+    make_nemo(tmp_path / "data" / "nemo")
+    args = ["score", "nemo", "--model", str(trained / "ser_model.onnx"), "--data",
+            str(tmp_path / "data"), "--record"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((trained / "evaluation" / "summary.json").read_text())
+    assert summary["exported_model_scores"]["nemo"]["n"] == 30
+    card = (trained / "MODEL_CARD.md").read_text()
+    assert "| nEMO | 6 | 30 / 30 |" in card
+    assert "| nEMO | Polish, acted sentences | 9 (4 f, 5 m) | CC BY-NC-SA 4.0 | this model" in card
+    # A corpus the model trained on is not a held-out figure: refused, nothing recorded.
+    result = CliRunner().invoke(app, ["score", "emodb", "--model", str(trained / "ser_model.onnx"),
+                                      "--data", str(toy_corpora), "--record"])  # fmt: skip
+    assert result.exit_code == 1 and "trained on emodb: not a held-out figure" in result.output

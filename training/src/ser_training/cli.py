@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ser_features import FeatureConfigError
+from ser_training.datasets import find_corpora
+from ser_training.splits import HELD_OUT_CORPORA
 
 if TYPE_CHECKING:  # the pipeline imports TensorFlow-heavy modules: only when a command runs
     from ser_training.pipeline import JobConfig
@@ -26,7 +28,7 @@ DataOption = Annotated[
     Path,
     typer.Option(
         "--data",
-        help="folder with corpus sub-folders (ravdess/, tess/, emodb/, crema-d/, savee/, turev/, urdu/)",
+        help="folder with corpus sub-folders (ravdess/, tess/, emodb/, crema-d/, savee/, turev/, urdu/, nemo/)",
     ),
 ]
 OutOption = Annotated[
@@ -89,7 +91,7 @@ ExtraCorporaOption = Annotated[
     str | None,
     typer.Option(
         "--extra-corpora",
-        help="comma-separated partial-label corpora to add as training speakers (turev,urdu)",
+        help="comma-separated partial-label corpora to add as training speakers (turev,urdu,nemo)",
     ),
 ]
 MaskOption = Annotated[
@@ -184,6 +186,26 @@ def build_config(
         raise fail(f"bad option: {error}", 2) from error
 
 
+HeldOutOption = Annotated[
+    str | None,
+    typer.Option(
+        help="comma-separated corpora to hold out in turn (default: each of "
+        f"{','.join(HELD_OUT_CORPORA)} found under --data)"
+    ),
+]
+
+
+def held_out_corpora(option: str | None, data: Path) -> list[str]:
+    """The corpora to hold out: those named, or every default one that ``data`` holds."""
+    if option is not None:
+        return [c.strip() for c in option.split(",") if c.strip()]
+    try:
+        found = find_corpora(data)
+    except FileNotFoundError as error:
+        raise fail(str(error)) from error
+    return [c for c in HELD_OUT_CORPORA if c in found]
+
+
 @app.command()
 def train(
     data: DataOption = Path("../shared/datasets"),
@@ -243,7 +265,7 @@ def evaluate(
     out: OutOption = Path("models"),
     cache: CacheOption = None,
     hyperparameters: HyperparametersOption = None,
-    corpora: str = typer.Option("ravdess,emodb,tess", help="corpora to hold out in turn"),
+    corpora: HeldOutOption = None,
     tess_reverse: bool = typer.Option(True, help="also train with TESS OAF and test on YAF"),
     quick: QuickOption = False,
     seed: SeedOption = None,
@@ -263,7 +285,7 @@ def evaluate(
         recipe = {k: v for k, v in recipe.items() if k != "hyperparameters"}
     config = build_config(data, out, cache, recipe=recipe, hyperparameters=hyperparameters,
                           quick=quick, seed=seed, workers=workers)  # fmt: skip
-    held_out = [c.strip() for c in corpora.split(",") if c.strip()]
+    held_out = held_out_corpora(corpora, data)
     try:
         summary = pipeline.run_evaluation(config, held_out, reverse_tess=tess_reverse)
     except (pipeline.TrainingFailed, FileNotFoundError) as error:
@@ -276,6 +298,62 @@ def evaluate(
         typer.echo(
             f"TESS trained with OAF, tested on YAF: accuracy {summary['tess_reverse']['accuracy']:.3f}"
         )
+
+
+@app.command()
+def score(
+    corpus: str = typer.Argument(help="corpus to score, e.g. nemo (a sub-folder of --data)"),
+    model: Path = typer.Option(Path("models/ser_model.onnx"), help="exported ONNX model"),
+    data: DataOption = Path("../shared/datasets"),
+    out: Path | None = typer.Option(None, help="also write the scores here as JSON"),
+    record: bool = typer.Option(
+        False,
+        help="also record them in the model's summary, report and card (the folder "
+        "holding --model must be a trained model's, with evaluation/summary.json)",
+    ),
+) -> None:
+    """Score an exported model on every speaker of a corpus, through the served classifier
+    (choosing among the labels the corpus has). For a corpus the model never trained on this
+    is that model's held-out-corpus figure."""
+    import json
+
+    from ser_inference.classifier import ModelLoadError
+    from ser_training.datasets import scan_data_dir
+    from ser_training.exported import score_exported_model
+
+    try:
+        utterances = scan_data_dir(data, [corpus]).utterances
+        scores = score_exported_model(model, utterances)
+    except (FileNotFoundError, ModelLoadError, ValueError) as error:
+        raise fail(f"scoring failed: {error}") from error
+    groups = ", ".join(
+        f"{name.replace('_', ' ')} {g['accuracy']:.3f} (n {g['n']})"
+        for name, g in scores["by_speakers"].items()
+    )
+    typer.echo(
+        f"{scores['model_version']} on {corpus} ({', '.join(scores['labels_present'])}): "
+        f"accuracy {scores['accuracy']:.3f}, UAR {scores['uar']:.3f}, n {scores['n']} of "
+        f"{scores['n_files']} files ({len(scores['unscorable'])} unscorable); {groups}; "
+        f"predictions {scores['prediction_distribution']}"
+    )
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(scores, indent=1, sort_keys=True) + "\n")
+    if record:
+        from ser_training import pipeline
+
+        try:
+            summary = pipeline.stored_summary(model.parent)
+        except pipeline.TrainingFailed as error:
+            raise fail(str(error)) from error
+        if summary["model_version"] != scores["model_version"]:
+            raise fail(f"{model} is {scores['model_version']}, its summary describes "
+                       f"{summary['model_version']}: not recorded")  # fmt: skip
+        if corpus in summary["split"]["train"]:
+            raise fail(f"{summary['model_version']} trained on {corpus}: not a held-out figure")
+        summary.setdefault("exported_model_scores", {})[corpus] = scores
+        pipeline.write_reports(summary, model.parent)
+        typer.echo(f"recorded in {model.parent / 'evaluation' / 'summary.json'} and the model card")
 
 
 @app.command()
@@ -368,7 +446,7 @@ def compare(
     runs: Path = typer.Option(
         Path("models/evaluation/compare"), help="where each finished run is stored (resumable)"
     ),
-    held_out: str = typer.Option("ravdess,emodb,tess", help="corpora held out in turn"),
+    held_out: HeldOutOption = None,
     workers: WorkersOption = None,
     list_recipes: bool = typer.Option(False, "--list", help="print the recipes and exit"),
     train: bool = typer.Option(
@@ -392,7 +470,7 @@ def compare(
     base = build_config(data, cache=cache, workers=workers)
     table = comparison.run_comparison(
         base, names if train else [], seeds=seeds, screen=screen, runs_dir=runs,
-        held_out=[c.strip() for c in held_out.split(",") if c.strip()], echo=typer.echo,
+        held_out=held_out_corpora(held_out, data), echo=typer.echo,
     )  # fmt: skip
     typer.echo(table)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ser_training.feature_cache import config_identity
+from ser_training.metrics import score_probabilities
 from ser_training.pipeline import (
     JobConfig,
     feature_cache,
@@ -28,9 +29,10 @@ from ser_training.pipeline import (
     held_out_corpus_run,
     load_windows,
     scan,
+    trains_on,
 )
 from ser_training.splits import TEST_SPEAKERS, speaker_id, split_by_speaker
-from ser_training.trainer import predict_utterances, score_probabilities
+from ser_training.trainer import predict_utterances
 
 # Screening schedule: levers are screened short, finalists confirmed on the full schedule.
 SCREEN = {"epochs": 15, "augment_copies": 1}
@@ -39,7 +41,8 @@ MAX_CLASS_SHARE = 0.40  # issue 11: no class may take more of a held-out corpus'
 SCORED_REFERENCES = ("one", "self")
 DECISION_RULE = (
     "Decision rule (fixed before any result): the recipe with the highest seed-mean accuracy on "
-    "the held-out corpora's non-test speakers (mean over RAVDESS, EMO-DB, TESS) wins; a "
+    "the held-out corpora's non-test speakers (mean over the corpora every row was scored on: "
+    "RAVDESS, EMO-DB, TESS; nEMO too once every row has it) wins; a "
     "difference smaller than the larger of the two seed standard deviations is a tie, settled "
     "by seed-mean validation-speaker accuracy, then by the cheaper recipe. Test speakers are "
     "never scored by `compare`. The tie test applies to the validation-speaker means too (a "
@@ -142,6 +145,11 @@ RECIPES: dict[str, Recipe] = {
         "TurEV-DB + URDU as training speakers, absent emotions masked out of the loss",
         {"extra_corpora": ["turev", "urdu"], "mask_absent_labels": True},
     ),
+    "nemo_speakers": Recipe(
+        "nEMO's training speakers (Polish) join, disgust masked out of its loss; its fold then "
+        "holds nEMO out as usual",
+        {"extra_corpora": ["nemo"], "mask_absent_labels": True},
+    ),
 }  # fmt: skip
 
 
@@ -168,9 +176,9 @@ def run_key(name: str, config: JobConfig) -> str:
 def train_run(name: str, config: JobConfig, held_out: Sequence[str], runs_dir: Path) -> dict:
     """Train and score one (recipe, seed); store JSON + NPZ; return the JSON record."""
     started = time.time()
-    utterances = scan(config).utterances
+    utterances = scan(config, held_out=held_out).utterances
     cache = feature_cache(config)
-    full = split_by_speaker(utterances)
+    full = split_by_speaker([u for u in utterances if trains_on(config, u.corpus)])
     no_test = dataclasses.replace(full, test=[])  # test speakers are not even assembled
     result, _, validation, _ = fit_split(no_test, cache, config)
     arrays = {
@@ -221,10 +229,13 @@ def train_run(name: str, config: JobConfig, held_out: Sequence[str], runs_dir: P
 def run_scores(
     arrays: dict[str, np.ndarray], labels: Sequence[str], held_out: Sequence[str]
 ) -> dict:
-    """Validation and held-out-corpus scores of one run's (or ensemble's) probabilities."""
+    """Validation and held-out-corpus scores of one run's (or ensemble's) probabilities; a
+    corpus the run was not scored on (stored before its fold existed) is left out."""
     out = {"validation": score_probabilities(
         arrays["validation_probabilities"], arrays["validation_truth"], labels)}  # fmt: skip
     for corpus in held_out:
+        if f"{corpus}_probabilities" not in arrays:
+            continue
         out[corpus] = score_probabilities(
             arrays[f"{corpus}_probabilities"], arrays[f"{corpus}_truth"], labels,
             restrict_to_present=True,
@@ -293,9 +304,15 @@ def mean_sd(values: Sequence[float]) -> str:
 def table(
     rows: dict[str, list[dict]], recipes: dict[str, Recipe], held_out: Sequence[str], schedule: str
 ) -> str:
-    """Markdown: one row per recipe, seed mean ± standard deviation of each figure."""
+    """Markdown: one row per recipe, seed mean ± standard deviation of each figure.
+
+    The mean is over the held-out corpora that every scored run has, so rows stay comparable
+    when a fold is added after some runs were stored."""
+    scored = [s for scores in rows.values() for s in scores]
+    common = [c for c in held_out if all(c in s for s in scored)]
     head = ["recipe", "seeds", "validation acc", *[f"{c} acc (UAR)" for c in held_out],
-            "mean held-out acc", f"largest class share (≤ {MAX_CLASS_SHARE:.0%})"]  # fmt: skip
+            f"mean held-out acc ({', '.join(common)})",
+            f"largest class share (≤ {MAX_CLASS_SHARE:.0%})"]  # fmt: skip
     lines = [
         f"# Recipe comparison ({schedule} schedule)", "", DECISION_RULE, "",
         "Protocol: validation speakers of the usual split (RAVDESS 05 06 15 16, EMO-DB 13); each "
@@ -309,13 +326,16 @@ def table(
             continue
         cells = [name, str(len(scores)), mean_sd([s["validation"]["accuracy"] for s in scores])]
         for corpus in held_out:
-            acc = mean_sd([s[corpus]["accuracy"] for s in scores])
-            uar = np.mean([s[corpus]["uar"] for s in scores])
-            cells.append(f"{acc} ({100 * uar:.1f})")
-        cells.append(mean_sd([np.mean([s[c]["accuracy"] for c in held_out]) for s in scores]))
+            have = [s[corpus] for s in scores if corpus in s]
+            if len(have) < len(scores):  # not every seed has the fold: no partial mean
+                cells.append("–")
+                continue
+            acc = mean_sd([m["accuracy"] for m in have])
+            cells.append(f"{acc} ({100 * np.mean([m['uar'] for m in have]):.1f})")
+        cells.append(mean_sd([np.mean([s[c]["accuracy"] for c in common]) for s in scores]))
         shares = [
             max(s[c]["prediction_distribution"].values()) / max(1, s[c]["n"])
-            for s in scores for c in held_out
+            for s in scores for c in held_out if c in s
         ]  # fmt: skip
         cells.append(f"{100 * max(shares):.0f}%")
         lines.append("| " + " | ".join(cells) + " |")

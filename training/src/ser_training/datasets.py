@@ -8,6 +8,7 @@ decodes audio.
 
 from __future__ import annotations
 
+import csv
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -42,14 +43,41 @@ DEFAULT_LABEL_MAP: dict[str, dict[str, str | None]] = {
     # reading "neutral" is in the acted corpora, so it is left out rather than relabelled.
     "turev": {"angry": "angry", "calm": None, "happy": "happy", "sad": "sad"},
     "urdu": {"angry": "angry", "happy": "happy", "neutral": "neutral", "sad": "sad"},
+    # nEMO was recorded without disgust: absent, not negative.
+    "nemo": {
+        "anger": "angry", "fear": "fearful", "happiness": "happy", "neutral": "neutral",
+        "sadness": "sad", "surprised": "surprised",
+    },
 }  # fmt: skip
 
 # Corpora recorded with only some of the product's emotions. Their absent emotions are
 # unknown, not negative: training masks them out of the loss (JobConfig.mask_absent_labels)
 # and they are read only when asked for (JobConfig.extra_corpora), never by default.
-PARTIAL_CORPORA = ("turev", "urdu")
+PARTIAL_CORPORA = ("turev", "urdu", "nemo")
 
 LabelMap = dict[str, dict[str, str | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusFacts:
+    """What the model card says about a corpus the job can read."""
+
+    name: str
+    language: str
+    speakers: str
+    licence: str
+
+
+CORPUS_FACTS: dict[str, CorpusFacts] = {
+    "ravdess": CorpusFacts("RAVDESS", "English (North American), acted", "24 actors (12 f, 12 m)", "CC BY-NC-SA 4.0"),
+    "tess": CorpusFacts("TESS", "English (Canadian), acted words", "2 (both f)", "CC BY-NC-ND 4.0"),
+    "emodb": CorpusFacts("EMO-DB", "German, acted", "10 (5 f, 5 m)", "research use"),
+    "crema-d": CorpusFacts("CREMA-D", "English, acted", "91", "ODbL"),
+    "savee": CorpusFacts("SAVEE", "English (British), acted", "4 (m)", "research use"),
+    "turev": CorpusFacts("TurEV-DB", "Turkish, acted words", "6", "CC BY-NC-ND 4.0"),
+    "urdu": CorpusFacts("URDU", "Urdu, spontaneous TV speech", "29 (11 f, 18 m)", "research use"),
+    "nemo": CorpusFacts("nEMO", "Polish, acted sentences", "9 (4 f, 5 m)", "CC BY-NC-SA 4.0"),
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +85,7 @@ class Utterance:
     """One labelled recording."""
 
     path: Path
-    corpus: str  # a key of PARSERS: "ravdess", "tess", "emodb", "crema-d", "savee", "turev", "urdu"
+    corpus: str  # a key of PARSERS: "ravdess", "tess", "emodb", "crema-d", "savee", "turev", "urdu", "nemo"
     speaker: str  # globally unique: "<corpus>:<id>"
     sentence: str  # globally unique text id: "<corpus>:<id>"
     raw_emotion: str  # the corpus's own emotion name
@@ -219,6 +247,72 @@ def parse_urdu(path: Path) -> tuple[str, str, str]:
     return speaker, f"{emotion}{number}", _URDU_EMOTIONS[emotion]
 
 
+_NEMO_NAME = re.compile(r"^([A-Z]{2}\d)_([a-z]+)_(\d+)$")
+NEMO_TABLE = "data.tsv"  # nEMO's metadata, beside its samples/ folder (or the speaker folders)
+_NEMO_COLUMNS = ("file_id", "emotion", "normalized_text", "speaker_id")
+
+
+@dataclass(frozen=True, slots=True)
+class NemoRow:
+    """One row of nEMO's ``data.tsv``: what the corpus says a file holds."""
+
+    emotion: str
+    speaker: str
+    text: str  # normalized_text: lower case, no punctuation
+
+
+def read_nemo_table(root: Path) -> dict[str, NemoRow]:
+    """File stem → its ``data.tsv`` row, from every ``data.tsv`` below ``root`` (none: {}).
+
+    Keyed by stem so that the table's ``.wav`` names also describe the ``.flac`` copies.
+    Raises ValueError for a table without the columns the reader needs.
+    """
+    rows: dict[str, NemoRow] = {}
+    for table in sorted(root.rglob(NEMO_TABLE)):
+        with table.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle, delimiter="\t")
+            missing = [c for c in _NEMO_COLUMNS if c not in (reader.fieldnames or ())]
+            if missing:
+                raise ValueError(
+                    f"{table}: no column {missing} (nEMO's data.tsv has {_NEMO_COLUMNS})"
+                )
+            for row in reader:
+                rows[Path(row["file_id"]).stem] = NemoRow(
+                    emotion=row["emotion"], speaker=row["speaker_id"], text=row["normalized_text"]
+                )
+    return rows
+
+
+def nemo_parser(root: Path) -> NameParser:
+    """A parser for ``<SPK>_<emotion>_<n>`` files that checks each name against ``data.tsv``.
+
+    The sentence is the row's normalized text (the same 70 texts recur across speakers and
+    emotions), else the number, which names one text across the corpus. A row that disagrees
+    with the name is reported, never resolved by guessing which one is right.
+    """
+    table = read_nemo_table(root)
+    emotions = DEFAULT_LABEL_MAP["nemo"]
+
+    def parse(path: Path) -> tuple[str, str, str]:
+        match = _NEMO_NAME.match(path.stem)
+        if not match:
+            raise UnrecognisedName("not an nEMO name (<speaker>_<emotion>_<n>, e.g. EB0_anger_1)")
+        speaker, emotion, number = match.groups()
+        if emotion not in emotions:
+            raise UnrecognisedName(f"unknown nEMO emotion {emotion!r}")
+        row = table.get(path.stem)
+        if row is None:
+            return speaker, number, emotion
+        if (row.speaker, row.emotion) != (speaker, emotion):
+            raise UnrecognisedName(
+                f"{NEMO_TABLE} says speaker {row.speaker!r}, emotion {row.emotion!r}; "
+                f"the name says {speaker!r}, {emotion!r}"
+            )
+        return speaker, row.text, emotion
+
+    return parse
+
+
 PARSERS: dict[str, NameParser] = {
     "ravdess": parse_ravdess,
     "tess": parse_tess,
@@ -228,6 +322,8 @@ PARSERS: dict[str, NameParser] = {
     "turev": parse_turev,
     "urdu": parse_urdu,
 }
+# Corpora whose parser reads a table beside the audio: corpus → (root → parser).
+TABLE_PARSERS: dict[str, Callable[[Path], NameParser]] = {"nemo": nemo_parser}
 
 # Folder names (lower case, without separators) under which each corpus is recognised.
 CORPUS_FOLDER_ALIASES: dict[str, tuple[str, ...]] = {
@@ -238,6 +334,7 @@ CORPUS_FOLDER_ALIASES: dict[str, tuple[str, ...]] = {
     "savee": ("savee",),
     "turev": ("turev", "turevdb"),
     "urdu": ("urdu",),
+    "nemo": ("nemo",),
 }
 
 
@@ -254,10 +351,10 @@ def scan_corpus(root: Path, corpus: str, label_map: LabelMap | None = None) -> S
     Parameters
     ----------
     root : directory holding the corpus (any depth of sub-folders)
-    corpus : one of PARSERS
+    corpus : one of PARSERS or TABLE_PARSERS
     label_map : raw emotion → product label per corpus; defaults to DEFAULT_LABEL_MAP
     """
-    parse = PARSERS[corpus]
+    parse = TABLE_PARSERS[corpus](root) if corpus in TABLE_PARSERS else PARSERS[corpus]
     mapping = (label_map or DEFAULT_LABEL_MAP)[corpus]
     result = ScanResult()
     for path in audio_files(root):

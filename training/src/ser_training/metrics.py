@@ -1,10 +1,13 @@
-"""Classification metrics at the utterance level (numpy only)."""
+"""Classification metrics at the utterance level (numpy only; no TensorFlow)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
+
+from ser_training.datasets import Utterance
+from ser_training.splits import TEST_SPEAKERS, speaker_id
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int) -> np.ndarray:
@@ -51,3 +54,44 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: Seque
         "prediction_distribution": {labels[i]: int(predicted[i]) for i in range(n)},
         "confusion_matrix": matrix.tolist(),
     }
+
+
+def score_probabilities(
+    probabilities: np.ndarray, truth: np.ndarray, labels: Sequence[str],
+    restrict_to_present: bool = False,
+) -> dict:  # fmt: skip
+    """Metrics of utterance probabilities, shape (n_utterances, n_labels), against their truth
+    label indices, shape (n_utterances,). With ``restrict_to_present`` the answer is chosen
+    only among the labels present in the truth (used across corpora, where a corpus lacks a
+    class the model knows)."""
+    if restrict_to_present:
+        absent = np.setdiff1d(np.arange(len(labels)), np.unique(truth))
+        probabilities = probabilities.copy()
+        probabilities[:, absent] = -1.0
+    return classification_metrics(truth, probabilities.argmax(axis=1), labels)
+
+
+def speaker_group_scores(
+    utterances: Sequence[Utterance], probabilities: np.ndarray, truth: np.ndarray,
+    labels: Sequence[str],
+) -> dict[str, dict]:  # fmt: skip
+    """Held-out-corpus scores split by its usual test speakers and the rest.
+
+    ``probabilities`` are the utterance probabilities of ``utterances``, shape
+    (n_utterances, n_labels); ``truth`` their label indices, shape (n_utterances,). Recipe choices (features, weighting, augmentation) are made on
+    the 'other_speakers' figures only, so the 'test_speakers' figures stay untouched by any
+    choice.
+    """
+    is_test = np.array([speaker_id(u) in TEST_SPEAKERS.get(u.corpus, ()) for u in utterances])
+    out: dict[str, dict] = {}
+    for name, members in (("test_speakers", is_test), ("other_speakers", ~is_test)):
+        if not members.any():
+            continue
+        m = score_probabilities(
+            probabilities[members], truth[members], labels, restrict_to_present=True
+        )
+        speakers = sorted(
+            {speaker_id(u) for u, keep in zip(utterances, members, strict=True) if keep}
+        )
+        out[name] = {k: m[k] for k in ("n", "accuracy", "uar")} | {"speakers": speakers}
+    return out

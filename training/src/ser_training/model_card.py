@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ser_training.datasets import CORPUS_FACTS
 from ser_training.report import (
     CORPUS_NAMES,
     LOCO_SPEAKERS_NOTE,
@@ -17,6 +18,19 @@ from ser_training.report import (
     scored_note,
     speaker_group_cell,
 )
+
+
+def corpus_use(summary: dict, corpus: str) -> str:
+    """'training, validation and test speakers', 'held out (…)' or 'not used' for one corpus."""
+    parts = [p for p in ("train", "validation", "test") if corpus in summary["split"][p]]
+    uses = []
+    if parts:
+        uses.append(f"{', '.join({'train': 'training'}.get(p, p) for p in parts)} speakers")
+    if corpus in summary.get("leave_one_corpus_out", {}):
+        uses.append("held out in turn (`make evaluate`)")
+    if corpus in summary.get("exported_model_scores", {}):
+        uses.append("this model scored on all of it (`ser-train score`)")
+    return "; ".join(uses) or "not used"
 
 
 def describe_mapping(mapping: dict[str, str | None]) -> str:
@@ -128,6 +142,16 @@ def write_model_card(summary: dict, path: Path, license_note: str) -> None:
         f"{summary['counts']['augmented_copies_per_train_file']} augmented copies of each file), "
         f"{summary['counts']['validation_files']} validation, {summary['counts']['test_files']} test.",
         "",
+        "Corpora the training job can read, and what this model does with each:",
+        "",
+        "| corpus | language | speakers | licence | use in this model |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {facts.name} | {facts.language} | {facts.speakers} | {facts.licence} "
+            f"| {corpus_use(summary, c)} |"
+            for c, facts in CORPUS_FACTS.items()
+        ],
+        "",
         "Label mapping (corpus label → product label):",
         "",
         "| corpus | mapping |",
@@ -177,6 +201,19 @@ def write_model_card(summary: dict, path: Path, license_note: str) -> None:
                 f"| {speaker_group_cell(m, 'test_speakers')} | {speaker_group_cell(m, 'other_speakers')} |"
             )
         lines += ["", LOCO_SPEAKERS_NOTE, ""]
+    if summary.get("exported_model_scores"):
+        lines += ["### This model on corpora it never trained on (`ser-train score`)", "",
+                  "Every speaker of the corpus, through the served classifier, choosing among the "
+                  "labels the corpus has; chance is 1 / its number of labels.", "",
+                  "| corpus | labels | scored / files | accuracy | UAR | test speakers only | other speakers only |",
+                  "|---|---|---|---|---|---|---|"]  # fmt: skip
+        for corpus, m in summary["exported_model_scores"].items():
+            lines.append(
+                f"| {CORPUS_NAMES.get(corpus, corpus)} | {len(m['labels_present'])} | {scored(m)} "
+                f"| {pct(m['accuracy'])} | {pct(m['uar'])} | {speaker_group_cell(m, 'test_speakers')} "
+                f"| {speaker_group_cell(m, 'other_speakers')} |"
+            )
+        lines.append("")
     if "robustness" in summary:
         lines += [
             "### Robustness (held-out RAVDESS + EMO-DB speakers)",

@@ -24,19 +24,20 @@ from ser_features.model_metadata import ModelMetadata
 from ser_training.augment import AUGMENTATION_POLICIES, ROBUSTNESS_CONDITIONS
 from ser_training.datasets import (
     DEFAULT_LABEL_MAP,
+    PARTIAL_CORPORA,
     ScanResult,
     Utterance,
     corpus_label_sets,
     scan_data_dir,
 )
 from ser_training.feature_cache import FeatureCache
+from ser_training.metrics import score_probabilities, speaker_group_scores
 from ser_training.model import ModelHyperparameters
 from ser_training.report import recipe_of
 from ser_training.splits import (
     TEST_SPEAKERS,
     VALIDATION_SPEAKERS,
     Split,
-    speaker_id,
     split_by_speaker,
     split_leave_one_corpus_out,
 )
@@ -49,7 +50,6 @@ from ser_training.trainer import (
     predict_utterances,
     predict_windows,
     score,
-    score_probabilities,
 )
 from ser_training.windows import WindowSet, assemble, normalise_by_speaker
 
@@ -60,6 +60,7 @@ LICENSE_NOTE = (
 EXTRA_LICENSE_NOTE = {
     "turev": "TurEV-DB (CC BY-NC-ND 4.0)",
     "urdu": "URDU (research use)",
+    "nemo": "nEMO (CC BY-NC-SA 4.0)",
 }
 # The `compare` recipe that the defaults below train: its stored runs calibrate the model.
 DEFAULT_RECIPE_NAME = "stats_pooling"
@@ -168,11 +169,24 @@ def load_hyperparameters(path: Path | None = None) -> ModelHyperparameters:
     return ModelHyperparameters(**values)
 
 
-def scan(config: JobConfig) -> ScanResult:
-    result = scan_data_dir(config.data_dir, config.corpora, extra_corpora=config.extra_corpora)
+def scan(config: JobConfig, *, held_out: Sequence[str] = ()) -> ScanResult:
+    """The corpora the recipe trains on, plus the ``held_out`` corpora read to be scored only
+    (:func:`trains_on` tells them apart)."""
+    extra = config.extra_corpora + tuple(c for c in held_out if c not in config.extra_corpora)
+    result = scan_data_dir(config.data_dir, config.corpora, extra_corpora=extra)
     if not result.utterances:
         raise TrainingFailed(f"no labelled audio found under {config.data_dir}")
     return result
+
+
+def trains_on(config: JobConfig, corpus: str) -> bool:
+    """Whether the recipe trains on ``corpus``: the full-label corpora (or ``config.corpora``)
+    and the partial ones it names; a corpus :func:`scan` read only to hold out does not."""
+    if corpus in config.extra_corpora:
+        return True
+    if config.corpora is not None:
+        return corpus in config.corpora
+    return corpus not in PARTIAL_CORPORA
 
 
 def load_windows(
@@ -508,7 +522,8 @@ def held_out_corpus_run(
     The held-out corpus is scored over the labels it contains (choosing only among those),
     and also without that restriction ('unrestricted_accuracy').
     """
-    split = split_leave_one_corpus_out(utterances, held_out)
+    pool = [u for u in utterances if u.corpus == held_out or trains_on(config, u.corpus)]
+    split = split_leave_one_corpus_out(pool, held_out)
     trained, _, validation, _ = fit_split(split, cache, config, verbose=verbose)
     test = load_windows(split.test, cache, config)
     # Predict once; every figure below is a view of the same utterance probabilities.
@@ -516,7 +531,9 @@ def held_out_corpus_run(
     truth = test.utterance_labels
     scores = score_probabilities(probabilities, truth, config.labels, restrict_to_present=True)
     unrestricted = score_probabilities(probabilities, truth, config.labels)
-    scores["by_speakers"] = speaker_group_scores(test, probabilities, config.labels)
+    scores["by_speakers"] = speaker_group_scores(
+        test.utterances, probabilities, truth, config.labels
+    )
     scores["unrestricted_accuracy"] = unrestricted["accuracy"]
     scores["unrestricted_prediction_distribution"] = unrestricted["prediction_distribution"]
     scores["trained_on"] = sorted({u.corpus for u in split.train})
@@ -532,40 +549,12 @@ def leave_one_corpus_out(
     config: JobConfig, corpora: Sequence[str], *, verbose: int = 0
 ) -> dict[str, dict]:
     """:func:`held_out_corpus_run` for each corpus in turn → corpus → its scores."""
-    utterances = scan(config).utterances
+    utterances = scan(config, held_out=corpora).utterances
     cache = feature_cache(config)
     return {
         held_out: held_out_corpus_run(config, utterances, held_out, cache, verbose=verbose).scores
         for held_out in corpora
     }
-
-
-def speaker_group_scores(
-    held_out: WindowSet, probabilities: np.ndarray, labels: Sequence[str]
-) -> dict[str, dict]:
-    """Held-out-corpus scores split by its usual test speakers and the rest.
-
-    ``probabilities`` are the utterance probabilities of ``held_out``, shape
-    (n_utterances, n_labels). Recipe choices (features, weighting, augmentation) are made on
-    the 'other_speakers' figures only, so the 'test_speakers' figures stay untouched by any
-    choice.
-    """
-    is_test = np.array(
-        [speaker_id(u) in TEST_SPEAKERS.get(u.corpus, ()) for u in held_out.utterances]
-    )
-    truth = held_out.utterance_labels
-    out: dict[str, dict] = {}
-    for name, members in (("test_speakers", is_test), ("other_speakers", ~is_test)):
-        if not members.any():
-            continue
-        m = score_probabilities(
-            probabilities[members], truth[members], labels, restrict_to_present=True
-        )
-        speakers = sorted(
-            {speaker_id(u) for u, keep in zip(held_out.utterances, members, strict=True) if keep}
-        )
-        out[name] = {k: m[k] for k in ("n", "accuracy", "uar")} | {"speakers": speakers}
-    return out
 
 
 def tess_reverse(config: JobConfig, *, verbose: int = 0) -> dict:

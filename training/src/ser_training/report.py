@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 CORPUS_NAMES = {"ravdess": "RAVDESS", "emodb": "EMO-DB", "tess": "TESS", "crema-d": "CREMA-D",
-                "savee": "SAVEE", "turev": "TurEV-DB", "urdu": "URDU", "all": "all test speakers"}  # fmt: skip
+                "savee": "SAVEE", "turev": "TurEV-DB", "urdu": "URDU", "nemo": "nEMO", "all": "all test speakers"}  # fmt: skip
 
 
 def recipe_of(summary: dict) -> dict:

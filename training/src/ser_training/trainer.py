@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ser_features import utterance_probabilities
-from ser_training.metrics import classification_metrics
+from ser_training.metrics import score_probabilities
 from ser_training.model import ModelHyperparameters, build_model, pack_targets
 from ser_training.windows import WindowSet
 
@@ -177,18 +177,3 @@ def score(
     as the API does); see :func:`score_probabilities`."""
     probabilities = predict_utterances(model, windows)
     return score_probabilities(probabilities, windows.utterance_labels, labels, restrict_to_present)
-
-
-def score_probabilities(
-    probabilities: np.ndarray, truth: np.ndarray, labels: Sequence[str],
-    restrict_to_present: bool = False,
-) -> dict:  # fmt: skip
-    """Metrics of utterance probabilities, shape (n_utterances, n_labels), against their truth
-    label indices, shape (n_utterances,). With ``restrict_to_present`` the answer is chosen
-    only among the labels present in the truth (used across corpora, where a corpus lacks a
-    class the model knows)."""
-    if restrict_to_present:
-        absent = np.setdiff1d(np.arange(len(labels)), np.unique(truth))
-        probabilities = probabilities.copy()
-        probabilities[:, absent] = -1.0
-    return classification_metrics(truth, probabilities.argmax(axis=1), labels)
