@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ser_features import EMOTIONS
-from ser_training.calibration import tempered
+from ser_training.calibration.temperature import tempered
 
 CORPORA = ("emodb", "tess")
 FOLD_FILES = 200  # scored utterances per held-out corpus

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.training, pytest.mark.slow]
 def trained(toy_corpora: Path, tmp_path_factory) -> Path:
     pytest.importorskip("tensorflow")
     from ser_training.cli import app
-    from ser_training.pipeline import DEFAULT_RECIPE_NAME
+    from ser_training.job import DEFAULT_RECIPE_NAME
 
     out = tmp_path_factory.mktemp("model")
     # Stored comparison runs (synthesised) give the calibration its held-out-corpus set, so

@@ -1,7 +1,7 @@
 """`ser-train`: train, evaluate across corpora, compare recipes and tune the SER CNN.
 
 Only option parsing and printing live here; every command hands a
-:class:`~ser_training.pipeline.JobConfig` to the pipeline.
+:class:`~ser_training.job.JobConfig` to the pipeline.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ser_features import FeatureConfigError
-from ser_training.datasets import find_corpora
-from ser_training.splits import HELD_OUT_CORPORA
+from ser_training.data.corpora import find_corpora
+from ser_training.data.splits import HELD_OUT_CORPORA
 
 if TYPE_CHECKING:  # the pipeline imports TensorFlow-heavy modules: only when a command runs
-    from ser_training.pipeline import JobConfig
+    from ser_training.job import JobConfig
 
 app = typer.Typer(help="Train, evaluate and tune the speech emotion CNN.", no_args_is_help=True)
 
@@ -151,11 +151,11 @@ def build_config(
 
     Raises typer.Exit(2) for an option value the pipeline refuses, before any work.
     """
-    from ser_training import pipeline
-    from ser_training.model import ModelHyperparameters
+    from ser_training import job
+    from ser_training.model.network import ModelHyperparameters
 
-    config = pipeline.JobConfig(
-        data_dir=data, out_dir=out, hyperparameters=pipeline.load_hyperparameters(hyperparameters)
+    config = job.JobConfig(
+        data_dir=data, out_dir=out, hyperparameters=job.load_hyperparameters(hyperparameters)
     )
     if cache is not None:
         config = dataclasses.replace(config, cache_dir=cache)
@@ -243,11 +243,11 @@ def train(
         ensemble=ensemble, speaker_normalization=speaker_normalization,
         calibration_runs=calibration_runs, calibration_recipe=calibration_recipe,
     )  # fmt: skip
-    from ser_training import pipeline
+    from ser_training import job
 
     try:
-        run = pipeline.run_training_job(config)
-    except (pipeline.TrainingFailed, FileNotFoundError) as error:
+        run = job.run_training_job(config)
+    except (job.TrainingFailed, FileNotFoundError) as error:
         raise fail(f"training failed: {error}") from error
     for corpus, m in run.summary["test"].items():
         typer.echo(
@@ -274,12 +274,12 @@ def evaluate(
     """Leave-one-corpus-out (and TESS reverse) runs of the recipe that trained <out>'s model
     (its stored recipe: features, weighting, corpora, hyperparameters); merged into that
     model's report, card and metadata."""
-    from ser_training import pipeline
-    from ser_training.report import recipe_of
+    from ser_training import job
+    from ser_training.evaluation.report import recipe_of
 
     try:
-        recipe = recipe_of(pipeline.stored_summary(out))
-    except pipeline.TrainingFailed as error:
+        recipe = recipe_of(job.stored_summary(out))
+    except job.TrainingFailed as error:
         raise fail(str(error)) from error
     if hyperparameters is not None:
         recipe = {k: v for k, v in recipe.items() if k != "hyperparameters"}
@@ -287,8 +287,8 @@ def evaluate(
                           quick=quick, seed=seed, workers=workers)  # fmt: skip
     held_out = held_out_corpora(corpora, data)
     try:
-        summary = pipeline.run_evaluation(config, held_out, reverse_tess=tess_reverse)
-    except (pipeline.TrainingFailed, FileNotFoundError) as error:
+        summary = job.run_evaluation(config, held_out, reverse_tess=tess_reverse)
+    except (job.TrainingFailed, FileNotFoundError) as error:
         raise fail(f"evaluation failed: {error}") from error
     for corpus, m in summary["leave_one_corpus_out"].items():
         typer.echo(
@@ -318,8 +318,8 @@ def score(
     import json
 
     from ser_inference.classifier import ModelLoadError
-    from ser_training.datasets import scan_data_dir
-    from ser_training.exported import score_exported_model
+    from ser_training.data.corpora import scan_data_dir
+    from ser_training.evaluation.exported import score_exported_model
 
     try:
         utterances = scan_data_dir(data, [corpus]).utterances
@@ -340,11 +340,11 @@ def score(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(scores, indent=1, sort_keys=True) + "\n")
     if record:
-        from ser_training import pipeline
+        from ser_training import job
 
         try:
-            summary = pipeline.stored_summary(model.parent)
-        except pipeline.TrainingFailed as error:
+            summary = job.stored_summary(model.parent)
+        except job.TrainingFailed as error:
             raise fail(str(error)) from error
         if summary["model_version"] != scores["model_version"]:
             raise fail(f"{model} is {scores['model_version']}, its summary describes "
@@ -352,21 +352,21 @@ def score(
         if corpus in summary["split"]["train"]:
             raise fail(f"{summary['model_version']} trained on {corpus}: not a held-out figure")
         summary.setdefault("exported_model_scores", {})[corpus] = scores
-        pipeline.write_reports(summary, model.parent)
+        job.write_reports(summary, model.parent)
         typer.echo(f"recorded in {model.parent / 'evaluation' / 'summary.json'} and the model card")
 
 
 @app.command()
 def report(out: OutOption = Path("models")) -> None:
     """Re-render the report and model card from <out>/evaluation/summary.json (no training)."""
-    from ser_training import pipeline
+    from ser_training import job
 
     try:
-        summary = pipeline.stored_summary(out)
-    except pipeline.TrainingFailed as error:
+        summary = job.stored_summary(out)
+    except job.TrainingFailed as error:
         raise fail(str(error)) from error
-    pipeline.write_reports(summary, out)
-    pipeline.sync_model_metadata(out, summary)
+    job.write_reports(summary, out)
+    job.sync_model_metadata(out, summary)
     typer.echo(
         f"wrote {out / 'evaluation' / 'report.md'}, {out / 'MODEL_CARD.md'} and the model metadata"
     )
@@ -384,17 +384,17 @@ def calibrate(
     """Calibrate <out>'s exported model (temperature in the graph, "not sure" threshold and
     arousal/valence mapping in the metadata) on its validation speakers and the comparison's
     held-out-corpus predictions, which also measure it on unseen corpora; no retraining."""
-    from ser_training import pipeline
-    from ser_training.recalibration import calibrate_exported
+    from ser_training import job
+    from ser_training.calibration.refit import calibrate_exported
 
-    defaults = pipeline.JobConfig(data_dir=data)
+    defaults = job.JobConfig(data_dir=data)
     try:
         section = calibrate_exported(
             out, data, cache or defaults.cache_dir, workers,
             runs_dir=calibration_runs or defaults.calibration_runs,
             recipe=calibration_recipe or defaults.calibration_recipe,
         )  # fmt: skip
-    except (pipeline.TrainingFailed, FileNotFoundError) as error:
+    except (job.TrainingFailed, FileNotFoundError) as error:
         raise fail(f"calibration failed: {error}") from error
     calibration, test = section["calibration"], section["test"]["all"]
     typer.echo(
@@ -415,12 +415,12 @@ def affect_heads(
     ),
 ) -> None:
     """Arousal/valence derived from the class probabilities vs a learned head, measured on the
-    comparison's held-out-corpus folds (see ser_training.affect_heads)."""
+    comparison's held-out-corpus folds (see ser_training.calibration.affect_heads)."""
     from ser_features import EMOTIONS
-    from ser_training import pipeline
-    from ser_training.affect_heads import affect_heads_table, compare_affect_heads
+    from ser_training import job
+    from ser_training.calibration.affect_heads import affect_heads_table, compare_affect_heads
 
-    defaults = pipeline.JobConfig(data_dir=Path("."))
+    defaults = job.JobConfig(data_dir=Path("."))
     runs = calibration_runs or defaults.calibration_runs
     recipe = calibration_recipe or defaults.calibration_recipe
     figures = compare_affect_heads(runs, recipe, EMOTIONS)
@@ -455,7 +455,7 @@ def compare(
 ) -> None:
     """Train each recipe with several seeds, score validation speakers and held-out corpora
     (their non-test speakers), and write one table of seed means ± standard deviations."""
-    from ser_training import compare as comparison
+    from ser_training.evaluation import compare as comparison
 
     if list_recipes:
         for name, recipe in comparison.RECIPES.items():
@@ -486,11 +486,11 @@ def tune(
     seed: SeedOption = None,
 ) -> None:
     """Optuna search scored on the validation speakers only (the test speakers are never loaded)."""
-    from ser_training import pipeline
+    from ser_training import job
     from ser_training.tuning import run_search
 
     config = build_config(data, cache=cache, epochs=epochs, augment_copies=augment, seed=seed)
-    run_search(config, trials, output or pipeline.DEFAULT_HYPERPARAMETERS_PATH)
+    run_search(config, trials, output or job.DEFAULT_HYPERPARAMETERS_PATH)
 
 
 if __name__ == "__main__":

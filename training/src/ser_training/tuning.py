@@ -14,10 +14,10 @@ from pathlib import Path
 
 import optuna
 
-from ser_training.model import ModelHyperparameters
-from ser_training.pipeline import JobConfig, feature_cache, load_windows, prepare_features, scan
-from ser_training.splits import Split, split_by_speaker
-from ser_training.trainer import fit
+from ser_training.data.splits import Split, split_by_speaker
+from ser_training.job import JobConfig, feature_cache, load_windows, prepare_features, scan
+from ser_training.model.network import ModelHyperparameters
+from ser_training.model.trainer import fit
 
 # The hyperparameters the search varies; the rest keep the recipe's values.
 SEARCHED = ("filters", "blocks", "convs_per_block", "kernel_size", "dense_units", "dropout",

@@ -119,7 +119,7 @@ def segments_frame(prediction: Prediction) -> pd.DataFrame:
 
 # Evaluation summaries ------------------------------------------------------------------
 
-# Headline numbers the training job reports (ser_training.metrics); shown first, in order.
+# Headline numbers the training job reports (ser_training.evaluation.metrics); shown first, in order.
 HEADLINE_METRICS = ("accuracy", "uar", "macro_f1", "macro_precision", "n")
 RATE_METRICS = frozenset({"accuracy", "uar", "macro_f1", "macro_precision", "weighted_f1"})
 # Bulky breakdowns that are not one evaluation: shown elsewhere or only in the raw view.

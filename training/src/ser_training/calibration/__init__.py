@@ -1,0 +1,1 @@
+"""Temperature, "not sure" threshold and arousal/valence heads, fitted and applied."""

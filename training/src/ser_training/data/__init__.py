@@ -1,0 +1,1 @@
+"""Corpus readers and speaker-independent splits (no audio decoding)."""

@@ -1,0 +1,1 @@
+"""Metrics, stored comparison runs, reports, model card, and the recipe comparison."""

@@ -1,0 +1,1 @@
+"""Training audio augmentation, the on-disk feature cache and the window sets."""

@@ -1,0 +1,1 @@
+"""The network, its training and scoring, and its export to ONNX."""
