@@ -14,7 +14,7 @@ SER_WORKERS ?= 2
 METRICS_DIR ?= $(or $(TMPDIR),/tmp)/ser-metrics-$(API_PORT)
 SERVE_API = rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR) && \
 	PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) SER_BIND_ADDRESS=$(API_HOST) \
-	$(SERVE_API)
+	SER_HOST=$(API_HOST) SER_PORT=$(API_PORT) SER_WORKERS=$(SER_WORKERS) exec $(BIN)/ser-api
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lint format test test-fast train tune evaluate compare calibrate bench fuzz soak reliability run api batch ui e2e browser lock clean
@@ -77,7 +77,7 @@ reliability: $(STAMP)  ## soak, overload (64 clients) and faults (killed worker,
 	$(BIN)/python -m bench.reliability all
 
 run: $(STAMP)  ## API on :$(API_PORT) and UI on :$(UI_PORT) with the shipped model; Ctrl-C stops both
-	@trap 'kill 0' EXIT INT TERM; \
+	@trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT INT TERM; \
 	{ $(SERVE_API); } & \
 	SER_API_URL=http://$(API_HOST):$(API_PORT) $(BIN)/streamlit run services/ui/src/ser_ui/app.py \
 		--server.address $(API_HOST) --server.port $(UI_PORT) --server.headless true \

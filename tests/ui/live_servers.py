@@ -1,7 +1,8 @@
 """Start the real API and the real Streamlit UI on free loopback ports, and stop them.
 
-Used by the browser test and the client's contract test. Every wait is bounded and every
-process started here is stopped (its whole process group) when the context exits.
+Used by the browser test, the client's contract test, the live API tests and the front-door
+tests (``make api``/``make run``). Every wait is bounded and every process started here is
+stopped (its whole process group) when the context exits.
 """
 
 from __future__ import annotations
@@ -48,10 +49,29 @@ def _tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-def _clean_env(**extra: str) -> dict[str, str]:
+def clean_env(**extra: str) -> dict[str, str]:
     """This environment without any SER_* setting of the developer's, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SER_")}
     return env | extra
+
+
+def wait_until_ready(
+    name: str, process: subprocess.Popen[bytes], ready_url: str, log: Path
+) -> None:
+    """Return once ``ready_url`` answers 200; fail the test (with the log's tail) if
+    ``process`` exits first or SERVER_START_TIMEOUT_S passes."""
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"{name} exited with {process.returncode}:\n{_tail(log)}")
+        try:
+            if httpx.get(ready_url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"{name} not ready in {SERVER_START_TIMEOUT_S} s:\n{_tail(log)}")
+        time.sleep(POLL_INTERVAL_S)
 
 
 @contextmanager
@@ -69,18 +89,7 @@ def serving(
             start_new_session=True,  # its own process group: we can stop it and its children
         )
         try:
-            deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-            while True:
-                if process.poll() is not None:
-                    pytest.fail(f"{name} exited with {process.returncode}:\n{_tail(log)}")
-                try:
-                    if httpx.get(ready_url, timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{name} not ready in {SERVER_START_TIMEOUT_S} s:\n{_tail(log)}")
-                time.sleep(POLL_INTERVAL_S)
+            wait_until_ready(name, process, ready_url, log)
             yield process
         finally:
             if process.poll() is None:
@@ -115,7 +124,7 @@ def live_api_process(
     url = f"http://127.0.0.1:{port}"
     # ser-api, as make run and the container start it.
     command = [sys.executable, "-m", "ser_api.serve"]
-    env = _clean_env(
+    env = clean_env(
         SER_MODEL_PATH=str(model_path), SER_LOG_LEVEL="WARNING", SER_HOST="127.0.0.1",
         SER_PORT=str(port), SER_WORKERS=str(workers), **settings,
     )  # fmt: skip
@@ -132,6 +141,6 @@ def live_ui(workdir: Path, api_url: str) -> Iterator[str]:
     command += ["--server.address", "127.0.0.1", "--server.port", str(port)]
     command += ["--server.headless", "true", "--server.fileWatcherType", "none"]
     command += ["--browser.gatherUsageStats", "false"]
-    env = _clean_env(SER_API_URL=api_url)
+    env = clean_env(SER_API_URL=api_url)
     with serving("UI", command, env, f"{url}/_stcore/health", workdir / "ui.log"):
         yield url
