@@ -14,9 +14,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from streamlit.elements.lib.file_uploader_utils import normalize_upload_file_type
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
+from ser_contract.formats import AUDIO_EXTENSIONS, AUDIO_FORMATS, describe_formats
 from ser_ui import batching, charts
 from ser_ui import client as api
 from tests.support.audio import harmonic_tone, wav_bytes
@@ -96,6 +98,19 @@ def test_first_visit_invites_an_upload_and_shows_connection(
     assert "Upload a recording or record yourself" in app.info[0].value
     assert "Connected · model stub-1" in app.sidebar.success[0].value
     assert stub_client.calls == ["model_info"]
+
+
+def test_uploaders_offer_and_name_exactly_the_accepted_formats(app: AppTest) -> None:
+    # Both uploaders (one clip, batch) filter by the contract's list and say it in its words;
+    # a label that names formats must name them all (it once said "WAV, FLAC or OGG").
+    # Streamlit adds its own spellings of some extensions (.mpeg4 for .mp4).
+    expected = set(normalize_upload_file_type(sorted(AUDIO_EXTENSIONS)))
+    uploaders = {key: app.file_uploader(key=key) for key in ("single_file", "batch_files")}
+    for key, uploader in uploaders.items():
+        assert set(uploader.proto.type) == expected, key
+        assert describe_formats() in uploader.help, key
+        named = [f.name for f in AUDIO_FORMATS if f.name in uploader.label]
+        assert not named or describe_formats() in uploader.label, (key, uploader.label)
 
 
 def test_upload_shows_emotion_confidence_and_charts(

@@ -40,8 +40,10 @@ MAX_SOURCE_RATE = 192_000  # Hz: highest rate of any common recorder / interface
 MAX_DECODED_VALUES = 128 * 1024 * 1024
 # File name extensions a folder scan treats as audio: what libsndfile or FFmpeg decodes.
 # Decoding never trusts them (the bytes decide); they only pick files out of a folder.
+# The same extensions as ser_contract.formats, which the web app offers (tests/contract
+# holds them equal; this package does not depend on the contract's pydantic).
 AUDIO_EXTENSIONS = frozenset(
-    {".wav", ".flac", ".ogg", ".oga", ".opus", ".aiff", ".aif", ".mp3", ".m4a", ".aac",
+    {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".aiff", ".aif", ".mp3", ".m4a", ".aac",
      ".mp4", ".m4v", ".mov", ".webm", ".mkv", ".mka", ".wma", ".avi", ".3gp", ".amr"}
 )  # fmt: skip
 

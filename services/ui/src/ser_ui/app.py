@@ -26,13 +26,16 @@ import streamlit as st
 from matplotlib.figure import Figure
 
 from ser_contract import ServiceLimits
+from ser_contract.formats import AUDIO_EXTENSIONS, AUDIO_MEDIA_TYPES, describe_formats
 from ser_ui import batching, charts, tables
 from ser_ui import client as api
 from ser_ui.display_audio import DisplayAudioError, decode_audio
 
 PAGE_TITLE = "Speech emotion recognition"
-# What the API decodes (libsndfile, or FFmpeg for M4A/WebM/video); other files are refused.
-AUDIO_TYPES = sorted(suffix.lstrip(".") for suffix in api.AUDIO_MEDIA_TYPES)
+# What the API decodes (libsndfile, or FFmpeg for M4A/WebM/video); the uploaders offer these
+# and say so in words from the same list (ser_contract.formats), never a hand-written subset.
+AUDIO_TYPES = sorted(suffix.lstrip(".") for suffix in AUDIO_EXTENSIONS)
+ACCEPTED_FORMATS = f"Accepted: {describe_formats()}."
 SOURCE_UPLOAD = "Upload a file"
 SOURCE_RECORD = "Record with the microphone"
 RECORDING_NAME = "recording.wav"  # st.audio_input always yields one WAV file
@@ -280,12 +283,12 @@ def render_single(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> 
     )
     if source == SOURCE_UPLOAD:
         uploaded = st.file_uploader(
-            "Speech recording (WAV, FLAC or OGG)",
+            "Speech recording (audio or video file)",
             type=AUDIO_TYPES,
             key="single_file",
             max_upload_size=upload_limit_mb(limits),
-            help="A few seconds of one person speaking works best. Longer recordings get "
-            "an emotion timeline. " + (limits_hint(limits) or ""),
+            help=f"{ACCEPTED_FORMATS} A few seconds of one person speaking works best. Longer "
+            "recordings get an emotion timeline. " + (limits_hint(limits) or ""),
         )
     else:
         uploaded = st.audio_input(
@@ -306,7 +309,7 @@ def render_single(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> 
     if source == SOURCE_UPLOAD:
         # The recorder draws its own player; an uploaded file needs one.
         suffix = PurePath(name).suffix.lower()
-        st.audio(content, format=api.AUDIO_MEDIA_TYPES.get(suffix, "audio/wav"))
+        st.audio(content, format=AUDIO_MEDIA_TYPES.get(suffix, "audio/wav"))
     key = _digest(name.encode(), content)
     predictions = _predictions()
     outcome = predictions.get(key)
@@ -464,12 +467,12 @@ def render_batch(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
     """Several files at once: a table of results, a summary chart and a CSV download."""
     labels = info.labels if isinstance(info, api.ModelInfo) else ()
     uploaded = st.file_uploader(
-        "Speech recordings (WAV, FLAC or OGG)",
+        "Speech recordings (audio or video files)",
         type=AUDIO_TYPES,
         accept_multiple_files=True,
         key="batch_files",
         max_upload_size=upload_limit_mb(service_limits(info)),
-        help=limits_hint(service_limits(info)),
+        help=" ".join(filter(None, [ACCEPTED_FORMATS, limits_hint(service_limits(info))])),
     )
     if not uploaded:
         st.info(

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from ser_contract import BatchResponse, HealthResponse, ModelResponse, PredictionResponse
 from ser_contract import Segment as ContractSegment
+from ser_contract.formats import AUDIO_MEDIA_TYPES
 
 API_URL_ENV = "SER_API_URL"
 DEFAULT_API_URL = "http://127.0.0.1:8000"
@@ -44,25 +45,6 @@ MAX_RETRY_AFTER_S = 5.0  # s; cap on a server's Retry-After so the page never ha
 # the page gives up and says so, instead of the 3 tries of a failing server.
 MAX_BUSY_ATTEMPTS = 6
 ERROR_BODY_EXCERPT_CHARS = 300  # of a non-JSON error body shown to the user
-
-# Content types sent with uploads; the API sniffs the bytes too, this only helps it.
-AUDIO_MEDIA_TYPES = {
-    ".wav": "audio/wav",
-    ".wave": "audio/wav",
-    ".flac": "audio/flac",
-    ".ogg": "audio/ogg",
-    ".oga": "audio/ogg",
-    ".aiff": "audio/aiff",
-    ".aif": "audio/aiff",
-    ".mp3": "audio/mpeg",
-    ".m4a": "audio/mp4",
-    ".aac": "audio/aac",
-    ".opus": "audio/ogg",
-    ".webm": "audio/webm",
-    ".mp4": "video/mp4",
-    ".mov": "video/quicktime",
-    ".mkv": "video/x-matroska",
-}
 
 
 # --------------------------------------------------------------------------------------
@@ -437,6 +419,7 @@ def batch_items(
 
 
 def _multipart(audio: AudioFile) -> tuple[str, bytes, str]:
+    # The content type only helps the API: it decodes by the bytes, not by the name.
     suffix = PurePath(audio.name).suffix.lower()
     return (audio.name, audio.content, AUDIO_MEDIA_TYPES.get(suffix, "application/octet-stream"))
 
