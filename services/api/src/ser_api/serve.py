@@ -14,14 +14,14 @@ Run with ``ser-api`` or ``python -m ser_api.serve``.
 
 from __future__ import annotations
 
+import argparse
 import socket
-import sys
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import Multiprocess, Process, logger
 
-from ser_api.config import Settings, get_settings
+from ser_api.config import ENV_PREFIX, Settings, get_settings
 
 APP = "ser_api.main:app"
 LISTEN_BACKLOG = 2048  # connections; uvicorn's default
@@ -94,12 +94,36 @@ def uvicorn_config(settings: Settings, app: str = APP) -> uvicorn.Config:
     )
 
 
+def argument_parser() -> argparse.ArgumentParser:
+    """``ser-api [APP]``; ``--help`` lists every ``SER_*`` setting with its default."""
+    settings = "\n".join(
+        f"  {ENV_PREFIX}{name.upper()} (default: {field.get_default(call_default_factory=True)})"
+        f"\n      {field.description}"
+        for name, field in Settings.model_fields.items()
+    )
+    parser = argparse.ArgumentParser(
+        prog="ser-api",
+        description="Serve the speech emotion API with SER_WORKERS processes, each on its own "
+        "SO_REUSEPORT socket. Configured from the environment (or a .env file).",
+        epilog=f"settings (environment variables):\n{settings}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "app",
+        nargs="?",
+        default=APP,
+        help="ASGI app to serve, module:attribute (default: %(default)s); the benchmarks serve "
+        "their decode-only yardstick this way",
+    )
+    return parser
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve ``ser_api.main:app``, or the ASGI app named by the one optional argument
     (the benchmarks serve their decode-only yardstick the same way)."""
-    args = sys.argv[1:] if argv is None else argv
+    args = argument_parser().parse_args(argv)  # argv None: the command line
     settings = get_settings()
-    config = uvicorn_config(settings, args[0] if args else APP)
+    config = uvicorn_config(settings, args.app)
     if settings.workers == 1:
         uvicorn.Server(config).run()
         return
