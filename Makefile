@@ -22,12 +22,13 @@ SERVE_API = rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR) && \
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | column -t -s $$'\t'
 
-$(STAMP): constraints.txt requirements-dev.txt packages/ser_contract/pyproject.toml packages/ser_features/pyproject.toml packages/ser_inference/pyproject.toml services/api/pyproject.toml services/batch/pyproject.toml services/ui/pyproject.toml training/pyproject.toml
+$(STAMP): constraints.txt requirements-dev.txt requirements-encoders.txt packages/ser_contract/pyproject.toml packages/ser_features/pyproject.toml packages/ser_encoders/pyproject.toml packages/ser_inference/pyproject.toml services/api/pyproject.toml services/batch/pyproject.toml services/ui/pyproject.toml training/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt \
-		-e packages/ser_contract -e packages/ser_features -e packages/ser_inference -e services/api -e services/batch -e services/ui -e training \
+		-e packages/ser_contract -e packages/ser_features -e packages/ser_encoders -e packages/ser_inference -e services/api -e services/batch -e services/ui -e training \
 		-r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps --require-hashes -r requirements-encoders.txt
 	touch $(STAMP)
 
 setup: $(STAMP)  ## create .venv with every component and test tool (pinned)
@@ -101,7 +102,7 @@ e2e:  ## docker compose end-to-end run (skips without a Docker engine)
 
 lock:  ## re-resolve and pin all dependencies into constraints.txt
 	rm -rf /tmp/ser-lock && $(PYTHON) -m venv /tmp/ser-lock && /tmp/ser-lock/bin/pip install -q \
-		-e packages/ser_contract -e packages/ser_features -e packages/ser_inference -e services/api -e services/batch -e services/ui -e training -r requirements-dev.txt && \
+		-e packages/ser_contract -e packages/ser_features -e packages/ser_encoders -e packages/ser_inference -e services/api -e services/batch -e services/ui -e training -r requirements-dev.txt && \
 	{ head -2 constraints.txt; /tmp/ser-lock/bin/pip freeze --exclude-editable; } > constraints.new && mv constraints.new constraints.txt
 
 clean:  ## remove caches (keeps .venv)
