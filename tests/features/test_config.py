@@ -10,7 +10,8 @@ from ser_features import FEATURE_VERSION, FeatureConfig, FeatureConfigError
 
 PITCH_FIELDS = {"pitch_fmin", "pitch_fmax", "pitch_frame_length", "pitch_threshold"}  # version 3
 V4_FIELDS = {"fft"}
-BEFORE_V3 = PITCH_FIELDS | V4_FIELDS  # fields a version-1 or -2 config does not have
+V5_FIELDS = {"front_end"}
+BEFORE_V3 = PITCH_FIELDS | V4_FIELDS | V5_FIELDS  # fields a version-1 or -2 config does not have
 
 
 def test_json_round_trip_is_lossless() -> None:
@@ -79,7 +80,7 @@ def test_version_2_config_reads_with_the_pitch_defaults() -> None:
     old = {k: v for k, v in FeatureConfig().to_dict().items() if k not in BEFORE_V3}
     config = FeatureConfig.from_dict({**old, "version": 2})
     assert config == FeatureConfig()
-    assert config.version == FEATURE_VERSION == 4
+    assert config.version == FEATURE_VERSION == 5
 
 
 @pytest.mark.parametrize(
@@ -108,10 +109,31 @@ def test_malformed_json_is_refused(text: str) -> None:
 
 def test_version_3_config_reads_as_the_numpy_fft() -> None:
     # Models exported with feature version 3 (the shipped one) computed their spectrum by numpy.
-    old = {k: v for k, v in FeatureConfig().to_dict().items() if k not in V4_FIELDS}
+    old = {k: v for k, v in FeatureConfig().to_dict().items() if k not in V4_FIELDS | V5_FIELDS}
     config = FeatureConfig.from_dict({**old, "version": 3})
     assert config == FeatureConfig() and config.fft == "numpy"
     with pytest.raises(FeatureConfigError, match="version-3"):
         FeatureConfig.from_dict({**old, "version": 3, "fft": "scipy"})
     with pytest.raises(FeatureConfigError, match="fft must be"):
         FeatureConfig(fft="fftw")
+
+
+def test_version_4_config_reads_as_the_handcrafted_front_end() -> None:
+    # Every model up to feature version 4 (the shipped one) read hand-crafted features.
+    old = {k: v for k, v in FeatureConfig().to_dict().items() if k not in V5_FIELDS}
+    config = FeatureConfig.from_dict({**old, "version": 4})
+    assert config == FeatureConfig() and config.front_end == "handcrafted"
+    with pytest.raises(FeatureConfigError, match="version-4"):
+        FeatureConfig.from_dict({**old, "version": 4, "front_end": "whisper"})
+
+
+def test_the_whisper_front_end_reads_whisper_log_mel_windows() -> None:
+    config = FeatureConfig(front_end="whisper")
+    assert config.input_shape == (300, 80)  # 3-s windows: 100 frames per second, 80 bands
+    assert FeatureConfig.from_json(config.to_json()) == config
+    with pytest.raises(FeatureConfigError, match="whisper front end"):
+        FeatureConfig(front_end="whisper", window_s=31.0)
+    with pytest.raises(FeatureConfigError, match="whisper front end"):
+        FeatureConfig(front_end="whisper", sample_rate=8_000, fmax=4_000.0)
+    with pytest.raises(FeatureConfigError, match="front_end must be"):
+        FeatureConfig(front_end="wav2vec")

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from ser_features import FeatureConfig, FeatureExtractor, utterance_features
-from ser_features.features import delta, frame_signal, mel_filterbank
+from ser_features.features import delta, frame_signal
+from ser_features.mel import mel_filterbank
 from tests.support.audio import harmonic_tone
 
 GOLDEN_PATH = Path(__file__).with_name("golden_features.json")
@@ -243,3 +244,13 @@ def test_a_scipy_fft_model_without_scipy_is_refused_clearly(
     monkeypatch.setitem(sys.modules, "scipy.fft", None)  # import fails as if not installed
     with pytest.raises(FeatureConfigError, match="install scipy"):
         FeatureExtractor(FeatureConfig(fft="scipy"))
+
+
+def test_the_whisper_front_end_gives_each_window_its_whisper_log_mel() -> None:
+    from ser_features import whisper_log_mel
+
+    config = FeatureConfig(front_end="whisper")
+    window = harmonic_tone(config.window_s, seed=3)
+    features = FeatureExtractor(config).window_features(window)
+    assert features.shape == config.input_shape == (300, 80)
+    np.testing.assert_array_equal(features, whisper_log_mel(window).T)

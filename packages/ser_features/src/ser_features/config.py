@@ -14,19 +14,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ser_features.audio import SAMPLE_RATE
+from ser_features.whisper_mel import MAX_SAMPLES as WHISPER_MAX_SAMPLES
+from ser_features.whisper_mel import MIN_SAMPLES as WHISPER_MIN_SAMPLES
+from ser_features.whisper_mel import N_MELS as WHISPER_N_MELS
+from ser_features.whisper_mel import SAMPLE_RATE as WHISPER_SAMPLE_RATE
+from ser_features.whisper_mel import whisper_frame_count
 
 # Bumped whenever the same config would produce different numbers (a changed formula).
-FEATURE_VERSION = 4
+FEATURE_VERSION = 5
 # Fields each version added, with the value that reproduces the older version's numbers. An
 # older config reads as the current version with these filled in, and may not set them itself.
 # Version 2 added ``pad_mode`` (version 1 zero-padded); version 3 added the "pitch" group and
 # its parameters, which change nothing for a config that does not ask for the group; version 4
-# added ``fft`` (earlier versions computed the spectrum with numpy).
+# added ``fft`` (earlier versions computed the spectrum with numpy); version 5 added
+# ``front_end`` (earlier versions had the hand-crafted features only).
 _ADDED_IN_VERSION: dict[int, dict[str, Any]] = {
     2: {"pad_mode": "zero"},
     3: {"pitch_fmin": 60.0, "pitch_fmax": 500.0, "pitch_frame_length": 1024,
         "pitch_threshold": 0.2},
     4: {"fft": "numpy"},
+    5: {"front_end": "handcrafted"},
 }  # fmt: skip
 
 FEATURE_GROUPS = ("zcr", "rms", "mfcc", "delta_mfcc", "log_mel", "pitch")
@@ -41,6 +48,10 @@ PITCH_LOWPASS_HZ = (500.0, 1_000.0)
 NORMALIZATIONS = ("window", "speech", "none")
 PAD_MODES = ("repeat", "zero")
 FFT_BACKENDS = ("numpy", "scipy")
+# What one window becomes: "handcrafted", the feature groups below, per 10-ms frame;
+# "whisper", Whisper's 80-band log-mel (ser_features.whisper_mel), which a pretrained encoder
+# inside the model reads. Only the window, silence and padding fields apply to "whisper".
+FRONT_ENDS = ("handcrafted", "whisper")
 
 
 class FeatureConfigError(ValueError):
@@ -99,6 +110,7 @@ class FeatureConfig:
     # frames voiced that librosa.pyin calls voiced on EMO-DB/RAVDESS speech (12 files); 0.2
     # raised the agreement from 67 % to 84 % for 4 % → 7 % F0 off by > 50 cents from pyin.
     pitch_threshold: float = 0.2
+    front_end: str = "handcrafted"
 
     def __post_init__(self) -> None:
         if self.version != FEATURE_VERSION:
@@ -119,6 +131,17 @@ class FeatureConfig:
             raise FeatureConfigError(f"pad_mode must be one of {list(PAD_MODES)}")
         if self.fft not in FFT_BACKENDS:
             raise FeatureConfigError(f"fft must be one of {list(FFT_BACKENDS)}")
+        if self.front_end not in FRONT_ENDS:
+            raise FeatureConfigError(f"front_end must be one of {list(FRONT_ENDS)}")
+        if self.front_end == "whisper" and (
+            self.sample_rate != WHISPER_SAMPLE_RATE
+            or not WHISPER_MIN_SAMPLES <= self.window_samples <= WHISPER_MAX_SAMPLES
+        ):
+            raise FeatureConfigError(
+                f"the whisper front end needs sample_rate {WHISPER_SAMPLE_RATE} Hz and windows of "
+                f"{WHISPER_MIN_SAMPLES / WHISPER_SAMPLE_RATE} to "
+                f"{WHISPER_MAX_SAMPLES / WHISPER_SAMPLE_RATE:.0f} s"
+            )
         if self.frame_length > self.n_fft:
             raise FeatureConfigError("frame_length must not exceed n_fft")
         if self.delta_width < 3 or self.delta_width % 2 == 0:
@@ -169,7 +192,10 @@ class FeatureConfig:
 
     @property
     def n_frames(self) -> int:
-        """Frames per window (centred framing: one frame per hop, plus one)."""
+        """Frames per window: centred framing, one frame per hop plus one (hand-crafted);
+        Whisper's even frame count (whisper)."""
+        if self.front_end == "whisper":
+            return whisper_frame_count(self.window_samples)
         return 1 + self.window_samples // self.hop_length
 
     @property
@@ -181,6 +207,8 @@ class FeatureConfig:
 
     @property
     def n_features(self) -> int:
+        if self.front_end == "whisper":
+            return WHISPER_N_MELS
         return sum(self.group_sizes.values())
 
     @property

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ser_features.config import PITCH_LOWPASS_HZ, FeatureConfig, FeatureConfigError
+from ser_features.mel import mel_filterbank
+from ser_features.whisper_mel import whisper_log_mel
 
 AMIN_POWER = 1e-20  # power floor before log (−200 dB): far below the relative TOP_DB floor
 TOP_DB = 80.0  # dB: log-mel and RMS values are floored at (max − TOP_DB) per window
@@ -30,50 +32,6 @@ DECIMATION_MARGIN = 256  # samples after decimation (64 ms at 4 kHz) of zero pad
 # the decimation low-pass rings ~72 dB below a click 8 ms away, periodically enough to pass
 # the trough threshold, while a voice 60 dB under the loudest frame is lost in any real noise.
 PITCH_TOP_DB = 60.0
-
-
-def hz_to_mel(frequency_hz: np.ndarray | float) -> np.ndarray:
-    """Slaney mel scale: linear below 1 kHz, logarithmic above."""
-    frequency_hz = np.asarray(frequency_hz, dtype=np.float64)
-    f_sp = 200.0 / 3
-    min_log_hz, min_log_mel, log_step = 1000.0, 1000.0 / f_sp, np.log(6.4) / 27.0
-    mel = frequency_hz / f_sp
-    above = frequency_hz >= min_log_hz
-    return np.where(
-        above,
-        min_log_mel + np.log(np.maximum(frequency_hz, min_log_hz) / min_log_hz) / log_step,
-        mel,
-    )
-
-
-def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
-    """Inverse of :func:`hz_to_mel`."""
-    mel = np.asarray(mel, dtype=np.float64)
-    f_sp = 200.0 / 3
-    min_log_hz, min_log_mel, log_step = 1000.0, 1000.0 / f_sp, np.log(6.4) / 27.0
-    return np.where(
-        mel >= min_log_mel, min_log_hz * np.exp(log_step * (mel - min_log_mel)), f_sp * mel
-    )
-
-
-def mel_filterbank(
-    sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float
-) -> np.ndarray:
-    """Triangular mel filters with Slaney area normalisation.
-
-    Returns
-    -------
-    np.ndarray, shape (n_mels, n_fft // 2 + 1), float64
-    """
-    fft_freqs = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
-    mel_points = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
-    widths = np.diff(mel_points)
-    ramps = mel_points[:, None] - fft_freqs[None, :]
-    lower = -ramps[:-2] / widths[:-1, None]
-    upper = ramps[2:] / widths[1:, None]
-    weights = np.maximum(0.0, np.minimum(lower, upper))
-    weights *= (2.0 / (mel_points[2:] - mel_points[:-2]))[:, None]
-    return weights
 
 
 def dct_matrix(n_mfcc: int, n_mels: int) -> np.ndarray:
@@ -392,6 +350,10 @@ class FeatureExtractor:
             raise ValueError(
                 f"expected a window of shape ({config.window_samples},), got {window.shape}"
             )
+        if config.front_end == "whisper":
+            # Time first, like every other front end: (n_frames, 80). The encoder inside the
+            # model normalises nothing per window, so padding stays Whisper's silence floor.
+            return np.ascontiguousarray(whisper_log_mel(window).T)
         frames = frame_signal(
             window.astype(np.float32, copy=False), config.frame_length, config.hop_length
         )

@@ -20,7 +20,7 @@ from functools import cache
 import numpy as np
 
 from ser_features.errors import AudioError, AudioTooLongError
-from ser_features.features import mel_filterbank
+from ser_features.mel import mel_filterbank
 
 SAMPLE_RATE = 16_000  # Hz: the only rate Whisper was trained on
 N_FFT = 400  # samples: 25 ms analysis window

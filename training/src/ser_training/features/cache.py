@@ -46,7 +46,10 @@ def config_identity(config: FeatureConfig) -> str:
     """JSON that identifies the numbers ``config`` computes, for cache keys and run keys: caches
     and comparison runs made before a version bump that changes nothing for it stay valid."""
     data = config.to_dict()
-    if config.fft == "numpy":  # what every version before 4 computed
+    if config.front_end == "handcrafted":  # what every version before 5 computed
+        del data["front_end"]
+        data["version"] = 4
+    if config.fft == "numpy" and data["version"] == 4:  # what every version before 4 computed
         del data["fft"]
         data["version"] = 3
     if "pitch" not in config.groups and data["version"] == 3:
