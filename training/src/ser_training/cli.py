@@ -121,6 +121,22 @@ SpeakerNormOption = Annotated[
         help="z-score features per speaker (needs --normalization none)",
     ),
 ]
+EncoderOption = Annotated[
+    str | None,
+    typer.Option(
+        "--encoder",
+        help="pretrained encoder under the head (Model v3): 'whisper-tiny.en', or 'none' for "
+        "the hand-crafted features (the whisper log-mel front end comes with it)",
+    ),
+]
+EncoderLayersOption = Annotated[
+    str | None,
+    typer.Option(
+        "--encoder-layers",
+        help="comma-separated encoder outputs the head reads: 0 embeddings, 1..n blocks, "
+        "n+1 final LayerNorm (default: all)",
+    ),
+]
 
 CalibrationRunsOption = Annotated[
     Path | None,
@@ -173,6 +189,13 @@ def build_config(
         if quick:
             network.update(QUICK_HYPERPARAMETERS)
             options.update(epochs=QUICK_EPOCHS, augment_copies=0)
+        encoder = options.pop("encoder", None)
+        if encoder is not None:  # the encoder and its front end go together
+            options["encoder"] = None if encoder == "none" else encoder
+            features["front_end"] = "handcrafted" if encoder == "none" else "whisper"
+        layers = options.pop("encoder_layers", None)
+        if layers is not None:
+            options["encoder_layers"] = tuple(int(x) for x in layers.split(",") if x.strip())
         extra = options.pop("extra_corpora", None)
         if extra is not None:
             options["extra_corpora"] = tuple(c.strip() for c in extra.split(",") if c.strip())
@@ -232,6 +255,8 @@ def train(
     speaker_normalization: SpeakerNormOption = None,
     calibration_runs: CalibrationRunsOption = None,
     calibration_recipe: CalibrationRecipeOption = None,
+    encoder: EncoderOption = None,
+    encoder_layers: EncoderLayersOption = None,
 ) -> None:
     """Train on held-in speakers, evaluate on held-out speakers, export ONNX with parity check."""
     config = build_config(
@@ -242,6 +267,7 @@ def train(
         augmentation=augmentation, architecture=architecture, pooling=pooling, pitch=pitch,
         ensemble=ensemble, speaker_normalization=speaker_normalization,
         calibration_runs=calibration_runs, calibration_recipe=calibration_recipe,
+        encoder=encoder, encoder_layers=encoder_layers,
     )  # fmt: skip
     from ser_training import job
 

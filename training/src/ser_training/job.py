@@ -40,6 +40,7 @@ from ser_training.evaluation.metrics import score_probabilities, speaker_group_s
 from ser_training.evaluation.report import recipe_of
 from ser_training.features.augment import AUGMENTATION_POLICIES, ROBUSTNESS_CONDITIONS
 from ser_training.features.cache import FeatureCache
+from ser_training.features.encoder_cache import EncoderCache
 from ser_training.features.windows import WindowSet, assemble, normalise_by_speaker
 from ser_training.model.network import ModelHyperparameters
 from ser_training.model.trainer import (
@@ -112,6 +113,16 @@ class JobConfig:
     # are none, the validation speakers alone fit it.
     calibration_runs: Path | None = DEFAULT_RUNS_DIR
     calibration_recipe: str = DEFAULT_RECIPE_NAME
+    # A frozen pretrained encoder under the head (Model v3): a name in ser_encoders.ENCODERS, or
+    # None for the hand-crafted CNN. Its outputs are cached (features.encoder_cache); the head
+    # reads the layers ``encoder_layers`` (indices into embeddings, block_1 …, final_ln), each
+    # averaged over ``encoder_pool`` steps. Needs feature_config.front_end "whisper".
+    encoder: str | None = None
+    encoder_layers: tuple[int, ...] = (0, 1, 2, 3, 4, 5)
+    encoder_pool: int = 2
+    # A copy of the encoder's model.bin to read instead of the installed package's (it must
+    # have the pinned sha256 all the same).
+    encoder_weights: Path | None = None
 
     def __post_init__(self) -> None:
         if self.balance not in BALANCE_MODES:
@@ -122,6 +133,19 @@ class JobConfig:
             raise ValueError("speaker normalisation needs features with normalization 'none'")
         if self.ensemble < 1 or self.epochs < 1 or self.augment_copies < 0:
             raise ValueError("ensemble and epochs must be ≥ 1, augment_copies ≥ 0")
+        whisper = self.feature_config.front_end == "whisper"
+        if (self.encoder is not None) != whisper:
+            raise ValueError(
+                "a pretrained encoder reads the 'whisper' front end, and only it does: set "
+                "both --encoder and the whisper front end, or neither"
+            )
+        if self.encoder is not None:
+            from ser_encoders.weights import ENCODERS
+
+            if self.encoder not in ENCODERS:
+                raise ValueError(f"encoder must be one of {list(ENCODERS)}, got {self.encoder!r}")
+            if self.speaker_normalization:
+                raise ValueError("speaker normalisation is for hand-crafted features only")
 
     @property
     def variants(self) -> tuple[int, ...]:
@@ -134,7 +158,7 @@ class JobConfig:
 
     def recipe(self) -> dict:
         """What decides the model apart from data, seed and paths; JSON-serialisable."""
-        return {
+        recipe = {
             "feature_config": self.feature_config.to_dict(),
             "hyperparameters": self.hyperparameters.to_dict(),
             "extra_corpora": list(self.extra_corpora),
@@ -146,6 +170,10 @@ class JobConfig:
             "speaker_normalization": self.speaker_normalization,
             "epochs": self.epochs,
         }
+        if self.encoder is not None:  # absent for hand-crafted recipes: their run keys stay
+            recipe |= {"encoder": self.encoder, "encoder_layers": list(self.encoder_layers),
+                       "encoder_pool": self.encoder_pool}  # fmt: skip
+        return recipe
 
     def with_recipe(self, recipe: dict) -> JobConfig:
         """This config with a stored :meth:`recipe` (e.g. of the model being re-evaluated);
@@ -157,6 +185,8 @@ class JobConfig:
             values["hyperparameters"] = ModelHyperparameters(**values["hyperparameters"])
         if "extra_corpora" in values:
             values["extra_corpora"] = tuple(values["extra_corpora"])
+        if "encoder_layers" in values:
+            values["encoder_layers"] = tuple(values["encoder_layers"])
         return dataclasses.replace(self, **values)
 
 
@@ -205,9 +235,32 @@ def load_windows(
     return windows
 
 
-def feature_cache(config: JobConfig) -> FeatureCache:
-    return FeatureCache(
+def feature_cache(config: JobConfig) -> FeatureCache | EncoderCache:
+    """Where the recipe's model inputs come from: window features, or for a recipe on a
+    pretrained encoder, the encoder's cached outputs for the same windows."""
+    features = FeatureCache(
         config.cache_dir, config.feature_config, AUGMENTATION_POLICIES[config.augmentation]
+    )
+    if config.encoder is None:
+        return features
+    from ser_encoders.weights import ENCODERS
+
+    return EncoderCache(
+        features, ENCODERS[config.encoder], config.encoder_layers, config.encoder_pool,
+        config.encoder_weights,
+    )  # fmt: skip
+
+
+def serving_model(model, cache: FeatureCache | EncoderCache):
+    """The model as served: for a head on encoder outputs, the encoder (and the layer
+    selection and pooling the cache applied) put in front of it, in one Keras model whose
+    input is the cache's log-mel windows."""
+    if not isinstance(cache, EncoderCache):
+        return model
+    from ser_training.model.encoder_graph import encoder_serving_model
+
+    return encoder_serving_model(
+        model, cache.weights(), cache.layers, cache.pool, cache.config.n_frames
     )
 
 
@@ -329,7 +382,8 @@ def run_training_job(config: JobConfig, *, export: bool = True, verbose: int = 2
     split = split_by_speaker(found.utterances)
     cache = feature_cache(config)
     result, train, validation, extraction_s = fit_split(split, cache, config, verbose=verbose)
-    version = config.model_version or dt.datetime.now(dt.UTC).strftime("ser-cnn-%Y%m%d-%H%M")
+    family = "ser-cnn" if config.encoder is None else f"ser-{config.encoder.split('.')[0]}"
+    version = config.model_version or dt.datetime.now(dt.UTC).strftime(f"{family}-%Y%m%d-%H%M")
     corpora_used = {u.corpus for u in found.utterances}
     summary = {
         "model_version": version,
@@ -371,10 +425,13 @@ def run_training_job(config: JobConfig, *, export: bool = True, verbose: int = 2
     if not export:
         return run
     summary["timing_s"]["total"] = round(time.time() - started, 1)
-    parity_batch = load_windows(split.test or split.train, cache, config).features[:64]
+    # The served model's own input: log-mel windows when the encoder goes into the graph.
+    inputs = cache.features if isinstance(cache, EncoderCache) else cache
+    parity_batch = assemble((split.test or split.train)[:64], inputs, config.labels).features[:64]
     try:
         onnx_path, difference = export_model(
-            result.model, make_metadata(summary), parity_batch, config.out_dir,
+            serving_model(result.model, cache), make_metadata(summary), parity_batch,
+            config.out_dir,
             temperature=summary.get("calibration", {}).get("calibration", {}).get("temperature"),
         )  # fmt: skip
     except ParityError as error:

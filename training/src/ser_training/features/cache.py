@@ -111,6 +111,8 @@ def _work(job: tuple[str, str, Variant, str, str, dict]) -> tuple[str, str | Non
 class FeatureCache:
     """Computes and stores window features for (file, variant) pairs."""
 
+    dtype = np.float32  # what a window set assembled from it holds
+
     def __init__(
         self, root: Path, config: FeatureConfig, policy: AugmentationPolicy = AugmentationPolicy()
     ) -> None:

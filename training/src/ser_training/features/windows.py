@@ -11,6 +11,7 @@ import numpy as np
 
 from ser_training.data.corpora import Utterance
 from ser_training.features.cache import FeatureCache, Variant
+from ser_training.features.encoder_cache import EncoderCache
 
 SPEAKER_NORM_EPSILON = 1e-5  # added to a speaker's feature standard deviation
 
@@ -19,7 +20,9 @@ SPEAKER_NORM_EPSILON = 1e-5  # added to a speaker's feature standard deviation
 class WindowSet:
     """Windows of several utterances, each row tagged with its utterance."""
 
-    features: np.ndarray  # shape (n_windows, n_frames, n_features), float32
+    # (n_windows, n_frames, n_features) float32, or encoder outputs (n_windows, n_layers,
+    # n_steps, d_model) float16 (features.encoder_cache)
+    features: np.ndarray
     labels: np.ndarray  # shape (n_windows,), int label index
     utterance: np.ndarray  # shape (n_windows,), index into ``utterances``
     utterances: list[Utterance]
@@ -42,7 +45,7 @@ class WindowSet:
 
 def assemble(
     utterances: Sequence[Utterance],
-    cache: FeatureCache,
+    cache: FeatureCache | EncoderCache,
     labels: Sequence[str],
     variants: Sequence[Variant] = (0,),
 ) -> WindowSet:
@@ -65,7 +68,7 @@ def assemble(
     if not chunks:
         raise ValueError("no voiced windows in this set of utterances")
     return WindowSet(
-        features=np.concatenate(chunks).astype(np.float32),
+        features=np.concatenate(chunks).astype(cache.dtype),
         labels=np.concatenate(label_rows),
         utterance=np.concatenate(owner_rows),
         utterances=kept,

@@ -6,6 +6,11 @@ as the same emotion does across voices). Two poolings over time: "meanmax" and "
 and standard deviation, as in x-vector speaker embeddings). Training targets are packed with a
 mask of the labels each example's corpus has (:func:`pack_targets`), so corpora recorded with
 fewer emotions do not teach their missing ones as negatives.
+
+On a pretrained encoder (Model v3) the input is the encoder's selected layer outputs,
+(batch, n_layers, n_steps, d_model): a learned softmax weighting of the layers (each
+LayerNorm-ed first, as their scales differ) makes one (n_steps, d_model) sequence, and the same
+1-D trunk, pooling and dense layers follow (:func:`build_model` picks by the input's rank).
 """
 
 from __future__ import annotations
@@ -200,12 +205,44 @@ def _pool_time(x, pooling: str):
     )
 
 
+class LayerWeighting(layers.Layer):
+    """Softmax-weighted sum of LayerNorm-ed encoder layers (as SUPERB's weighted-sum probes).
+
+    Input (batch, n_layers, n_steps, d_model); output (batch, n_steps, d_model). The weights
+    start equal; the normalisation has no parameters of its own (each layer standardised per
+    step over d_model), so the learned weights alone say how much each layer counts.
+    """
+
+    def build(self, input_shape) -> None:
+        self.layer_logits = self.add_weight(
+            shape=(input_shape[1],), initializer="zeros", name="layer_logits"
+        )
+
+    def call(self, inputs):
+        ops = keras.ops
+        inputs = ops.cast(inputs, self.compute_dtype)
+        mean = ops.mean(inputs, axis=-1, keepdims=True)
+        variance = ops.mean(ops.square(inputs - mean), axis=-1, keepdims=True)
+        normed = (inputs - mean) / ops.sqrt(variance + 1e-5)
+        weights = ops.softmax(self.layer_logits)[None, :, None, None]
+        return ops.sum(normed * weights, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2], input_shape[3])
+
+
 def build_model(
-    input_shape: tuple[int, int], n_labels: int, hp: ModelHyperparameters
+    input_shape: tuple[int, ...], n_labels: int, hp: ModelHyperparameters
 ) -> keras.Model:
-    """Network mapping (batch, n_frames, n_features) → (batch, n_labels) probabilities."""
+    """Network mapping (batch, n_frames, n_features), or encoder layers (batch, n_layers,
+    n_steps, d_model), to (batch, n_labels) probabilities."""
     inputs = keras.Input(shape=input_shape, name="features")
-    x = SpecAugmentMask(hp.time_mask, hp.feature_mask, name="spec_augment")(inputs)
+    x = inputs
+    if len(input_shape) == 3:  # encoder layers: weigh them into one sequence first
+        if hp.architecture != "conv1d":
+            raise ValueError("an encoder head is a 1-D trunk over encoder steps (conv1d)")
+        x = LayerWeighting(name="layer_weighting")(x)
+    x = SpecAugmentMask(hp.time_mask, hp.feature_mask, name="spec_augment")(x)
     regulariser = keras.regularizers.l2(hp.weight_decay)
     trunk = _conv2d_trunk if hp.architecture == "conv2d" else _conv1d_trunk
     x = _pool_time(trunk(x, hp, regulariser), hp.pooling)

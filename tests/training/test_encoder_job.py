@@ -1,0 +1,102 @@
+"""Model v3 end to end on toy corpora: a tiny random Whisper encoder of the real architecture
+(written in the CTranslate2 layout at test time), its outputs cached, a head trained on them,
+and encoder + head exported as one ONNX graph that the served classifier runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tests.support.tiny_encoder import TINY_SHAPE, write_tiny_whisper
+
+pytestmark = [pytest.mark.training, pytest.mark.slow]
+
+TINY_NAME = "whisper-tiny-test"
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder(tmp_path_factory) -> Path:
+    """model.bin of a tiny random encoder, registered under TINY_NAME for the module."""
+    from ser_encoders.weights import ENCODERS, WHISPER_TINY_EN, EncoderSpec, sha256_file
+
+    path = write_tiny_whisper(tmp_path_factory.mktemp("encoder"), **TINY_SHAPE)
+    spec = EncoderSpec(
+        **{**WHISPER_TINY_EN.as_dict(), **TINY_SHAPE, "name": TINY_NAME,
+           "sha256": sha256_file(path)}
+    )  # fmt: skip
+    ENCODERS[TINY_NAME] = spec
+    yield path
+    del ENCODERS[TINY_NAME]
+
+
+@pytest.fixture(scope="module")
+def trained_v3(toy_corpora: Path, tiny_encoder: Path, tmp_path_factory) -> Path:
+    pytest.importorskip("tensorflow")
+    import dataclasses
+
+    from ser_training.cli import build_config
+    from ser_training.job import run_training_job
+
+    out = tmp_path_factory.mktemp("v3")
+    config = build_config(toy_corpora, out, out / "cache", quick=True, workers=1,
+                          encoder=TINY_NAME, encoder_layers="1,2,3", robustness=False)  # fmt: skip
+    config = dataclasses.replace(config, encoder_weights=tiny_encoder, calibration_runs=None)
+    run_training_job(config, verbose=0)
+    return out
+
+
+def test_the_encoder_cache_holds_every_layer_pooled_as_float16(
+    trained_v3: Path, toy_corpora: Path, tiny_encoder: Path
+) -> None:
+    from ser_encoders.weights import load_whisper_encoder
+    from ser_encoders.whisper import encode
+    from ser_training.cli import build_config
+    from ser_training.job import feature_cache
+
+    config = build_config(toy_corpora, trained_v3, trained_v3 / "cache", encoder=TINY_NAME,
+                          encoder_layers="1,2,3")  # fmt: skip
+    import dataclasses
+
+    cache = feature_cache(dataclasses.replace(config, encoder_weights=tiny_encoder))
+    path = next(toy_corpora.rglob("03-01-05-*-01.wav"))
+    stored = np.load(cache.entry(path, 0))
+    windows = cache.features.load(path, 0)  # (n, 300, 80) log-mel
+    d = TINY_SHAPE["d_model"]
+    assert stored.dtype == np.float16 and stored.shape == (len(windows), 4, 75, d)
+    # Independently: every layer by the numpy reference, then 2-step means.
+    outputs = encode(load_whisper_encoder(cache.spec, tiny_encoder), windows.transpose(0, 2, 1))
+    expected = (outputs[:, :, 0::2] + outputs[:, :, 1::2]) / 2  # (layers, n, 75, d)
+    np.testing.assert_allclose(stored, expected.transpose(1, 0, 2, 3), rtol=2e-3, atol=2e-3)
+    assert cache.load(path, 0).shape == (len(windows), 3, 75, d)  # the selected layers
+
+
+def test_one_graph_serves_encoder_and_head(trained_v3: Path) -> None:
+    from ser_features import FeatureConfig
+    from ser_inference.classifier import AudioLimits, EmotionClassifier
+    from tests.support.audio import harmonic_tone, write_audio
+
+    summary = json.loads((trained_v3 / "evaluation" / "summary.json").read_text())
+    assert summary["model_version"].startswith("ser-whisper-tiny-test-")
+    assert summary["export"]["keras_onnx_max_abs_diff"] < 1e-4
+    assert summary["recipe"]["encoder_layers"] == [1, 2, 3]
+    classifier = EmotionClassifier.load(trained_v3 / "ser_model.onnx")
+    assert classifier.config == FeatureConfig.from_dict(summary["feature_config"])
+    assert classifier.config.front_end == "whisper"
+    wav = write_audio(trained_v3 / "clip.wav", harmonic_tone(4.0, seed=5))
+    prediction = classifier.predict(wav, AudioLimits())
+    assert prediction.probabilities.shape == (7,)
+    assert abs(prediction.probabilities.sum() - 1) < 1e-5
+    assert len(prediction.windows) == 2  # 4 s: two 3-s windows 1.5 s apart
+
+
+def test_an_encoder_recipe_is_refused_without_its_front_end(tmp_path: Path) -> None:
+    from ser_training.cli import app
+
+    result = CliRunner().invoke(
+        app, ["train", "--data", str(tmp_path), "--encoder", "whisper-base"]
+    )
+    assert result.exit_code == 2 and "encoder must be one of" in result.output
