@@ -219,3 +219,21 @@ def test_a_fold_added_later_leaves_old_runs_comparable(tmp_path: Path) -> None:
     for name, scores in rows.items():
         mean = np.mean([np.mean([s[c]["accuracy"] for c in CORPORA]) for s in scores])
         assert cells[name][6].startswith(f"{100 * mean:.1f} ± ")
+
+
+def test_the_encoder_recipes_configure_the_encoder_and_its_front_end(tmp_path: Path) -> None:
+    pytest.importorskip("tensorflow")
+    from ser_training.cli import build_config
+    from ser_training.evaluation import compare
+
+    base = build_config(tmp_path)
+    for name in ("whisper_head", "whisper_head_middle", "whisper_head_more_speakers"):
+        config = compare.recipe_config(base, compare.RECIPES[name], 1337, True)
+        assert config.encoder == "whisper-tiny.en", name
+        assert config.feature_config.front_end == "whisper", name
+        assert config.hyperparameters.pooling == "stats" and config.augment_copies == 1
+    middle = compare.recipe_config(base, compare.RECIPES["whisper_head_middle"], 1337, True)
+    assert middle.encoder_layers == (1, 2, 3)
+    # Hand-crafted rows keep their stored run keys: nothing of the encoder enters them.
+    baseline = compare.recipe_config(base, compare.RECIPES["baseline"], 1337, True)
+    assert "encoder" not in baseline.recipe()

@@ -54,7 +54,11 @@ DECISION_RULE = (
     "speaker as reference (speaker_normalisation, speaker_normalisation_one) are their own "
     "protocol, as issue 11 asks: the default model must answer one recording on its own, so "
     "they are not candidates for it; speaker normalisation competes through its no-reference "
-    "row (speaker_normalisation_self)."
+    "row (speaker_normalisation_self). Model v3 (issue 18), written before any encoder "
+    "result: the encoder rows (whisper_*) compete with the shipped stats_pooling row under this "
+    "same rule over RAVDESS, EMO-DB, TESS and nEMO; among encoder rows that tie, whisper_head "
+    "(every layer, the fewest choices) is kept; an encoder row tied with stats_pooling loses to "
+    "it, the cheaper recipe (about 3 ms against about 30 ms per 3-s window)."
 )
 
 
@@ -66,6 +70,21 @@ PITCH_GROUPS = [*FIRST_GROUPS, "pitch"]
 BASELINE_OPTIONS = {
     "feature_config": {"groups": FIRST_GROUPS},
     "hyperparameters": {"architecture": "conv1d", "pooling": "meanmax"},
+}
+# The head on a frozen Whisper encoder (Model v3), fixed before any encoder result: 75 steps
+# of 384 channels per 3-s window, so two blocks of 128 → 256 channels (19 steps left), wider
+# dense layer than the hand-crafted CNN, and band masks sized to the encoder's channels.
+WHISPER_HEAD = {
+    "filters": 128, "blocks": 2, "convs_per_block": 1, "kernel_size": 5, "dense_units": 128,
+    "dropout": 0.3, "learning_rate": 1e-3, "weight_decay": 1e-4, "batch_size": 64,
+    "time_mask": 10, "feature_mask": 48, "label_smoothing": 0.1, "architecture": "conv1d",
+    "pooling": "stats",
+}  # fmt: skip
+WHISPER_OPTIONS = {
+    "feature_config": {"front_end": "whisper"},
+    "encoder": "whisper-tiny.en",
+    "hyperparameters": WHISPER_HEAD,
+    "augment_copies": 1,  # each copy is another pass of the encoder over the training audio
 }
 
 
@@ -145,6 +164,19 @@ RECIPES: dict[str, Recipe] = {
     "more_speakers": Recipe(
         "TurEV-DB + URDU as training speakers, absent emotions masked out of the loss",
         {"extra_corpora": ["turev", "urdu"], "mask_absent_labels": True},
+    ),
+    "whisper_head": Recipe(
+        "Model v3: frozen Whisper tiny.en encoder (every layer, learned weights) + Conv1D "
+        "head, statistics pooling", WHISPER_OPTIONS,
+    ),
+    "whisper_head_middle": Recipe(
+        "Model v3 on the encoder's middle blocks 1-3 only (best in the linear probes)",
+        {**WHISPER_OPTIONS, "encoder_layers": [1, 2, 3]},
+    ),
+    "whisper_head_more_speakers": Recipe(
+        "Model v3 + nEMO, TurEV-DB and URDU training speakers, absent emotions masked",
+        {**WHISPER_OPTIONS, "extra_corpora": ["nemo", "turev", "urdu"],
+         "mask_absent_labels": True},
     ),
     "nemo_speakers": Recipe(
         "nEMO's training speakers (Polish) join, disgust masked out of its loss; its fold then "
