@@ -377,6 +377,8 @@ def run_training_job(config: JobConfig, *, export: bool = True, verbose: int = 2
     """
     from ser_training.model.export import ParityError, export_model
 
+    if export and config.hyperparameters.architecture == "linear_probe":
+        raise TrainingFailed("a linear probe is a comparison row (ser-train compare), not a model")
     started = time.time()
     found = scan(config)
     split = split_by_speaker(found.utterances)

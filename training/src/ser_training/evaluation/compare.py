@@ -169,6 +169,12 @@ RECIPES: dict[str, Recipe] = {
         "Model v3: frozen Whisper tiny.en encoder (every layer, learned weights) + Conv1D "
         "head, statistics pooling", WHISPER_OPTIONS,
     ),
+    "whisper_probe": Recipe(
+        "the floor: logistic regression on every encoder layer's mean + std over time (C by "
+        "speaker-grouped cross-validation on the training speakers)",
+        {**WHISPER_OPTIONS, "hyperparameters": {"architecture": "linear_probe"},
+         "augment_copies": 0},
+    ),
     "whisper_head_middle": Recipe(
         "Model v3 on the encoder's middle blocks 1-3 only (best in the linear probes)",
         {**WHISPER_OPTIONS, "encoder_layers": [1, 2, 3]},

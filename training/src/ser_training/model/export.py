@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 import onnx
 import onnxruntime
 
+from ser_encoders.graph import graph_sha256
 from ser_features.model_metadata import INPUT_NAME, OUTPUT_NAME, ModelMetadata
 
 ONNX_OPSET = 17
@@ -82,9 +84,21 @@ def check_parity(
     return difference
 
 
+def with_graph_hash(metadata: ModelMetadata, proto: onnx.ModelProto) -> ModelMetadata:
+    """``metadata`` with its encoder section's ``graph_sha256`` computed from ``proto``, the
+    graph as it is saved (after calibration or any other rewrite); unchanged for a model
+    without a pretrained encoder. Serving recomputes it and refuses a graph that differs."""
+    if metadata.encoder is None:
+        return metadata
+    encoder = dataclasses.replace(metadata.encoder, graph_sha256=graph_sha256(proto))
+    return dataclasses.replace(metadata, encoder=encoder)
+
+
 def write_metadata(proto: onnx.ModelProto, metadata: ModelMetadata, onnx_path: Path) -> None:
     """Embed ``metadata`` and save ``onnx_path`` and its JSON sidecar (same content): the one
-    place both files are written, so they cannot disagree."""
+    place both files are written, so they cannot disagree. An encoder section gets the saved
+    graph's ``graph_sha256`` here (:func:`with_graph_hash`)."""
+    metadata = with_graph_hash(metadata, proto)
     embed_metadata(proto, metadata)
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, str(onnx_path))

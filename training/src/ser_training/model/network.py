@@ -22,7 +22,9 @@ import keras
 import numpy as np
 from keras import layers
 
-ARCHITECTURES = ("conv1d", "conv2d")
+# "linear_probe": no network: logistic regression on time-pooled encoder layers
+# (model.probe), the floor of the encoder comparison.
+ARCHITECTURES = ("conv1d", "conv2d", "linear_probe")
 POOLINGS = ("meanmax", "stats")
 PROBABILITY_FLOOR = 1e-7  # keeps log() finite, as Keras' own cross-entropy does
 
@@ -236,6 +238,8 @@ def build_model(
 ) -> keras.Model:
     """Network mapping (batch, n_frames, n_features), or encoder layers (batch, n_layers,
     n_steps, d_model), to (batch, n_labels) probabilities."""
+    if hp.architecture == "linear_probe":
+        raise ValueError("a linear probe is fitted by model.probe, not built as a network")
     inputs = keras.Input(shape=input_shape, name="features")
     x = inputs
     if len(input_shape) == 3:  # encoder layers: weigh them into one sequence first

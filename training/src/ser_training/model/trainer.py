@@ -120,6 +120,13 @@ def fit(
     """
     seed_everything(seed)
     n_labels = len(labels)
+    if hp.architecture == "linear_probe":
+        from ser_training.model.probe import fit_probe
+
+        probe = fit_probe(train.features, train.labels, train.speakers,
+                          example_weights(train, balance), n_labels)  # fmt: skip
+        validation_scores = score(probe, validation, labels) if validation is not None else {}
+        return TrainingResult(probe, {"probe_c": [probe.chosen_c]}, 0, validation_scores)
     model = build_model(train.features.shape[1:], n_labels, hp)
     y_train = pack_targets(train.labels, label_masks(train, labels, corpus_labels))
     callbacks = []
