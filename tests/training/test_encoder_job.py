@@ -91,6 +91,9 @@ def test_one_graph_serves_encoder_and_head(trained_v3: Path) -> None:
     assert prediction.probabilities.shape == (7,)
     assert abs(prediction.probabilities.sum() - 1) < 1e-5
     assert len(prediction.windows) == 2  # 4 s: two 3-s windows 1.5 s apart
+    card = (trained_v3 / "MODEL_CARD.md").read_text()
+    assert "frozen pretrained speech encoder" in card and "block_1, block_2, block_3" in card
+    assert "MIT" in card and "non-commercial" in card
 
 
 def test_an_encoder_recipe_is_refused_without_its_front_end(tmp_path: Path) -> None:

@@ -449,14 +449,20 @@ def run_training_job(config: JobConfig, *, export: bool = True, verbose: int = 2
 
 
 def license_note(summary: dict) -> str:
-    """The licence line, naming the extra corpora a model was trained with."""
-    extra = summary.get("recipe", {}).get("extra_corpora", [])
-    if not extra:
-        return LICENSE_NOTE
-    names = ", ".join(EXTRA_LICENSE_NOTE.get(c, c) for c in extra)
-    return LICENSE_NOTE.replace(
-        " and EMO-DB (research use)", f", EMO-DB (research use) and {names}"
-    )
+    """The licence line, naming the extra corpora and the pretrained encoder a model has."""
+    recipe = summary.get("recipe", {})
+    extra = recipe.get("extra_corpora", [])
+    note = LICENSE_NOTE
+    if extra:
+        names = ", ".join(EXTRA_LICENSE_NOTE.get(c, c) for c in extra)
+        note = note.replace(" and EMO-DB (research use)", f", EMO-DB (research use) and {names}")
+    if recipe.get("encoder"):
+        note += (
+            f" Its pretrained encoder ({recipe['encoder']}) is OpenAI Whisper's, released under "
+            "the MIT licence (notice: packages/ser_encoders/src/ser_encoders/WHISPER_LICENSE); "
+            "the trained model as a whole still inherits the corpora's non-commercial terms."
+        )
+    return note
 
 
 def write_reports(summary: dict, out_dir: Path) -> None:

