@@ -1,8 +1,10 @@
 """Pretrained speech encoders under the SER head (issue 18): one implementation for training,
 the API and the batch job.
 
-numpy only. ``ser_encoders.keras_whisper`` (TensorFlow/Keras, imported only by the training job)
-builds the same encoder as a Keras model from the same weights.
+numpy only (and protobuf, which onnxruntime brings, for ``ser_encoders.graph``: the encoder's
+weights as they sit in an exported graph). ``ser_encoders.keras_whisper`` (TensorFlow/Keras,
+imported only by the training job) builds the same encoder as a Keras model from the same
+weights.
 
 Typical use::
 
@@ -14,6 +16,7 @@ Typical use::
 """
 
 from ser_encoders.ct2 import Ct2FormatError, Ct2Model, read_ct2_model, write_ct2_model
+from ser_encoders.graph import ENCODER_SCOPE, EncoderGraphError, graph_sha256
 from ser_encoders.weights import (
     ENCODERS,
     WHISPER_TINY_EN,
@@ -34,14 +37,17 @@ from ser_encoders.whisper import (
 
 __all__ = [
     "ENCODERS",
+    "ENCODER_SCOPE",
     "WHISPER_TINY_EN",
     "Ct2FormatError",
     "Ct2Model",
+    "EncoderGraphError",
     "EncoderSpec",
     "EncoderWeightsError",
     "WhisperEncoderWeights",
     "encode",
     "encoder_weights",
+    "graph_sha256",
     "layer_names",
     "load_whisper_encoder",
     "model_path",

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from ser_encoders.graph import ENCODER_SCOPE
 from ser_encoders.whisper import (
     CONV_KERNEL,
     CONV_STRIDE,
@@ -94,13 +95,14 @@ class WhisperSelfAttention(layers.Layer):
 
 
 def build_keras_encoder(
-    weights: WhisperEncoderWeights, trainable: bool = False, name: str = "whisper_encoder"
+    weights: WhisperEncoderWeights, trainable: bool = False, name: str = ENCODER_SCOPE
 ) -> keras.Model:
     """The encoder as a functional Keras model with ``weights`` loaded.
 
     ``trainable=False`` (the default) freezes it: issue 18 trains a head on a frozen encoder.
     Layer names are stable (``conv1``, ``block_1_attention``, …) so a head can be built on
-    ``model.outputs`` and the whole exported as one graph.
+    ``model.outputs`` and the whole exported as one graph; ``name`` is the scope by which
+    :func:`ser_encoders.graph.graph_sha256` finds the encoder's weights in that graph.
     """
     d, n_heads = weights.d_model, weights.n_heads
     log_mel = keras.Input((weights.n_mels, None), name=INPUT_NAME)

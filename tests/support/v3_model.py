@@ -1,0 +1,127 @@
+"""A Model v3 graph with a randomly initialised head, exported as training exports it.
+
+Whisper log-mel windows (batch, 300, 80) → frozen Whisper encoder → selected layers average-
+pooled → head (``ser_training.model.network.build_model``) → probabilities, as one ONNX graph
+(``encoder_serving_model``, ``keras_to_onnx``) whose metadata carries the encoder section with
+the graph's :func:`ser_encoders.graph_sha256`. The tests build one on a tiny random encoder;
+``bench.v3_model`` builds one on the real pinned encoder, so serving can be measured before a
+trained head exists. The head's weights are random: the answers mean nothing, the cost is the
+real one.
+
+Needs TensorFlow (imported when called, so that importing this module does not).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ser_encoders import EncoderSpec, WhisperEncoderWeights, graph_sha256, layer_names
+from ser_encoders.graph import encoder_initializers
+from ser_encoders.whisper import CONV_STRIDE
+from ser_features import EMOTIONS, FeatureConfig
+from ser_features.model_metadata import KEY_ENCODER, EncoderMetadata, ModelMetadata
+
+V3_CONFIG = FeatureConfig(front_end="whisper")  # 3-s windows every 1.5 s: (300, 80) each
+
+
+def v3_metadata(
+    spec: EncoderSpec, layers: Sequence[int], pool: int, graph_hash: str, model_version: str
+) -> ModelMetadata:
+    """Metadata of a random-head v3 model on ``spec``'s encoder, layers given by index."""
+    names = layer_names(spec.n_layers)
+    return ModelMetadata(
+        labels=EMOTIONS,
+        feature_config=V3_CONFIG,
+        model_version=model_version,
+        metrics={"protocol": "none: randomly initialised head"},
+        training_data={"corpora": []},
+        license="test only",
+        encoder=EncoderMetadata.from_spec(
+            spec.as_dict(), tuple(names[i] for i in layers), pool, graph_hash
+        ),
+    )
+
+
+def export_v3_model(
+    path: Path,
+    weights: WhisperEncoderWeights,
+    spec: EncoderSpec,
+    *,
+    layers: Sequence[int],
+    pool: int,
+    head: dict | None = None,
+    parity_batch: np.ndarray | None = None,
+    model_version: str = "v3-random-head",
+    seed: int = 0,
+) -> tuple[Path, float | None]:
+    """Export encoder + a random head to ``path`` (and its JSON sidecar).
+
+    Parameters
+    ----------
+    weights, spec : the encoder and the spec it was loaded with (its sha256 goes to metadata)
+    layers : indices into ``layer_names(spec.n_layers)`` the head reads
+    pool : encoder steps averaged into one
+    head : ``ModelHyperparameters`` fields (defaults: the training default)
+    parity_batch : (batch, 300, 80) float32 log-mel windows; when given, Keras and ONNX Runtime
+        must agree within ``export.PARITY_TOLERANCE`` (1e-4) on it, as at a real export
+
+    Returns
+    -------
+    (path, the largest |Keras − ONNX Runtime| probability difference, or None)
+    """
+    import keras
+
+    from ser_training.model.encoder_graph import encoder_serving_model
+    from ser_training.model.export import check_parity, keras_to_onnx, write_metadata
+    from ser_training.model.network import ModelHyperparameters, build_model
+
+    keras.utils.set_random_seed(seed)
+    n_frames, _ = V3_CONFIG.input_shape
+    n_steps = n_frames // CONV_STRIDE // pool  # encoder steps after pooling
+    network = build_model(
+        (len(layers), n_steps, weights.d_model),
+        len(EMOTIONS),
+        ModelHyperparameters(**(head or {})),
+    )
+    model = encoder_serving_model(network, weights, layers, pool, n_frames)
+    proto = keras_to_onnx(model, V3_CONFIG.input_shape)
+    difference = None if parity_batch is None else check_parity(model, proto, parity_batch)
+    metadata = v3_metadata(spec, layers, pool, graph_sha256(proto), model_version)
+    write_metadata(proto, metadata, path)
+    return path, difference
+
+
+def with_encoder_section(source: Path, target: Path, change: Callable[[dict], dict | None]) -> Path:
+    """A copy of ``source`` whose ``ser.encoder`` metadata is ``change(section)`` (None drops
+    it); the graph is untouched."""
+    import onnx
+
+    proto = onnx.load(str(source))
+    props = {p.key: p.value for p in proto.metadata_props}
+    section = change(json.loads(props.pop(KEY_ENCODER)))
+    if section is not None:
+        props[KEY_ENCODER] = json.dumps(section)
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, props)
+    onnx.save(proto, str(target))
+    return target
+
+
+def with_tampered_encoder_weight(source: Path, target: Path) -> Path:
+    """A copy of ``source`` with one value of one encoder weight nudged by 1e-3 (a graph that
+    still runs, and answers almost the same); its metadata is untouched."""
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.load(str(source))
+    encoder = {t.name for t in encoder_initializers(proto) if t.data_type == 1 and len(t.data) > 4}
+    initializer = next(i for i in proto.graph.initializer if i.name in encoder)
+    values = numpy_helper.to_array(initializer).copy()
+    values.flat[0] += np.float32(1e-3)
+    initializer.CopyFrom(numpy_helper.from_array(values, initializer.name))
+    onnx.save(proto, str(target))
+    return target
