@@ -3,7 +3,8 @@
 Knows nothing about HTTP. :meth:`EmotionClassifier.load` refuses a model it cannot serve
 faithfully (missing file, not ONNX, metadata missing or naming a feature configuration this
 ``ser_features`` cannot reproduce, input/output shapes that disagree with that configuration,
-outputs that are not probabilities). :meth:`EmotionClassifier.predict` turns the bytes of one
+outputs that are not probabilities, a pretrained encoder in the graph that is not the one its
+metadata names or not one this service pins). :meth:`EmotionClassifier.predict` turns the bytes of one
 recording into per-window probabilities and their mean, through
 ``ser_features.file_features``: the same call the training pipeline makes. Each answer (the
 recording and every voiced window) also carries what people act on: the best label and its
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from ser_encoders import ENCODERS, EncoderGraphError, graph_sha256, layer_names
 from ser_features import (
     MAX_DECODED_VALUES,
     AudioError,
@@ -239,6 +241,76 @@ def check_servable_recipe(metadata: ModelMetadata, model_path: Path) -> None:
         )
 
 
+def check_encoder(metadata: ModelMetadata, graph: bytes, model_path: Path) -> None:
+    """Refuse a model whose metadata and graph disagree about the pretrained encoder inside.
+
+    A Whisper-front-end model (Model v3) carries the encoder in its graph; its metadata must
+    name an encoder this ``ser_encoders`` pins, built from the pinned weights (same sha256 and
+    shape), with layers that encoder has, and the encoder weights in ``graph`` must hash to
+    the ``graph_sha256`` recorded at export. The weights file itself is not needed here.
+
+    Parameters
+    ----------
+    graph : the ``.onnx`` file's bytes, the same bytes the session was built from
+
+    Raises
+    ------
+    ModelLoadError
+    """
+    front_end = metadata.feature_config.front_end
+    encoder = metadata.encoder
+    if front_end != "whisper":
+        if encoder is not None:
+            raise ModelLoadError(
+                f"model {model_path} names encoder {encoder.name} but reads front_end "
+                f"'{front_end}' features: its metadata contradicts itself"
+            )
+        return
+    if encoder is None:
+        raise ModelLoadError(
+            f"model {model_path} reads Whisper log-mel features (front_end 'whisper') but its "
+            "metadata has no 'encoder' section naming the encoder in its graph; re-export it "
+            "with ser-train"
+        )
+    spec = ENCODERS.get(encoder.name)
+    if spec is None:
+        raise ModelLoadError(
+            f"model {model_path} was built on encoder '{encoder.name}', which this service "
+            f"does not know (it pins {sorted(ENCODERS)}); serve it with the ser-encoders "
+            "version it was trained with"
+        )
+    if encoder.sha256 != spec.sha256:
+        raise ModelLoadError(
+            f"model {model_path} was built on {encoder.name} weights with sha256 "
+            f"{encoder.sha256}, but the pinned {encoder.name} weights have {spec.sha256}: "
+            "not the encoder this service vouches for"
+        )
+    shape = (encoder.n_layers, encoder.d_model, encoder.n_heads)
+    if shape != (spec.n_layers, spec.d_model, spec.n_heads):
+        raise ModelLoadError(
+            f"model {model_path} describes {encoder.name} as (layers, d_model, heads) {shape}, "
+            f"the pinned spec as {(spec.n_layers, spec.d_model, spec.n_heads)}"
+        )
+    unknown = [name for name in encoder.layers if name not in layer_names(spec.n_layers)]
+    if unknown:
+        raise ModelLoadError(
+            f"model {model_path} selects layers {unknown} that {encoder.name} does not have "
+            f"(it has {list(layer_names(spec.n_layers))})"
+        )
+    try:
+        actual = graph_sha256(graph)
+    except EncoderGraphError as error:
+        raise ModelLoadError(
+            f"model {model_path} names encoder {encoder.name} but its graph shows none: {error}"
+        ) from None
+    if actual != encoder.graph_sha256:
+        raise ModelLoadError(
+            f"model {model_path}: the encoder weights in its graph have sha256 {actual}, its "
+            f"metadata says {encoder.graph_sha256}: the graph was altered after export or the "
+            "metadata belongs to another model"
+        )
+
+
 def _check_signature(session: ort.InferenceSession, metadata: ModelMetadata) -> None:
     """Compare the graph's declared input/output with the feature config and labels."""
     n_frames, n_features = metadata.feature_config.input_shape
@@ -324,8 +396,14 @@ class EmotionClassifier:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # errors only: no optimiser chatter in service logs
         try:
+            # Read once: the bytes whose encoder weights check_encoder hashes are the bytes
+            # the session runs, whatever happens to the file meanwhile.
+            graph = path.read_bytes()
+        except OSError as error:
+            raise ModelLoadError(f"model file {path} cannot be read: {error}") from error
+        try:
             session = ort.InferenceSession(
-                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+                graph, sess_options=options, providers=["CPUExecutionProvider"]
             )
         except Exception as error:  # onnxruntime raises its own untyped exceptions
             reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
@@ -334,6 +412,8 @@ class EmotionClassifier:
             ) from error
         metadata = read_metadata(session, path)
         check_servable_recipe(metadata, path)
+        check_encoder(metadata, graph, path)
+        del graph  # up to tens of MB; the session holds its own copy
         _check_signature(session, metadata)
         classifier = cls(session, metadata, path, long_recording_threads=long_recording_threads)
         classifier._dry_run()
