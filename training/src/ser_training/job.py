@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ser_features import EMOTIONS, FeatureConfig
-from ser_features.model_metadata import ModelMetadata
+from ser_features.model_metadata import EncoderMetadata, ModelMetadata
 from ser_training.data.corpora import (
     DEFAULT_LABEL_MAP,
     PARTIAL_CORPORA,
@@ -562,6 +562,22 @@ def make_metadata(summary: dict) -> ModelMetadata:
         training_data=training_data,
         license=license_note(summary),
         calibration=calibration,
+        encoder=encoder_metadata(recipe_of(summary)),
+    )
+
+
+def encoder_metadata(recipe: dict) -> EncoderMetadata | None:
+    """The encoder section of a recipe's model (its graph hash is added at export), or None
+    for a hand-crafted model."""
+    if not recipe.get("encoder"):
+        return None
+    from ser_encoders.weights import ENCODERS
+    from ser_encoders.whisper import layer_names
+
+    spec = ENCODERS[recipe["encoder"]]
+    names = layer_names(spec.n_layers)
+    return EncoderMetadata.from_spec(
+        spec.as_dict(), tuple(names[i] for i in recipe["encoder_layers"]), recipe["encoder_pool"]
     )
 
 
