@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from ser_encoders import (
@@ -21,9 +20,8 @@ from ser_encoders import (
     load_whisper_encoder,
     sha256_file,
 )
-from ser_features import whisper_log_mel
-from tests.support.audio import harmonic_tone
 from tests.support.tiny_encoder import TINY_SHAPE, write_tiny_whisper
+from tests.support.v3_model import log_mel_windows
 
 TINY_V3_LAYERS = (1, 2)  # block_1 and block_2 of the 2-block tiny encoder
 TINY_V3_POOL = 2  # 150 encoder steps → 75, as training's cache
@@ -50,14 +48,6 @@ def known_tiny_encoder(tiny_encoder: tuple[EncoderSpec, Path]) -> Iterator[Encod
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(ENCODERS, spec.name, spec)
         yield spec
-
-
-def log_mel_windows(n: int, seed: int = 0) -> np.ndarray:
-    """``n`` 3-s vowel-like clips as the v3 model's input, (n, 300, 80) float32."""
-    return np.stack(
-        [whisper_log_mel(harmonic_tone(3.0, f0_hz=110.0 + 40 * i, seed=seed + i)).T
-         for i in range(n)]
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,8 @@
 
 Whisper log-mel windows (batch, 300, 80) → frozen Whisper encoder → selected layers average-
 pooled → head (``ser_training.model.network.build_model``) → probabilities, as one ONNX graph
-(``encoder_serving_model``, ``keras_to_onnx``) whose metadata carries the encoder section with
-the graph's :func:`ser_encoders.graph_sha256`. The tests build one on a tiny random encoder;
+(``encoder_serving_model``, ``keras_to_onnx``, ``write_metadata``) whose metadata carries the
+encoder section with the graph's :func:`ser_encoders.graph_sha256`. The tests build one on a tiny random encoder;
 ``bench.v3_model`` builds one on the real pinned encoder, so serving can be measured before a
 trained head exists. The head's weights are random: the answers mean nothing, the cost is the
 real one.
@@ -19,19 +19,29 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_encoders import EncoderSpec, WhisperEncoderWeights, graph_sha256, layer_names
+from ser_encoders import EncoderSpec, WhisperEncoderWeights, layer_names
 from ser_encoders.graph import encoder_initializers
 from ser_encoders.whisper import CONV_STRIDE
-from ser_features import EMOTIONS, FeatureConfig
+from ser_features import EMOTIONS, FeatureConfig, whisper_log_mel
 from ser_features.model_metadata import KEY_ENCODER, EncoderMetadata, ModelMetadata
+from tests.support.audio import harmonic_tone
 
 V3_CONFIG = FeatureConfig(front_end="whisper")  # 3-s windows every 1.5 s: (300, 80) each
 
 
+def log_mel_windows(n: int, seed: int = 0) -> np.ndarray:
+    """``n`` 3-s vowel-like clips as the v3 model's input, (n, 300, 80) float32."""
+    return np.stack(
+        [whisper_log_mel(harmonic_tone(3.0, f0_hz=110.0 + 40 * i, seed=seed + i)).T
+         for i in range(n)]
+    )  # fmt: skip
+
+
 def v3_metadata(
-    spec: EncoderSpec, layers: Sequence[int], pool: int, graph_hash: str, model_version: str
+    spec: EncoderSpec, layers: Sequence[int], pool: int, model_version: str
 ) -> ModelMetadata:
-    """Metadata of a random-head v3 model on ``spec``'s encoder, layers given by index."""
+    """Metadata of a random-head v3 model on ``spec``'s encoder, layers given by index; the
+    export's ``write_metadata`` fills in the graph hash."""
     names = layer_names(spec.n_layers)
     return ModelMetadata(
         labels=EMOTIONS,
@@ -40,9 +50,7 @@ def v3_metadata(
         metrics={"protocol": "none: randomly initialised head"},
         training_data={"corpora": []},
         license="test only",
-        encoder=EncoderMetadata.from_spec(
-            spec.as_dict(), tuple(names[i] for i in layers), pool, graph_hash
-        ),
+        encoder=EncoderMetadata.from_spec(spec.as_dict(), tuple(names[i] for i in layers), pool),
     )
 
 
@@ -90,8 +98,7 @@ def export_v3_model(
     model = encoder_serving_model(network, weights, layers, pool, n_frames)
     proto = keras_to_onnx(model, V3_CONFIG.input_shape)
     difference = None if parity_batch is None else check_parity(model, proto, parity_batch)
-    metadata = v3_metadata(spec, layers, pool, graph_sha256(proto), model_version)
-    write_metadata(proto, metadata, path)
+    write_metadata(proto, v3_metadata(spec, layers, pool, model_version), path)
     return path, difference
 
 
