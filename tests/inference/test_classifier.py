@@ -1,4 +1,5 @@
-"""EmotionClassifier: a long recording shared across threads answers exactly as on one."""
+"""EmotionClassifier: a long recording shared across threads answers exactly as on one; large
+batches reach the model in bounded chunks."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from ser_inference import AudioLimits, EmotionClassifier
-from ser_inference.classifier import PARALLEL_MIN_DURATION_S
+from ser_inference.classifier import PARALLEL_MIN_DURATION_S, WINDOWS_PER_SESSION_RUN
 from tests.support.audio import harmonic_tone, wav_bytes
 from tests.support.tiny_model import build_tiny_model
 
@@ -54,6 +55,28 @@ def test_a_batch_split_across_threads_keeps_its_order(model: Path) -> None:
     rng = np.random.default_rng(0)
     batch = rng.normal(size=(40, *classifier.config.input_shape)).astype(np.float32)
     np.testing.assert_array_equal(classifier.run(batch), EmotionClassifier.load(model).run(batch))
+
+
+class CountingSession:
+    """An ONNX Runtime session that counts its ``run`` calls and the windows each gets."""
+
+    def __init__(self, session) -> None:
+        self.session, self.batches = session, []
+
+    def run(self, names, feeds):
+        self.batches.append(len(next(iter(feeds.values()))))
+        return self.session.run(names, feeds)
+
+
+def test_a_large_batch_reaches_the_model_in_bounded_chunks_in_order(model: Path) -> None:
+    classifier = EmotionClassifier.load(model)
+    rng = np.random.default_rng(1)
+    n = 2 * WINDOWS_PER_SESSION_RUN + 3
+    batch = rng.normal(size=(n, *classifier.config.input_shape)).astype(np.float32)
+    one_by_one = np.concatenate([classifier.run(batch[i : i + 1]) for i in range(n)])
+    classifier.session = CountingSession(classifier.session)
+    np.testing.assert_allclose(classifier.run(batch), one_by_one, rtol=0, atol=1e-6)
+    assert classifier.session.batches == [WINDOWS_PER_SESSION_RUN] * 2 + [3]
 
 
 def test_thread_counts_below_one_are_refused(model: Path) -> None:
