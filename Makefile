@@ -65,8 +65,18 @@ calibrate: $(STAMP)  ## re-fit the shipped model's temperature and "not sure" th
 	$(BIN)/ser-train calibrate --data $(DATA) --out models
 	$(BIN)/ser-train affect-heads
 
-bench: $(STAMP)  ## speed benchmarks (results: bench/results/, README)
-	$(BIN)/python -m bench.run_all
+# make bench times a second model beside the shipped one, in the same run: by default a Model
+# v3-shaped graph (the pinned Whisper encoder + a random head, built once by bench/v3_model.py)
+# until a trained one exists. COMPARE_MODEL=path/to/model.onnx times another, COMPARE_MODEL=
+# none.
+V3_BENCH_MODEL := artifacts/v3_bench_model.onnx
+COMPARE_MODEL ?= $(V3_BENCH_MODEL)
+
+$(V3_BENCH_MODEL): | $(STAMP)
+	$(BIN)/python -m bench.v3_model --out $@
+
+bench: $(STAMP) $(filter $(V3_BENCH_MODEL),$(COMPARE_MODEL))  ## speed benchmarks, shipped model beside COMPARE_MODEL (results: bench/results/, README)
+	$(BIN)/python -m bench.run_all $(if $(COMPARE_MODEL),--compare-model $(COMPARE_MODEL))
 
 fuzz: $(STAMP)  ## schemathesis against a live API, 500 examples per endpoint (bench/results/fuzz.md)
 	$(BIN)/python -m bench.fuzz

@@ -14,6 +14,9 @@ REPO = Path(__file__).resolve().parents[1]
 SHIPPED_MODEL = REPO / "models" / "ser_model.onnx"
 CLIP_S = 3.0  # s: the reference clip length of the issue's targets
 CLIP_RATE = 48_000  # Hz: a typical browser / phone recording rate (exercises resampling)
+# A second model to time beside the first in the same run (python -m bench.run_all
+# --compare-model, which sets it for its subprocesses): e.g. Model v3 against the shipped CNN.
+COMPARE_ENV = "SER_BENCH_COMPARE_MODEL"
 
 
 def machine() -> str:
@@ -42,6 +45,29 @@ def model_path() -> tuple[Path, str]:
     path = Path(tempfile.mkdtemp(prefix="ser-bench-")) / "bench_model.onnx"
     build_tiny_model(path, tiny_metadata(FeatureConfig()))
     return path, "tiny test model (mean-pool + linear) with the production FeatureConfig()"
+
+
+def describe(path: Path) -> str:
+    """``path`` (relative to the repository when inside it) with its size in MB."""
+    shown = path.resolve().relative_to(REPO) if path.resolve().is_relative_to(REPO) else path
+    return f"{shown} ({path.stat().st_size / 1e6:.2f} MB)"
+
+
+def compare_model() -> tuple[Path, str] | None:
+    """The model named by $SER_BENCH_COMPARE_MODEL, or None when unset or empty.
+
+    Raises FileNotFoundError for a path that is not a file: a benchmark must not silently time
+    one model when it was asked for two.
+    """
+    value = os.environ.get(COMPARE_ENV, "")
+    if not value:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{COMPARE_ENV}={value}: no such model (python -m bench.v3_model builds a v3-shaped one)"
+        )
+    return path, describe(path)
 
 
 def speech_like(seconds: float, rate: int, seed: int = 0) -> np.ndarray:

@@ -18,7 +18,16 @@ from pathlib import Path
 import httpx
 
 from bench.client import hammer, multipart
-from bench.common import CLIP_RATE, CLIP_S, REPO, model_path, speech_like, wav
+from bench.common import (
+    CLIP_RATE,
+    CLIP_S,
+    REPO,
+    compare_model,
+    describe,
+    model_path,
+    speech_like,
+    wav,
+)
 
 HOST = "127.0.0.1"  # loopback only
 CONCURRENCY = 8
@@ -26,6 +35,7 @@ WORKERS = 2  # as make run and the container serve
 LOAD_REQUESTS = 3_000
 LOAD_MAX_S = 60.0  # s: stop the load phase after this even if requests remain
 STARTUP_TIMEOUT_S = 60.0
+COLD_STARTS = 3  # per model when two are compared, taking turns
 
 
 def _free_port() -> int:
@@ -197,4 +207,49 @@ def run(
          "command": command, "results": long_file},
         {"name": f"worker RSS after {rss_requests} requests", "input": clip_desc,
          "command": command, "results": rss},
+    ]  # fmt: skip
+
+
+def compare(load_requests: int = LOAD_REQUESTS, workers: int = WORKERS) -> list[dict]:
+    """The second model ($SER_BENCH_COMPARE_MODEL) served as :func:`run` serves the first:
+    cold starts of both, taking turns (COLD_STARTS each); then the second under load, with the
+    10-minute file, and its workers' RSS after."""
+    first, _ = model_path()
+    second = compare_model()
+    if second is None:
+        raise ValueError("no second model to compare: set SER_BENCH_COMPARE_MODEL")
+    second_path, second_desc = second
+    clip = wav(speech_like(CLIP_S, CLIP_RATE), CLIP_RATE)
+    raw = multipart("/predict", [("file", "clip.wav", clip, "audio/wav")])
+    cold: dict[str, list[float]] = {"first": [], "second": []}
+    for _ in range(COLD_STARTS):
+        for name, path in (("first", first), ("second", second_path)):
+            server = Server(path, workers=workers)
+            try:
+                cold[name].append(round(asyncio.run(first_answer(server, clip)), 3))
+            finally:
+                server.stop()
+    server = Server(second_path, workers=workers)
+    try:
+        asyncio.run(first_answer(server, clip))
+        loaded = serve_load(server, raw, load_requests)
+        long_file = asyncio.run(long_file_timing(server.url))
+        rss = worker_rss_mib(server)
+    finally:
+        server.stop()
+    clip_desc = f"{CLIP_S:g}-s 16-bit mono WAV at {CLIP_RATE // 1000} kHz; model: {second_desc}"
+    command = f"python -m bench.run_all --compare-model {second_path} (ser-api, {workers} workers)"
+    median = {name: sorted(times)[len(times) // 2] for name, times in cold.items()}
+    return [
+        {"name": f"cold start to first answer, both models taking turns ({COLD_STARTS} each)",
+         "input": f"{clip_desc}; first: {describe(first)}", "command": command,
+         "results": {"first_s": median["first"], "second_s": median["second"],
+                     "first_runs_s": cold["first"], "second_runs_s": cold["second"]}},
+        {"name": f"second model: HTTP /predict, {CONCURRENCY} concurrent clients, loopback",
+         "input": clip_desc, "command": command, "results": loaded},
+        {"name": "second model: 10-minute file through /predict (client-side wall time)",
+         "input": "600-s 16-bit mono WAV at 16 kHz; model: " + second_desc,
+         "command": command, "results": long_file},
+        {"name": "second model: worker RSS after the load and the 10-minute file",
+         "input": clip_desc, "command": command, "results": {"rss_mib": rss}},
     ]  # fmt: skip
