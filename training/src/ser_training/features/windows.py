@@ -68,7 +68,7 @@ def assemble(
     if not chunks:
         raise ValueError("no voiced windows in this set of utterances")
     return WindowSet(
-        features=np.concatenate(chunks).astype(cache.dtype),
+        features=np.concatenate(chunks).astype(cache.dtype, copy=False),
         labels=np.concatenate(label_rows),
         utterance=np.concatenate(owner_rows),
         utterances=kept,

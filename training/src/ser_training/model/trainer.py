@@ -91,6 +91,44 @@ def label_masks(
     return mask
 
 
+PREDICT_CHUNK = 1024  # windows converted to float32 and predicted at a time
+
+
+def _float16_batches(
+    features: np.ndarray, targets: np.ndarray, weights: np.ndarray | None, batch_size: int,
+    seed: int,
+):  # fmt: skip
+    """A keras PyDataset over float16 encoder outputs: each batch is widened to float32 as it
+    is read, and reshuffled every epoch. Handing Keras the arrays themselves made it keep a
+    float32 copy of every training set in memory; a comparison's five trainings in one process
+    grew past 24 GB."""
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.order = (
+                self.rng.permutation(len(features))
+                if weights is not None
+                else np.arange(len(features))
+            )
+
+        def __len__(self) -> int:
+            return -(-len(features) // batch_size)
+
+        def __getitem__(self, index: int):
+            rows = np.sort(self.order[index * batch_size : (index + 1) * batch_size])
+            batch = (features[rows].astype(np.float32), targets[rows])
+            return (*batch, weights[rows]) if weights is not None else batch
+
+        def on_epoch_end(self) -> None:
+            if weights is not None:  # training batches: a new order every epoch
+                self.order = self.rng.permutation(len(features))
+
+    return Batches()
+
+
 @dataclass
 class TrainingResult:
     model: object  # keras.Model
@@ -147,16 +185,25 @@ def fit(
             ),
             keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=4, min_lr=1e-5),
         ]  # fmt: skip
-    history = model.fit(
-        train.features, y_train,
-        validation_data=validation_data,
-        epochs=epochs,
-        batch_size=hp.batch_size,
-        sample_weight=example_weights(train, balance),
-        callbacks=callbacks,
-        shuffle=True,
-        verbose=verbose,
-    )  # fmt: skip
+    if train.features.dtype == np.float16:  # encoder outputs: widen batch by batch
+        if validation_data is not None:
+            validation_data = _float16_batches(*validation_data, None, hp.batch_size, seed)
+        history = model.fit(
+            _float16_batches(train.features, y_train, example_weights(train, balance),
+                             hp.batch_size, seed),
+            validation_data=validation_data, epochs=epochs, callbacks=callbacks, verbose=verbose,
+        )  # fmt: skip
+    else:
+        history = model.fit(
+            train.features, y_train,
+            validation_data=validation_data,
+            epochs=epochs,
+            batch_size=hp.batch_size,
+            sample_weight=example_weights(train, balance),
+            callbacks=callbacks,
+            shuffle=True,
+            verbose=verbose,
+        )  # fmt: skip
     hist = {k: [float(v) for v in values] for k, values in history.history.items()}
     if validation_data is not None:
         best_epoch = int(np.argmax(hist["val_accuracy"])) + 1
@@ -167,8 +214,14 @@ def fit(
 
 
 def predict_windows(model, features: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Window probabilities, shape (n_windows, n_labels)."""
-    return np.asarray(model.predict(features, batch_size=batch_size, verbose=0))
+    """Window probabilities, shape (n_windows, n_labels). Predicted PREDICT_CHUNK windows at a
+    time, widened to float32 per chunk: no full float32 copy of float16 encoder outputs."""
+    chunks = [
+        np.asarray(model.predict(features[start : start + PREDICT_CHUNK].astype(np.float32),
+                                 batch_size=batch_size, verbose=0))
+        for start in range(0, len(features), PREDICT_CHUNK)
+    ]  # fmt: skip
+    return np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
 
 
 def predict_utterances(model, windows: WindowSet) -> np.ndarray:
