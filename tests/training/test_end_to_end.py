@@ -32,7 +32,8 @@ def trained(toy_corpora: Path, tmp_path_factory) -> Path:
         store_run(runs, f"{DEFAULT_RECIPE_NAME}__seed{seed}__toy", seed)
     result = CliRunner().invoke(app, ["train", "--data", str(toy_corpora), "--out", str(out),
                                       "--cache", str(out / "cache"), "--quick", "--no-robustness",
-                                      "--workers", "1", "--calibration-runs", str(runs)])  # fmt: skip
+                                      "--workers", "1", "--calibration-runs", str(runs), "--encoder", "none",
+                                      "--calibration-recipe", DEFAULT_RECIPE_NAME])  # fmt: skip
     assert result.exit_code == 0, result.output
     return out
 

@@ -21,7 +21,7 @@ def test_a_partial_corpus_is_held_out_on_its_own_labels(toy_corpora: Path, tmp_p
     data = tmp_path / "data"
     shutil.copytree(toy_corpora, data)
     make_nemo(data / "nemo")
-    config = build_config(data, cache=tmp_path / "cache", quick=True, workers=1)
+    config = build_config(data, cache=tmp_path / "cache", quick=True, workers=1, encoder="none")
     # The default recipe does not train on nEMO; the scan reads it only when it is held out.
     assert not trains_on(config, "nemo")
     assert "nemo" not in {u.corpus for u in scan(config).utterances}

@@ -33,7 +33,12 @@ def test_augmented_copies_exist_for_training_speakers_only(
 ) -> None:
     split = split_by_speaker(scan_data_dir(toy_corpora).utterances)
     config = JobConfig(
-        data_dir=toy_corpora, cache_dir=tmp_path, feature_config=CONFIG, augment_copies=2, workers=1
+        data_dir=toy_corpora,
+        cache_dir=tmp_path,
+        feature_config=CONFIG,
+        augment_copies=2,
+        workers=1,
+        encoder=None,
     )
     cache = FeatureCache(tmp_path, CONFIG)
     prepare_features(cache, split, config)

@@ -170,9 +170,19 @@ def build_config(
     from ser_training import job
     from ser_training.model.network import ModelHyperparameters
 
+    # The front end decides the default hyperparameters, copies and calibration runs: the
+    # encoder's head (--encoder NAME), or the tuned hand-crafted CNN.
+    chosen = options.get("encoder")
+    if chosen is not None:
+        encoder = None if chosen == "none" else chosen
+    else:
+        encoder = recipe.get("encoder") if recipe is not None else job.DEFAULT_ENCODER
     config = job.JobConfig(
-        data_dir=data, out_dir=out, hyperparameters=job.load_hyperparameters(hyperparameters)
-    )
+        data_dir=data, out_dir=out,
+        hyperparameters=job.load_hyperparameters(hyperparameters, encoder),
+        **({"augment_copies": job.ENCODER_AUGMENT_COPIES,
+            "calibration_recipe": job.ENCODER_RECIPE_NAME} if encoder else {}),
+    )  # fmt: skip
     if cache is not None:
         config = dataclasses.replace(config, cache_dir=cache)
     try:
@@ -189,10 +199,10 @@ def build_config(
         if quick:
             network.update(QUICK_HYPERPARAMETERS)
             options.update(epochs=QUICK_EPOCHS, augment_copies=0)
-        encoder = options.pop("encoder", None)
-        if encoder is not None:  # the encoder and its front end go together
-            options["encoder"] = None if encoder == "none" else encoder
-            features["front_end"] = "handcrafted" if encoder == "none" else "whisper"
+        chosen = {}
+        if options.pop("encoder", None) is not None:  # the encoder and its front end go together
+            chosen["encoder"] = encoder
+            features["front_end"] = "whisper" if encoder else "handcrafted"
         layers = options.pop("encoder_layers", None)
         if layers is not None:
             options["encoder_layers"] = tuple(int(x) for x in layers.split(",") if x.strip())
@@ -204,6 +214,7 @@ def build_config(
             feature_config=dataclasses.replace(config.feature_config, **features),
             hyperparameters=ModelHyperparameters(**(config.hyperparameters.to_dict() | network)),
             **{k: v for k, v in options.items() if v is not None},
+            **chosen,  # may be None: the hand-crafted CNN
         )
     except (FeatureConfigError, ValueError) as error:
         raise fail(f"bad option: {error}", 2) from error
@@ -516,7 +527,7 @@ def tune(
     from ser_training.tuning import run_search
 
     config = build_config(data, cache=cache, epochs=epochs, augment_copies=augment, seed=seed)
-    run_search(config, trials, output or job.DEFAULT_HYPERPARAMETERS_PATH)
+    run_search(config, trials, output or job.hyperparameters_path(config.encoder))
 
 
 if __name__ == "__main__":

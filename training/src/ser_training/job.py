@@ -42,7 +42,7 @@ from ser_training.features.augment import AUGMENTATION_POLICIES, ROBUSTNESS_COND
 from ser_training.features.cache import FeatureCache
 from ser_training.features.encoder_cache import EncoderCache
 from ser_training.features.windows import WindowSet, assemble, normalise_by_speaker
-from ser_training.model.network import ModelHyperparameters
+from ser_training.model.network import ENCODER_HEAD, ModelHyperparameters
 from ser_training.model.trainer import (
     BALANCE_MODES,
     DEFAULT_EPOCHS,
@@ -65,12 +65,19 @@ EXTRA_LICENSE_NOTE = {
 }
 # The `compare` recipe that the defaults below train: its stored runs calibrate the model.
 DEFAULT_RECIPE_NAME = "stats_pooling"
+# The encoder the defaults train on: none until `make compare` chooses one (Model v3's rows
+# are in the comparison, its seeds not yet all run).
+DEFAULT_ENCODER: str | None = None
+CNN_AUGMENT_COPIES = 2  # the hand-crafted CNN's augmented copies per training file
+# An encoder recipe's copies (each is another pass of the encoder over the training audio)
+# and the comparison recipe whose runs calibrate it.
+ENCODER_AUGMENT_COPIES = 1
+ENCODER_RECIPE_NAME = "whisper_head"
 EVALUATED_CORPORA = ("ravdess", "emodb", "tess")  # corpora with their own test speakers
 DEFAULT_CACHE_DIR = Path("artifacts/cache/features")
 DEFAULT_RUNS_DIR = Path("models/evaluation/compare")  # `ser-train compare`'s stored runs
-DEFAULT_HYPERPARAMETERS_PATH = (
-    Path(__file__).resolve().parents[2] / "configs" / "hyperparameters.json"
-)
+CONFIGS_DIR = Path(__file__).resolve().parents[2] / "configs"
+DEFAULT_HYPERPARAMETERS_PATH = CONFIGS_DIR / "hyperparameters.json"  # the tuned CNN's
 
 
 class TrainingFailed(RuntimeError):
@@ -94,7 +101,7 @@ class JobConfig:
     extra_corpora: tuple[str, ...] = ()
     # Each corpus's loss covers only the labels it has (trainer.label_masks).
     mask_absent_labels: bool = False
-    augment_copies: int = 2  # random augmented copies per training file
+    augment_copies: int = CNN_AUGMENT_COPIES  # random augmented copies per training file
     augmentation: str = "default"  # a key of augment.AUGMENTATION_POLICIES
     # "class": every emotion weighs the same; "corpus": and each corpus within an emotion;
     # "speaker": and each speaker within that (trainer.balanced_sample_weights).
@@ -117,7 +124,7 @@ class JobConfig:
     # None for the hand-crafted CNN. Its outputs are cached (features.encoder_cache); the head
     # reads the layers ``encoder_layers`` (indices into embeddings, block_1 …, final_ln), each
     # averaged over ``encoder_pool`` steps. Needs feature_config.front_end "whisper".
-    encoder: str | None = None
+    encoder: str | None = DEFAULT_ENCODER
     encoder_layers: tuple[int, ...] = (0, 1, 2, 3, 4, 5)
     encoder_pool: int = 2
     # A copy of the encoder's model.bin to read instead of the installed package's (it must
@@ -187,16 +194,28 @@ class JobConfig:
             values["extra_corpora"] = tuple(values["extra_corpora"])
         if "encoder_layers" in values:
             values["encoder_layers"] = tuple(values["encoder_layers"])
+        values.setdefault("encoder", None)  # recipes stored before Model v3: hand-crafted
         return dataclasses.replace(self, **values)
 
 
-def load_hyperparameters(path: Path | None = None) -> ModelHyperparameters:
-    """The tuned hyperparameters (``make tune``'s JSON), or the dataclass defaults."""
-    source = path or (
-        DEFAULT_HYPERPARAMETERS_PATH if DEFAULT_HYPERPARAMETERS_PATH.exists() else None
+def hyperparameters_path(encoder: str | None) -> Path:
+    """Where ``make tune`` keeps the tuned hyperparameters of the CNN or of an encoder's head."""
+    return (
+        DEFAULT_HYPERPARAMETERS_PATH
+        if encoder is None
+        else CONFIGS_DIR / f"hyperparameters_{encoder}.json"
     )
-    values = json.loads(Path(source).read_text()).get("hyperparameters", {}) if source else {}
-    return ModelHyperparameters(**values)
+
+
+def load_hyperparameters(
+    path: Path | None = None, encoder: str | None = DEFAULT_ENCODER
+) -> ModelHyperparameters:
+    """The tuned hyperparameters (a ``make tune`` JSON: ``path``, else the front end's own
+    file), over the front end's defaults: ENCODER_HEAD on an encoder, the dataclass's for the
+    hand-crafted CNN."""
+    source = path or hyperparameters_path(encoder)
+    values = json.loads(source.read_text()).get("hyperparameters", {}) if source.exists() else {}
+    return ModelHyperparameters(**{**(ENCODER_HEAD if encoder else {}), **values})
 
 
 def scan(config: JobConfig, *, held_out: Sequence[str] = ()) -> ScanResult:

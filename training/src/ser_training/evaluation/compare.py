@@ -25,14 +25,17 @@ from ser_training.evaluation.metrics import score_probabilities
 from ser_training.evaluation.runs import load_arrays
 from ser_training.features.cache import config_identity
 from ser_training.job import (
+    CNN_AUGMENT_COPIES,
     JobConfig,
     feature_cache,
     fit_split,
     held_out_corpus_run,
+    load_hyperparameters,
     load_windows,
     scan,
     trains_on,
 )
+from ser_training.model.network import ENCODER_HEAD
 from ser_training.model.trainer import predict_utterances
 
 # Screening schedule: levers are screened short, finalists confirmed on the full schedule.
@@ -68,22 +71,17 @@ DECISION_RULE = (
 FIRST_GROUPS = ["zcr", "rms", "mfcc", "delta_mfcc", "log_mel"]
 PITCH_GROUPS = [*FIRST_GROUPS, "pitch"]
 BASELINE_OPTIONS = {
-    "feature_config": {"groups": FIRST_GROUPS},
-    "hyperparameters": {"architecture": "conv1d", "pooling": "meanmax"},
+    "feature_config": {"groups": FIRST_GROUPS, "front_end": "handcrafted"},
+    # The tuned CNN (training/configs/hyperparameters.json) with the first model's pooling.
+    "hyperparameters": load_hyperparameters(encoder=None).to_dict()
+    | {"architecture": "conv1d", "pooling": "meanmax"},
+    "encoder": None,
+    "augment_copies": CNN_AUGMENT_COPIES,
 }
-# The head on a frozen Whisper encoder (Model v3), fixed before any encoder result: 75 steps
-# of 384 channels per 3-s window, so two blocks of 128 → 256 channels (19 steps left), wider
-# dense layer than the hand-crafted CNN, and band masks sized to the encoder's channels.
-WHISPER_HEAD = {
-    "filters": 128, "blocks": 2, "convs_per_block": 1, "kernel_size": 5, "dense_units": 128,
-    "dropout": 0.3, "learning_rate": 1e-3, "weight_decay": 1e-4, "batch_size": 64,
-    "time_mask": 10, "feature_mask": 48, "label_smoothing": 0.1, "architecture": "conv1d",
-    "pooling": "stats",
-}  # fmt: skip
 WHISPER_OPTIONS = {
     "feature_config": {"front_end": "whisper"},
     "encoder": "whisper-tiny.en",
-    "hyperparameters": WHISPER_HEAD,
+    "hyperparameters": ENCODER_HEAD,
     "augment_copies": 1,  # each copy is another pass of the encoder over the training audio
 }
 

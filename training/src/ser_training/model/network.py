@@ -22,6 +22,16 @@ import keras
 import numpy as np
 from keras import layers
 
+# The head on a frozen pretrained encoder (Model v3), fixed before any encoder result (not
+# tuned): 75 steps of 384 channels per 3-s window, so two blocks of 128 → 256 channels
+# (19 steps left), a wider dense layer than the hand-crafted CNN, band masks sized to the
+# encoder's channels.
+ENCODER_HEAD = {
+    "filters": 128, "blocks": 2, "convs_per_block": 1, "kernel_size": 5, "dense_units": 128,
+    "dropout": 0.3, "learning_rate": 1e-3, "weight_decay": 1e-4, "batch_size": 64,
+    "time_mask": 10, "feature_mask": 48, "label_smoothing": 0.1, "architecture": "conv1d",
+    "pooling": "stats",
+}  # fmt: skip
 # "linear_probe": no network: logistic regression on time-pooled encoder layers
 # (model.probe), the floor of the encoder comparison.
 ARCHITECTURES = ("conv1d", "conv2d", "linear_probe")
