@@ -78,17 +78,23 @@ def _run(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_uvicorn_exits_with_one_clear_line_when_the_model_is_missing(tmp_path: Path) -> None:
-    missing = tmp_path / "absent.onnx"
+def uvicorn_refusal(model_path: Path, reason: str) -> str:
+    """Start the API under uvicorn on ``model_path``; check that it exits, without a traceback,
+    saying ``reason`` on exactly one line of stderr; return that line."""
     result = _run(
         ["-m", "uvicorn", "ser_api.main:app", "--port", "0", "--log-level", "warning"],
-        SER_MODEL_PATH=str(missing),
+        SER_MODEL_PATH=str(model_path),
     )
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if "model file not found" in line]
+    lines = [line for line in result.stderr.splitlines() if reason in line]
     assert len(lines) == 1, result.stderr
-    assert str(missing) in lines[0]
+    return lines[0]
+
+
+def test_uvicorn_exits_with_one_clear_line_when_the_model_is_missing(tmp_path: Path) -> None:
+    missing = tmp_path / "absent.onnx"
+    assert str(missing) in uvicorn_refusal(missing, "model file not found")
 
 
 def test_bad_environment_exits_with_one_clear_line() -> None:

@@ -199,9 +199,9 @@ def build_config(
         if quick:
             network.update(QUICK_HYPERPARAMETERS)
             options.update(epochs=QUICK_EPOCHS, augment_copies=0)
-        chosen = {}
+        encoder_field = {}  # set even to None (the CNN): None options below mean "not set"
         if options.pop("encoder", None) is not None:  # the encoder and its front end go together
-            chosen["encoder"] = encoder
+            encoder_field["encoder"] = encoder
             features["front_end"] = "whisper" if encoder else "handcrafted"
         layers = options.pop("encoder_layers", None)
         if layers is not None:
@@ -214,7 +214,7 @@ def build_config(
             feature_config=dataclasses.replace(config.feature_config, **features),
             hyperparameters=ModelHyperparameters(**(config.hyperparameters.to_dict() | network)),
             **{k: v for k, v in options.items() if v is not None},
-            **chosen,  # may be None: the hand-crafted CNN
+            **encoder_field,
         )
     except (FeatureConfigError, ValueError) as error:
         raise fail(f"bad option: {error}", 2) from error
