@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request, status
+from fastapi import Depends, Request, WebSocket, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -53,6 +53,27 @@ def key_matches(candidate: str, digests: tuple[bytes, ...]) -> bool:
     for digest in digests:
         found |= hmac.compare_digest(supplied, digest)
     return found
+
+
+STREAM_KEY_PARAMETER = "api_key"  # browsers cannot set headers on a WebSocket
+
+
+def websocket_key_problem(websocket: WebSocket) -> str | None:
+    """Why a WebSocket may not connect, or None: the same keys as every protected route,
+    from ``Authorization: Bearer <key>`` or the query parameter ``api_key``."""
+    digests: tuple[bytes, ...] = websocket.app.state.api_key_digests
+    if not digests:
+        return None
+    header = websocket.headers.get("authorization", "")
+    scheme, _, candidate = header.partition(" ")
+    if scheme.lower() != "bearer" or not candidate:
+        candidate = websocket.query_params.get(STREAM_KEY_PARAMETER, "")
+    if not candidate:
+        return (
+            "this API needs a key: send 'Authorization: Bearer <key>' or the query parameter "
+            f"'{STREAM_KEY_PARAMETER}'"
+        )
+    return None if key_matches(candidate.strip(), digests) else "the API key is not valid"
 
 
 async def require_api_key(

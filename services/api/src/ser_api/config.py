@@ -29,6 +29,14 @@ DEFAULT_MAX_QUEUED_REQUESTS = 8
 DEFAULT_MAX_QUEUE_WAIT_S = 1.0
 DEFAULT_RETRY_AFTER_S = 1  # s: a recording takes milliseconds; the queue drains in well under 1 s
 DEFAULT_BODY_TIMEOUT_S = 30.0  # s: 128 MiB at 40 Mbit/s; a slower upload is cut off
+# Live streams (WS /stream), per worker. 64 streams of the shipped model are ~43 windows/s,
+# well within one core (README, Benchmarks: streams).
+DEFAULT_MAX_STREAMS = 64
+DEFAULT_STREAM_MAX_DURATION_S = 3600.0  # s: an hour-long call; a longer one reconnects
+DEFAULT_STREAM_IDLE_TIMEOUT_S = 10.0  # s: a live microphone sends every few tens of ms
+# × real time: a file sent with ser-stream --fast; a client catching up after a network stall
+DEFAULT_STREAM_MAX_SPEED = 4.0
+DEFAULT_STREAM_BURST_S = 5.0  # s of audio a client may send ahead of that pace (its buffer)
 MIN_API_KEY_CHARS = 16  # shorter keys are guessable; refused at startup
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
 
@@ -102,10 +110,41 @@ class Settings(BaseSettings):
         description="Seconds a client may take to send its request body; slower uploads get "
         "408 and the connection is closed, so a trickling client holds nothing for long.",
     )
+    max_streams: int = Field(
+        DEFAULT_MAX_STREAMS,
+        ge=0,
+        le=10_000,
+        description="Live streams (WS /stream) per worker; one more is closed with 1013 "
+        "(busy), as is any new stream while the worker's upload queue is full.",
+    )
+    stream_max_duration_s: float = Field(
+        DEFAULT_STREAM_MAX_DURATION_S,
+        gt=0,
+        description="Longest live stream, in seconds of audio or of wall clock; then it is "
+        "closed with 4413 (too_long).",
+    )
+    stream_idle_timeout_s: float = Field(
+        DEFAULT_STREAM_IDLE_TIMEOUT_S,
+        gt=0,
+        description="Seconds a live stream may send nothing before it is closed with 4408.",
+    )
+    stream_max_speed: float = Field(
+        DEFAULT_STREAM_MAX_SPEED,
+        ge=1,
+        le=1000,
+        description="Live audio may arrive at most this many times faster than real time "
+        "(plus SER_STREAM_BURST_S ahead); faster is closed with 4429 (too_fast).",
+    )
+    stream_burst_s: float = Field(
+        DEFAULT_STREAM_BURST_S,
+        ge=0,
+        description="Seconds of audio a live stream may send ahead of SER_STREAM_MAX_SPEED.",
+    )
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Bearer keys, comma-separated; when set, every endpoint but /health "
-        "needs 'Authorization: Bearer <key>'. Empty: no authentication.",
+        "needs 'Authorization: Bearer <key>' (WS /stream: that header or ?api_key=). Empty: "
+        "no authentication.",
     )
     host: str = Field(
         "127.0.0.1",

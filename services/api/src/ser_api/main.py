@@ -29,6 +29,7 @@ from ser_api.middleware import (
     RequestContextMiddleware,
 )
 from ser_api.routes import public_router, router
+from ser_api.streaming import stream_router
 from ser_inference import EmotionClassifier, ModelLoadError
 
 logger = logging.getLogger("ser_api")
@@ -103,9 +104,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.api_key_digests = key_digests(settings)
+    app.state.open_streams = 0  # live streams of this worker (WS /stream)
     install_error_handlers(app)
     app.include_router(public_router)
     app.include_router(router)
+    app.include_router(stream_router)  # checks the key itself: a WebSocket has no Request
     # Added innermost first: the request context wraps everything, so a 413 from the body
     # limit or an early 503 still gets a request id, an access line and a metric.
     app.add_middleware(EarlySheddingMiddleware, paths=COMPUTE_PATHS, metrics=metrics)

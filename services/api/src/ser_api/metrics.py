@@ -108,6 +108,24 @@ class Metrics:
             buckets=AUDIO_BUCKETS_S,
             registry=self.registry,
         )
+        self.streams_open = Gauge(
+            "ser_streams_open",
+            "Live streams (WS /stream) open now.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.stream_windows = Counter(
+            "ser_stream_windows",
+            "Windows of live streams sent, silent (not classified) or scored.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.stream_closes = Counter(
+            "ser_stream_closes",
+            "Live streams ended, by reason (done, idle, too_fast, busy, client_gone, …).",
+            ["reason"],
+            registry=self.registry,
+        )
         self.model_info = Gauge(
             "ser_model_info",
             "1 for the loaded model, labelled with its version.",
