@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ser_api.stream_client import main, send_at, stream_url
-from ser_contract.stream import StreamStart
+from ser_api.stream_client import main, send_at
+from ser_contract.stream import StreamStart, stream_url
 from tests.support.audio import harmonic_tone, write_audio
 from tests.ui.live_servers import api_import_problem, live_api
 
@@ -100,5 +100,8 @@ def test_fast_pace_stays_inside_the_servers_allowance() -> None:
 
 
 def test_the_stream_url_follows_the_api_url() -> None:
-    assert stream_url("http://h:8000/") == "ws://h:8000/stream?sample_rate=16000&encoding=f32le"
-    assert stream_url("https://h").startswith("wss://h/stream?")
+    assert (
+        stream_url("http://h:8000/", sample_rate=16000, encoding="f32le")
+        == "ws://h:8000/stream?sample_rate=16000&encoding=f32le"
+    )
+    assert stream_url("https://h") == "wss://h/stream"

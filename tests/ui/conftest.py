@@ -125,6 +125,7 @@ class StubApiClient:
     """
 
     base_url: str = "http://stub-api:8000"
+    api_key: str | None = None
     predict_fn: Callable[[api.AudioFile], api.Prediction] = lambda audio: make_prediction()
     batch_fn: Callable[[Sequence[api.AudioFile]], list[api.BatchItem]] | None = None
     model_info_fn: Callable[[], api.ModelInfo] = make_model_info

@@ -191,3 +191,58 @@ def test_about_panel_shows_the_model_card(page: Any) -> None:
     expect(page.get_by_text("none: random weights for tests")).to_be_visible()
     expect(page.get_by_text("test only", exact=True)).to_be_visible()
     _screenshot(page, "ui-e2e-about.png")
+
+
+FAKE_MICROPHONE_ARGS = [
+    "--use-fake-device-for-media-stream",  # a synthetic capture device instead of hardware
+    "--use-fake-ui-for-media-stream",  # and no permission prompt
+]
+LIVE_CLIP_S = 4.0  # s of synthesised speech the fake microphone loops
+
+
+def test_live_view_streams_the_microphone_and_charts_labels(
+    stack: tuple[str, str], tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The Live tab in Chromium with a fake microphone playing synthesised speech: the
+    browser streams it to the API's WS /stream and the chart fills with labelled windows."""
+    import time
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from ser_features import EMOTIONS
+
+    wav = write_audio(tmp_path / "microphone.wav", harmonic_tone(LIVE_CLIP_S, f0_hz=200))
+    args = [*CHROMIUM_ARGS, *FAKE_MICROPHONE_ARGS, f"--use-file-for-fake-audio-capture={wav}"]
+    expect.set_options(timeout=PAGE_TIMEOUT_MS)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=args, timeout=PAGE_TIMEOUT_MS
+        )
+        try:
+            context = browser.new_context(viewport=VIEWPORT)
+            context.grant_permissions(["microphone"])
+            page = context.new_page()
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
+            page.goto(stack[1], wait_until="domcontentloaded")
+            page.get_by_role("tab", name="Live").click()
+            live = page.frame_locator("[data-testid='stIFrame']")
+            live.get_by_role("button", name="Start").click()
+            started = time.monotonic()
+            label = live.locator("#chart text.label").first
+            expect(label).to_be_visible()
+            # How long the first label took is reported, not asserted (speed is benchmarked).
+            print(f"first live label after {time.monotonic() - started:.1f} s")
+            assert label.text_content() in {*EMOTIONS, "silence"}
+            current = live.locator("#current")
+            expect(current).not_to_have_text("–")
+            expect(live.locator("#chart text.label").nth(2)).to_be_visible()  # it keeps rolling
+            assert current.text_content().split(" ")[0].lower() in {*EMOTIONS, "not", "silence"}
+            live.get_by_role("button", name="Stop").click()
+            expect(live.locator("#status")).to_contain_text("Stopped")
+            _screenshot(page, "ui-e2e-live.png")
+        except Exception:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"FAILED-{request.node.name}.png"))
+            raise
+        finally:
+            browser.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, Field
 
@@ -23,7 +24,17 @@ ENCODINGS = ("pcm_s16le", "f32le")  # little-endian 16-bit integer / 32-bit floa
 BYTES_PER_SAMPLE = {"pcm_s16le": 2, "f32le": 4}
 MIN_STREAM_RATE = 8_000  # Hz
 MAX_STREAM_RATE = 48_000  # Hz
+STREAM_PATH = "/stream"
 END_EVENT = "end"  # the client's {"event": "end"}: flush the last window, summarise, close
+
+
+def stream_url(base: str, **query: str | int) -> str:
+    """The API's base URL (``http(s)://`` or ``ws(s)://``) → ``ws(s)://…/stream?query``."""
+    base = base.rstrip("/")
+    for http, ws in (("https://", "wss://"), ("http://", "ws://")):
+        if base.startswith(http):
+            base = ws + base.removeprefix(http)
+    return f"{base}{STREAM_PATH}" + (f"?{urlencode(query)}" if query else "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,13 +18,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlencode
 
 import numpy as np
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import ClientConnection, connect
 
-from ser_contract.stream import DONE, END_EVENT, StreamStart
+from ser_contract.stream import DONE, END_EVENT, StreamStart, stream_url
 from ser_features import SAMPLE_RATE, AudioError, load_audio
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -32,15 +31,6 @@ DEFAULT_CHUNK_MS = 100  # ms of audio per frame: 10 frames/s, a browser sends 20
 # Share of the server's allowance --fast uses: its clock started a little before ours.
 FAST_MARGIN = 0.9
 OPEN_TIMEOUT_S = 10.0  # s for the connection and the server's first message
-
-
-def stream_url(base: str, sample_rate: int = SAMPLE_RATE, encoding: str = "f32le") -> str:
-    """``http(s)://host:port`` (or ``ws(s)://``) → the stream's ``ws(s)://…/stream?…`` URL."""
-    base = base.rstrip("/")
-    for http, ws in (("https://", "wss://"), ("http://", "ws://")):
-        if base.startswith(http):
-            base = ws + base.removeprefix(http)
-    return f"{base}/stream?{urlencode({'sample_rate': sample_rate, 'encoding': encoding})}"
 
 
 def send_at(audio_s: float, start: StreamStart | None) -> float:
@@ -98,7 +88,11 @@ def play(
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
     summary: list[dict] = []
     try:
-        ws = connect(stream_url(url), additional_headers=headers, open_timeout=OPEN_TIMEOUT_S)
+        ws = connect(
+            stream_url(url, sample_rate=SAMPLE_RATE, encoding="f32le"),
+            additional_headers=headers,
+            open_timeout=OPEN_TIMEOUT_S,
+        )
     except (OSError, TimeoutError, InvalidHandshake) as error:
         print(f"ser-stream: cannot reach {url}: {error}", file=sys.stderr)
         return 1

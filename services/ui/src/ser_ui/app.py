@@ -23,11 +23,12 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+import streamlit.components.v1 as components
 from matplotlib.figure import Figure
 
 from ser_contract import ServiceLimits
 from ser_contract.formats import AUDIO_EXTENSIONS, AUDIO_MEDIA_TYPES, describe_formats
-from ser_ui import batching, charts, tables
+from ser_ui import batching, charts, live, tables
 from ser_ui import client as api
 from ser_ui.display_audio import DisplayAudioError, decode_audio
 
@@ -541,6 +542,27 @@ def render_batch(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
 # About the model
 
 
+def render_live(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> None:
+    """The browser's microphone streamed to the API: the emotion while someone speaks."""
+    if isinstance(info, api.ApiError):
+        st.info("The live view needs the API; see the message on the first tab.")
+        return
+    st.markdown(
+        "Speak and watch the emotion of each "
+        f"{info.feature_config.get('window_s', 3):g}-second window as soon as it is heard. "
+        "The audio goes from your browser to the analysis service only."
+    )
+    components.html(
+        live.live_html(
+            live.public_api_url(client.base_url),
+            info.labels,
+            float(info.feature_config.get("window_hop_s", 1.5)),
+            client.api_key,
+        ),
+        height=live.COMPONENT_HEIGHT_PX,
+    )
+
+
 def render_about(info: api.ModelInfo | api.ApiError) -> None:
     """``GET /model`` for people: labels, evaluation with its protocol, data, licence."""
     if isinstance(info, api.ApiError):
@@ -726,9 +748,10 @@ def main() -> None:
         st.error(f"The web app is misconfigured: {error}")
         st.stop()
     try:
-        single_tab, batch_tab, about_tab = st.tabs(
+        single_tab, live_tab, batch_tab, about_tab = st.tabs(
             [
                 ":material/mic: Analyse a clip",
+                ":material/graphic_eq: Live",
                 ":material/library_music: Batch",
                 ":material/info: About the model",
             ]
@@ -739,6 +762,8 @@ def main() -> None:
         if MODEL_INFO_KEY not in st.session_state:
             # A prediction just proved the API is back after an outage: ask again.
             info = _model_info(client)
+        with live_tab:
+            render_live(client, info)
         with batch_tab:
             render_batch(client, info)
         with about_tab:

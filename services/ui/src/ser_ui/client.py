@@ -181,6 +181,7 @@ class ApiClient:
         self.max_attempts = max_attempts
         self.backoff_base_s = backoff_base_s
         self.on_busy = on_busy
+        self.api_key = api_key  # the Live view hands it to the browser's WebSocket
         self._sleep = sleep
         headers = {"Accept": "application/json", "User-Agent": "ser-ui"}
         if api_key:
