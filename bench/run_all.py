@@ -3,6 +3,8 @@
 Usage: python -m bench.run_all [--rss-requests N] [--load-requests N] [--no-baseline]
                                [--compare-model PATH]
 
+Live streams (``python -m bench.stream``, default counts) are timed with the first model.
+
 With a second model (``--compare-model``, or $SER_BENCH_COMPARE_MODEL), it is timed beside the
 first in the same run (server-side taking turns at 1 and 2 threads, cold starts taking turns,
 load, the 10-minute file, file size) and the second's numbers are also given as ratios of the
@@ -61,6 +63,20 @@ def _row(entry: dict) -> str:
     else:
         value = json.dumps(r)
     return f"| {entry['name']} | {value} | {entry['input']} |"
+
+
+def stream_entries(report: dict) -> list[dict]:
+    """``bench.stream``'s report as rows: one per stream count, then the sustained count."""
+    levels = report["results"]["levels"]
+    rows = [
+        {**report, "name": f"WS /stream, {n} concurrent real-time streams (window latency)",
+         "results": numbers}
+        for n, numbers in levels.items()
+    ]  # fmt: skip
+    target = report["results"]["target_p99_ms"]
+    rows.append({**report, "name": f"WS /stream, most real-time streams with p99 ≤ {target:g} ms",
+                 "results": {"streams": report["results"]["most_streams_sustained"]}})  # fmt: skip
+    return rows
 
 
 def compared(entries: list[dict], load_requests: int) -> list[dict]:
@@ -129,6 +145,7 @@ def main() -> None:
     for rate, numbers in server["results"].items():
         entries.append(server | {"name": f"{server['name']}, {rate}", "results": numbers})
     entries += http_load.run(rss_requests=args.rss_requests, load_requests=args.load_requests)
+    entries += stream_entries(_in_subprocess("bench.stream"))
     if not args.no_baseline:
         baseline = _in_subprocess("bench.baseline")
         entries.append(baseline)
