@@ -13,6 +13,9 @@ overload  64 clients posting 30-s clips for 12 s, with the default bounds, with 
           right after the load stops (recovery).
 faults    one worker SIGKILLed under 8-client load (5xx and lost answers, time to a new
           worker); 32 clients trickling bodies byte by byte beside 8 normal clients.
+streams   200 live streams (WS /stream) opened, fed 4 s of audio and dropped abruptly in
+          the middle of a frame (TCP reset); then every stream must be closed on the server
+          (ser_streams_open 0), worker RSS within 10 % of before and /predict answering.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ import io
 import json
 import os
 import random
+import re
 import signal
+import socket
+import struct
 import sys
 import threading
 import time
@@ -344,10 +350,127 @@ def faults() -> dict:
     }
 
 
+DROPPED_STREAMS = 200
+DROP_BATCH = 25  # streams opened at once
+DROP_WARMUP = 40  # dropped streams before the first RSS reading
+RSS_TOLERANCE_PERCENT = 10.0
+SETTLE_TIMEOUT_S = 30.0  # s for the server to notice every dropped stream
+_STREAMS_OPEN = re.compile(rb"^ser_streams_open (\S+)$", re.MULTILINE)
+_STREAM_CLOSES = re.compile(rb'^ser_stream_closes_total\{reason="(\w+)"\} (\S+)$', re.MULTILINE)
+
+
+def ws_frame(payload: bytes, opcode: int = 0x2) -> bytes:
+    """One client frame (FIN, masked with the zero key, so the payload goes as is)."""
+    n = len(payload)
+    if n < 126:
+        length = bytes([0x80 | n])
+    elif n < 65_536:
+        length = bytes([0x80 | 126]) + struct.pack("!H", n)
+    else:
+        length = bytes([0x80 | 127]) + struct.pack("!Q", n)
+    return bytes([0x80 | opcode]) + length + b"\0\0\0\0" + payload
+
+
+async def _open_feed_and_drop(url: str, pcm: bytes) -> str:
+    """Open a stream, send ``pcm`` then half a frame, and reset the connection."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        b"GET /stream?sample_rate=16000&encoding=pcm_s16le HTTP/1.1\r\n"
+        + f"Host: {host}:{port}\r\n".encode()
+        + b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Key: c2VyLXN0cmVhbS1kcm9wMQ==\r\n\r\n"
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+    if b" 101 " not in head.split(b"\r\n", 1)[0]:
+        writer.close()
+        return "refused: " + head.split(b"\r\n", 1)[0].decode(errors="replace")
+    start = await asyncio.wait_for(reader.read(2), 30)  # the server's start message begins
+    outcome = "dropped" if start[:1] == b"\x81" else f"no start message: {start!r}"
+    writer.write(ws_frame(pcm))
+    whole = ws_frame(pcm[:3_200])
+    writer.write(whole[: len(whole) // 2])  # mid-frame: the header promised more
+    await writer.drain()
+    sock = writer.get_extra_info("socket")
+    # SO_LINGER 0: close() sends a TCP reset instead of a clean FIN.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+    return outcome
+
+
+async def _drop_streams(url: str, count: int, pcm: bytes) -> Counter:
+    outcomes: Counter = Counter()
+    for done in range(0, count, DROP_BATCH):
+        batch = min(DROP_BATCH, count - done)
+        outcomes.update(
+            await asyncio.gather(*(_open_feed_and_drop(url, pcm) for _ in range(batch)))
+        )
+    return outcomes
+
+
+def _stream_metrics(url: str) -> tuple[float, dict[str, float]]:
+    """(ser_streams_open, closes by reason) from /metrics."""
+    import httpx
+
+    text = httpx.get(f"{url}/metrics", timeout=10).content
+    opened = sum(float(v) for v in _STREAMS_OPEN.findall(text))
+    closes = {k.decode(): float(v) for k, v in _STREAM_CLOSES.findall(text)}
+    return opened, closes
+
+
+def dropped_streams(count: int = DROPPED_STREAMS) -> dict:
+    model, model_desc = model_path()
+    clip = speech_like_wav()
+    # 4 s: two windows of the shipped model are being scored when the connection drops.
+    pcm = (np.clip(speech_like(4.0, 16_000, seed=2), -1, 1) * 32767).astype("<i2").tobytes()
+    server = Server(model, workers=WORKERS, env={"SER_MAX_STREAMS": "1000"})
+    try:
+        asyncio.run(first_answer(server, clip))
+        warm = asyncio.run(_drop_streams(server.url, DROP_WARMUP, pcm))
+        time.sleep(2.0)
+        rss_before = worker_rss_mib(server)
+        started = time.perf_counter()
+        outcomes = asyncio.run(_drop_streams(server.url, count, pcm))
+        deadline = time.perf_counter() + SETTLE_TIMEOUT_S
+        while (still_open := _stream_metrics(server.url)[0]) and time.perf_counter() < deadline:
+            time.sleep(0.2)
+        settled_s = time.perf_counter() - started
+        rss_after = worker_rss_mib(server)
+        _, closes = _stream_metrics(server.url)
+        answer = asyncio.run(first_answer(server, clip))  # raises unless /predict answers 200
+    finally:
+        server.stop()
+    growth = {pid: round(100 * (rss_after.get(pid, float("nan")) / mib - 1), 1)
+              for pid, mib in rss_before.items()}  # fmt: skip
+    flat = all(abs(g) <= RSS_TOLERANCE_PERCENT for g in growth.values())
+    return {
+        "name": f"streams: {count} live streams dropped abruptly mid-frame",
+        "input": f"WS /stream, pcm_s16le at 16 kHz: handshake, start message, 4 s of audio, "
+        f"half a frame, TCP reset; {DROP_BATCH} at a time; {WORKERS} workers; after "
+        f"{DROP_WARMUP} warm-up drops; model: {model_desc}",
+        "command": "python -m bench.reliability streams  (make reliability)",
+        "results": {
+            "streams": count,
+            "outcomes": dict(outcomes),
+            "warmup_outcomes": dict(warm),
+            "streams_open_after": still_open,
+            "all_closed_after_s": round(settled_s, 2),
+            "closes_by_reason": closes,
+            "rss_before_mib": rss_before,
+            "rss_after_mib": rss_after,
+            "rss_growth_percent": growth,
+            "rss_flat_within_10_percent": flat,
+            "predict_after": "200" if answer else "no answer",
+            "passed": flat and not still_open and outcomes == Counter({"dropped": count}),
+        },
+    }
+
+
 PHASES: dict[str, Callable[[argparse.Namespace], dict]] = {
     "soak": lambda args: soak(args.requests),
     "overload": lambda args: overload(),
     "faults": lambda args: faults(),
+    "streams": lambda args: dropped_streams(),
 }
 
 
