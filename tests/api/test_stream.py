@@ -261,3 +261,24 @@ def test_metrics_count_streams_windows_and_closes(tiny_model_path: Path) -> None
     assert 'ser_stream_closes_total{reason="client_gone"} 1.0' in text
     assert 'ser_stream_windows_total{kind="scored"}' in text
     assert "ser_streams_open 0.0" in text
+
+
+def test_a_full_upload_queue_refuses_new_streams(tiny_model_path: Path) -> None:
+    with client_with(tiny_model_path, max_queued_requests=0) as client:
+        admission = client.app.state.admission
+        admission.admitted = admission.capacity  # every compute slot taken by uploads
+        assert_closed(closed_with(client, "/stream"), BUSY, "queue is full")
+        admission.admitted = 0
+        assert closed_with(client, "/stream", [END])[0] == DONE.code
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [{"stream_max_speed": 0.5}, {"stream_idle_timeout_s": 0}, {"max_streams": -1},
+     {"stream_max_duration_s": 0}, {"stream_burst_s": -1}],
+)  # fmt: skip
+def test_stream_settings_that_cannot_work_are_refused_at_startup(
+    tiny_model_path: Path, setting: dict
+) -> None:
+    with pytest.raises(ValueError, match=next(iter(setting))):
+        make_settings(tiny_model_path, **setting)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,3 +106,26 @@ def test_the_stream_url_follows_the_api_url() -> None:
         == "ws://h:8000/stream?sample_rate=16000&encoding=f32le"
     )
     assert stream_url("https://h") == "wss://h/stream"
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+CLIENT_BLOCK = re.compile(
+    r"<!-- stream-client -->\n```python\n(.*?)```\n<!-- /stream-client -->", re.S
+)
+
+
+def test_the_readme_python_client_prints_windows_and_the_summary(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    match = CLIENT_BLOCK.search(README.read_text(encoding="utf-8"))
+    assert match, "README.md has no <!-- stream-client --> Python block"
+    code = match.group(1)
+    assert len([line for line in code.splitlines() if line.strip()]) <= 10  # ten lines
+    wav = write_audio(tmp_path / "speech.wav", harmonic_tone(2.5, seed=2))
+    with live_api(tmp_path_factory.mktemp("readme-client")) as url:  # no key: as written
+        host = url.removeprefix("http://")
+        exec(code.replace('"speech.wav"', repr(str(wav))).replace("127.0.0.1:8000", host), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("{'event': 'start'")
+    assert printed[-1].startswith("{'event': 'summary'")
+    assert sum(line.startswith("{'event': 'window'") for line in printed) == 4  # 1-s windows
