@@ -52,6 +52,7 @@ logger = logging.getLogger("ser_api.stream")
 stream_router = APIRouter()
 
 CLIENT_GONE = "client_gone"  # metric reason: the client disconnected without "end"
+CANCELLED = "cancelled"  # metric reason: the server stopped (shutdown) while it was open
 MAX_CLOSE_REASON_BYTES = 123  # RFC 6455 §5.5: a close frame's reason fits in 125 bytes
 MAX_TEXT_MESSAGE_CHARS = 1024  # the only text a client sends is {"event": "end"}
 
@@ -243,7 +244,8 @@ async def live_stream(websocket: WebSocket) -> None:
     # Accepted first, so that every refusal reaches the client as a close code and reason
     # (a refused handshake is a bare HTTP 403 to a browser).
     await websocket.accept()
-    outcome, detail = DONE.reason, ""
+    # Replaced on every way out but one: the task cancelled (the server shutting down).
+    outcome, detail = CANCELLED, ""
     counted = False
     try:
         problem = websocket_key_problem(websocket)
