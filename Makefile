@@ -84,7 +84,7 @@ fuzz: $(STAMP)  ## schemathesis against a live API, 500 examples per endpoint (b
 soak: $(STAMP)  ## 20,000 mixed requests against a live 2-worker API (bench/results/soak.json)
 	$(BIN)/python -m bench.reliability soak
 
-reliability: $(STAMP)  ## soak, overload (64 clients) and faults (killed worker, slow clients)
+reliability: $(STAMP)  ## soak, overload (64 clients), faults (killed worker, slow clients), 200 dropped live streams
 	$(BIN)/python -m bench.reliability all
 
 run: $(STAMP)  ## API on :$(API_PORT) and UI on :$(UI_PORT) with the shipped model; Ctrl-C stops both
