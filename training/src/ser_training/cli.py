@@ -170,19 +170,19 @@ def build_config(
     from ser_training import job
     from ser_training.model.network import ModelHyperparameters
 
-    # The front end decides the default hyperparameters, copies and calibration runs: the
-    # encoder's head (--encoder NAME), or the tuned hand-crafted CNN.
+    # The front end decides the default features, hyperparameters, copies and calibration
+    # runs: the encoder's head (the default, or --encoder NAME), or the tuned hand-crafted CNN
+    # (--encoder none).
     chosen = options.get("encoder")
     if chosen is not None:
         encoder = None if chosen == "none" else chosen
     else:
         encoder = recipe.get("encoder") if recipe is not None else job.DEFAULT_ENCODER
-    config = job.JobConfig(
-        data_dir=data, out_dir=out,
-        hyperparameters=job.load_hyperparameters(hyperparameters, encoder),
-        **({"augment_copies": job.ENCODER_AUGMENT_COPIES,
-            "calibration_recipe": job.ENCODER_RECIPE_NAME} if encoder else {}),
-    )  # fmt: skip
+    try:
+        defaults = job.front_end_defaults(encoder, hyperparameters)
+        config = job.JobConfig(data_dir=data, out_dir=out, **defaults)
+    except (FeatureConfigError, ValueError) as error:
+        raise fail(f"bad option: {error}", 2) from error
     if cache is not None:
         config = dataclasses.replace(config, cache_dir=cache)
     try:
@@ -199,10 +199,7 @@ def build_config(
         if quick:
             network.update(QUICK_HYPERPARAMETERS)
             options.update(epochs=QUICK_EPOCHS, augment_copies=0)
-        encoder_field = {}  # set even to None (the CNN): None options below mean "not set"
-        if options.pop("encoder", None) is not None:  # the encoder and its front end go together
-            encoder_field["encoder"] = encoder
-            features["front_end"] = "whisper" if encoder else "handcrafted"
+        options.pop("encoder", None)  # already in the front end's defaults above
         layers = options.pop("encoder_layers", None)
         if layers is not None:
             options["encoder_layers"] = tuple(int(x) for x in layers.split(",") if x.strip())
@@ -214,7 +211,6 @@ def build_config(
             feature_config=dataclasses.replace(config.feature_config, **features),
             hyperparameters=ModelHyperparameters(**(config.hyperparameters.to_dict() | network)),
             **{k: v for k, v in options.items() if v is not None},
-            **encoder_field,
         )
     except (FeatureConfigError, ValueError) as error:
         raise fail(f"bad option: {error}", 2) from error

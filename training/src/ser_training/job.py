@@ -63,16 +63,18 @@ EXTRA_LICENSE_NOTE = {
     "urdu": "URDU (research use)",
     "nemo": "nEMO (CC BY-NC-SA 4.0)",
 }
-# The `compare` recipe that the defaults below train: its stored runs calibrate the model.
-DEFAULT_RECIPE_NAME = "stats_pooling"
-# The encoder the defaults train on: none until `make compare` chooses one (Model v3's rows
-# are in the comparison, its seeds not yet all run).
-DEFAULT_ENCODER: str | None = None
-CNN_AUGMENT_COPIES = 2  # the hand-crafted CNN's augmented copies per training file
+# The hand-crafted CNN (`--encoder none`): its augmented copies per training file and the
+# `compare` recipe whose stored runs calibrate it.
+CNN_AUGMENT_COPIES = 2
+CNN_RECIPE_NAME = "stats_pooling"
 # An encoder recipe's copies (each is another pass of the encoder over the training audio)
 # and the comparison recipe whose runs calibrate it.
 ENCODER_AUGMENT_COPIES = 1
 ENCODER_RECIPE_NAME = "whisper_head"
+# What the defaults train: the winner of `make compare` (models/evaluation/compare), Model
+# v3's whisper_head (Whisper tiny.en encoder + Conv1D head) by the comparison's decision rule.
+DEFAULT_ENCODER: str | None = "whisper-tiny.en"
+DEFAULT_RECIPE_NAME = ENCODER_RECIPE_NAME if DEFAULT_ENCODER else CNN_RECIPE_NAME
 EVALUATED_CORPORA = ("ravdess", "emodb", "tess")  # corpora with their own test speakers
 DEFAULT_CACHE_DIR = Path("artifacts/cache/features")
 DEFAULT_RUNS_DIR = Path("models/evaluation/compare")  # `ser-train compare`'s stored runs
@@ -93,15 +95,21 @@ class JobConfig:
     out_dir: Path = Path("models")
     cache_dir: Path = DEFAULT_CACHE_DIR
     report_dir: Path | None = None  # default: <out_dir>/evaluation
-    feature_config: FeatureConfig = field(default_factory=FeatureConfig)
-    hyperparameters: ModelHyperparameters = field(default_factory=ModelHyperparameters)
+    # The front end's defaults (front_end_defaults): the encoder's, or the hand-crafted CNN's.
+    feature_config: FeatureConfig = field(
+        default_factory=lambda: front_end_defaults(DEFAULT_ENCODER)["feature_config"]
+    )
+    hyperparameters: ModelHyperparameters = field(
+        default_factory=lambda: front_end_defaults(DEFAULT_ENCODER)["hyperparameters"]
+    )
     labels: tuple[str, ...] = EMOTIONS
     corpora: tuple[str, ...] | None = None  # None: every full-label corpus found in data_dir
     # Corpora with only some emotions (datasets.PARTIAL_CORPORA) join as training speakers.
     extra_corpora: tuple[str, ...] = ()
     # Each corpus's loss covers only the labels it has (trainer.label_masks).
     mask_absent_labels: bool = False
-    augment_copies: int = CNN_AUGMENT_COPIES  # random augmented copies per training file
+    # Random augmented copies per training file.
+    augment_copies: int = ENCODER_AUGMENT_COPIES if DEFAULT_ENCODER else CNN_AUGMENT_COPIES
     augmentation: str = "default"  # a key of augment.AUGMENTATION_POLICIES
     # "class": every emotion weighs the same; "corpus": and each corpus within an emotion;
     # "speaker": and each speaker within that (trainer.balanced_sample_weights).
@@ -196,6 +204,20 @@ class JobConfig:
             values["encoder_layers"] = tuple(values["encoder_layers"])
         values.setdefault("encoder", None)  # recipes stored before Model v3: hand-crafted
         return dataclasses.replace(self, **values)
+
+
+def front_end_defaults(encoder: str | None, hyperparameters: Path | None = None) -> dict:
+    """The JobConfig fields that follow from the front end: for an encoder (a name in
+    ser_encoders.ENCODERS) its log-mel input, its head's hyperparameters, one augmented copy
+    and the whisper_head runs for calibration; for None the hand-crafted CNN's.
+    ``hyperparameters``: a `ser-train tune` JSON to read instead of the front end's own."""
+    return {
+        "encoder": encoder,
+        "feature_config": FeatureConfig(front_end="whisper" if encoder else "handcrafted"),
+        "hyperparameters": load_hyperparameters(hyperparameters, encoder),
+        "augment_copies": ENCODER_AUGMENT_COPIES if encoder else CNN_AUGMENT_COPIES,
+        "calibration_recipe": ENCODER_RECIPE_NAME if encoder else CNN_RECIPE_NAME,
+    }
 
 
 def hyperparameters_path(encoder: str | None) -> Path:
