@@ -35,3 +35,21 @@ def test_a_partial_corpus_is_held_out_on_its_own_labels(toy_corpora: Path, tmp_p
     assert nemo["by_speakers"]["test_speakers"]["speakers"] == ["EB0", "KS0"]
     # Reading nEMO for its own fold does not make it a training corpus of the other folds.
     assert "nemo" not in folds["emodb"]["trained_on"]
+
+
+def test_the_card_says_where_the_hyperparameters_came_from(tmp_path: Path) -> None:
+    """The encoder head's defaults were never tuned: the card must not call them tuned."""
+    pytest.importorskip("tensorflow")
+    from ser_training.cli import build_config
+    from ser_training.job import hyperparameters_origin
+    from ser_training.model.network import ModelHyperparameters
+
+    head = build_config(tmp_path)
+    assert head.encoder is not None
+    assert "not tuned" in hyperparameters_origin(head)
+    cnn = build_config(tmp_path, encoder="none")  # training/configs/hyperparameters.json
+    assert "make tune" in hyperparameters_origin(cnn)
+    changed = dataclasses.replace(
+        cnn, hyperparameters=ModelHyperparameters(**cnn.hyperparameters.to_dict() | {"blocks": 1})
+    )
+    assert hyperparameters_origin(changed) == "set for this run"

@@ -240,6 +240,17 @@ def load_hyperparameters(
     return ModelHyperparameters(**{**(ENCODER_HEAD if encoder else {}), **values})
 
 
+def hyperparameters_origin(config: JobConfig) -> str:
+    """Where the network's hyperparameters came from, in words for the model card: the front
+    end's `make tune` file, the encoder head's untuned defaults, or this run's own settings."""
+    tuned = hyperparameters_path(config.encoder)
+    if tuned.exists() and config.hyperparameters == load_hyperparameters(tuned, config.encoder):
+        return f"chosen by `make tune` on the validation speakers ({tuned.name})"
+    if config.encoder and config.hyperparameters == ModelHyperparameters(**ENCODER_HEAD):
+        return "the encoder head's, fixed before any encoder result and not tuned"
+    return "set for this run"
+
+
 def scan(config: JobConfig, *, held_out: Sequence[str] = ()) -> ScanResult:
     """The corpora the recipe trains on, plus the ``held_out`` corpora read to be scored only
     (:func:`trains_on` tells them apart)."""
@@ -446,6 +457,7 @@ def run_training_job(config: JobConfig, *, export: bool = True, verbose: int = 2
         "recipe": config.recipe(),
         "skipped": [f"{p.name}: {reason}" for p, reason in found.skipped],
         "hyperparameters": config.hyperparameters.to_dict(),
+        "hyperparameters_origin": hyperparameters_origin(config),
         "feature_config": config.feature_config.to_dict(),
         "labels": list(config.labels),
         "label_map": {c: m for c, m in DEFAULT_LABEL_MAP.items() if c in corpora_used},

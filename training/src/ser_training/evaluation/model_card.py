@@ -156,8 +156,10 @@ def write_model_card(summary: dict, path: Path, license_note: str) -> None:
         features_text(summary)
         + " Features, front end and pooling are the recipe `make compare` chose (seed means on "
         "the validation speakers and on held-out corpora's non-test speakers, "
-        "`evaluation/compare/`); the other hyperparameters were chosen by `make tune` on the "
-        f"validation speakers: {', '.join(f'{k} {v:.3g}' if isinstance(v, float) else f'{k} {v}' for k, v in summary['hyperparameters'].items())}.",
+        "`evaluation/compare/`); the other hyperparameters are "
+        # Summaries written before the origin was recorded: every one of them was tuned.
+        + summary.get("hyperparameters_origin", "chosen by `make tune` on the validation speakers")
+        + f": {', '.join(f'{k} {v:.3g}' if isinstance(v, float) else f'{k} {v}' for k, v in summary['hyperparameters'].items())}.",
         "",
         "## Training data",
         "",
