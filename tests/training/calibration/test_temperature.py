@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 
 from ser_training.calibration.temperature import (
+    CalibrationSet,
     accuracy_coverage,
     brier_score,
     choose_threshold,
     expected_calibration_error,
     fit_temperature,
+    shared_threshold,
     tempered,
 )
 
@@ -63,6 +65,25 @@ def test_threshold_rule_keeps_answers_right_often_enough() -> None:
     assert (reported.argmax(axis=1)[lower] == truth[lower]).mean() < 0.8 or threshold < 0.05
     curve = accuracy_coverage(reported, truth, [0.0, threshold])
     assert curve[0]["coverage"] == 1.0 and curve[1]["accuracy"] >= 0.8
+
+
+def test_the_shared_threshold_meets_the_target_on_every_set() -> None:
+    """A model right 90 % of the time on known corpora needs no threshold there; on a corpus
+    it never saw it must still keep only answers right ≥ 80 % of the time."""
+    known, known_truth, _ = synthetic(1.0, seed=1)
+    known_truth = np.where(np.arange(len(known_truth)) % 10, known.argmax(axis=1), known_truth)
+    shifted, shifted_truth, _ = synthetic(1.0, seed=2)
+    sets = [CalibrationSet.of_utterances(known, known_truth),
+            CalibrationSet.of_utterances(shifted, shifted_truth)]  # fmt: skip
+    alone = choose_threshold(known, known_truth, target=0.8)
+    shared = shared_threshold(sets, 1.0)
+    assert alone == known.max(axis=1).min()  # the known corpora alone flag nothing
+    assert shared == pytest.approx(choose_threshold(shifted, shifted_truth, target=0.8))
+    assert shared > alone
+    for one in sets:
+        probabilities = one.calibrated(1.0)
+        kept = probabilities.max(axis=1) >= shared
+        assert (probabilities.argmax(axis=1)[kept] == one.truth[kept]).mean() >= 0.8
 
 
 def test_the_calibrated_graph_computes_tempered_probabilities(tmp_path) -> None:

@@ -2,8 +2,8 @@
 
 The model's own (uncalibrated) window probabilities on the validation speakers, and the
 comparison's held-out-corpus predictions of the same recipe where they exist, choose the
-temperature (and the learned arousal head); the validation speakers choose the "not sure"
-threshold; the test speakers only measure the result. The figures go into the summary,
+temperature (and the learned arousal head) and the "not sure" threshold; the test speakers
+only measure the result. The figures go into the summary,
 report and model card (:mod:`ser_training.calibration.refit` applies them to an exported model).
 ONNX Runtime only: no TensorFlow is needed.
 """
@@ -26,9 +26,9 @@ from ser_training.calibration.temperature import (
     CalibrationSet,
     accuracy_coverage,
     calibration_figures,
-    choose_threshold,
     fit_shared_temperature,
     plot_reliability,
+    shared_threshold,
     tempered,
 )
 from ser_training.data.corpora import Utterance
@@ -125,17 +125,16 @@ def fit_calibration(
     Rule (fixed before any test figure): with ``shifted`` (see shifted_set), the temperature
     minimises the mean of two utterance-level NLLs, the validation speakers' (new speakers of
     known corpora) and the shifted set's (new corpora), each weighing the same; without it, the
-    validation speakers' alone. The "not sure" threshold is then chosen on the validation
-    speakers at that temperature; arousal/valence as :func:`answer_mapping` says.
+    validation speakers' alone. The "not sure" threshold is then the lowest that meets its
+    target on each of the same sets at that temperature (:func:`shared_threshold`; before
+    2026-12-06 the validation speakers' alone, which let Model v3, right 83 % of the time on
+    them, flag nothing); arousal/valence as :func:`answer_mapping` says.
     """
-    from ser_features import utterance_probabilities
-
     truth = validation.utterance_labels
     sets = [CalibrationSet(uncalibrated, validation.utterance, truth)]
     if shifted is not None:
         sets.append(shifted)
     temperature = fit_shared_temperature(sets)
-    calibrated = utterance_probabilities(tempered(uncalibrated, temperature), validation.utterance)
     default = answer_mapping(sets, temperature, labels)
     source = (
         "the mean of two utterance-level NLLs, the validation speakers' and that of "
@@ -153,11 +152,12 @@ def fit_calibration(
     return dataclasses.replace(
         default,
         temperature=temperature,
-        uncertain_below=choose_threshold(calibrated, truth),
+        uncertain_below=shared_threshold(sets, temperature),
         fitted_on=(
             f"temperature: {source}; threshold: the lowest top probability whose answers are "
-            f"right ≥ {THRESHOLD_TARGET_ACCURACY:.0%} of the time on the validation speakers "
-            f"(rules fixed before any test figure){head}"
+            f"right ≥ {THRESHOLD_TARGET_ACCURACY:.0%} of the time on "
+            + ("each of the same two sets" if shifted is not None else "the validation speakers")
+            + f" (rules fixed before any test figure){head}"
         ),
     )
 
@@ -209,7 +209,7 @@ def held_out_corpus_calibration(
     Uses the comparison's stored runs of ``recipe`` (their held-out-corpus folds). Each fold's
     temperature follows fit_calibration's rule: its own validation speakers, and (with
     ``shift_aware``) the held-out predictions of the *other* corpora, so the measured corpus never
-    calibrates itself; the threshold is chosen on the fold's validation speakers. Only utterance
+    calibrates itself; the threshold is chosen on the same sets. Only utterance
     probabilities are stored, so the temperature acts on them (the served graph tempers each
     window before averaging: close, not identical). Figures are pooled over the runs (seeds).
     """
@@ -248,7 +248,7 @@ def held_out_corpus_calibration(
             parts["after"].append(tempered(arrays[f"{corpus}_probabilities"], fitted))
             parts["truth"].append(arrays[f"{corpus}_truth"])
             parts["t"].append(round(fitted, 3))
-            parts["threshold"].append(choose_threshold(tempered(arrays[key], fitted), truth))
+            parts["threshold"].append(shared_threshold(sets, fitted))
     out = {}
     default = Calibration.default(labels)
     for corpus, parts in pooled.items():

@@ -56,11 +56,14 @@ class CalibrationSet:
         """A set stored as utterance probabilities only (one "window" per utterance)."""
         return cls(probabilities, np.arange(len(truth)), truth)
 
-    def nll(self, temperature: float) -> float:
-        calibrated = utterance_probabilities(
+    def calibrated(self, temperature: float) -> np.ndarray:
+        """Utterance probabilities at ``temperature``: shape (n_utterances, n_labels)."""
+        return utterance_probabilities(
             tempered(self.window_probabilities, temperature), self.utterance
         )
-        return negative_log_likelihood(calibrated, self.truth)
+
+    def nll(self, temperature: float) -> float:
+        return negative_log_likelihood(self.calibrated(temperature), self.truth)
 
 
 def fit_shared_temperature(sets: Sequence[CalibrationSet]) -> float:
@@ -148,6 +151,17 @@ def choose_threshold(
         if (probabilities.argmax(axis=1)[kept] == truth[kept]).mean() >= target:
             return float(t)
     return float(confidence[int(0.95 * (len(confidence) - 1))])
+
+
+def shared_threshold(sets: Sequence[CalibrationSet], temperature: float) -> float:
+    """The "not sure" threshold that meets :func:`choose_threshold`'s target on *every* set
+    (the highest of their thresholds) at ``temperature``: answers kept on new speakers of
+    known corpora and on corpora the model never saw are each right that often. One set alone
+    (the validation speakers) let a model that is right ≥ 80 % of the time on known corpora
+    flag nothing at all, however often it errs on new ones."""
+    if not sets:
+        raise ValueError("no calibration set to choose a threshold on")
+    return max(choose_threshold(s.calibrated(temperature), s.truth) for s in sets)
 
 
 def calibration_figures(probabilities: np.ndarray, truth: np.ndarray) -> dict:
