@@ -12,6 +12,7 @@ from ser_training.calibration.affect_heads import (
     affect_heads_table,
     compare_affect_heads,
     fit_logistic,
+    learned_arousal_wins,
     logistic_probability,
 )
 from tests.support.compare_runs import store_run
@@ -57,6 +58,8 @@ def test_the_comparison_scores_both_answers_on_each_held_out_corpus(
         assert mean["learned"]["arousal_accuracy"] < mean["derived"]["arousal_accuracy"] + 0.05
     else:  # the mapping reads swapped columns; a head learns the swap from unseen corpora
         assert mean["learned"]["arousal_accuracy"] > mean["derived"]["arousal_accuracy"] + 0.1
+    # The served model follows the same figures: the learned head only where it wins.
+    assert learned_arousal_wins(tmp_path, "baseline", EMOTIONS) == (columns is not None)
     table = affect_heads_table(figures, "baseline", tmp_path)
     rows = [line for line in table.splitlines() if line.startswith("|")]
     assert len(rows) == 2 + 3  # header, rule, two corpora and the mean
@@ -64,3 +67,5 @@ def test_the_comparison_scores_both_answers_on_each_held_out_corpus(
 
 def test_no_runs_means_no_figures(tmp_path: Path) -> None:
     assert compare_affect_heads(tmp_path, "baseline", EMOTIONS) == {}
+    assert not learned_arousal_wins(tmp_path, "baseline", EMOTIONS)
+    assert not learned_arousal_wins(None, "baseline", EMOTIONS)

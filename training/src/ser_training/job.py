@@ -468,13 +468,15 @@ def run_training_job(config: JobConfig, *, export: bool = True, verbose: int = 2
     if config.robustness and split.test:
         summary["robustness"] = robustness(result.model, split, cache, config)
     if validation is not None:
+        from ser_training.calibration.affect_heads import learned_arousal_wins
         from ser_training.calibration.fit import calibration_section
         from ser_training.calibration.shifted import shifted_set
 
+        runs, recipe, labels = config.calibration_runs, config.calibration_recipe, config.labels
         summary["calibration"] = calibration_section(
             lambda windows: predict_windows(result.model, windows.features),
-            validation, split.test, cache, config.labels, config.out_dir / "evaluation",
-            shifted_set(config.calibration_runs, config.calibration_recipe, len(config.labels)),
+            validation, split.test, cache, labels, config.out_dir / "evaluation",
+            shifted_set(runs, recipe, len(labels)), learned_arousal_wins(runs, recipe, labels),
         )  # fmt: skip
     run = TrainingRun(config, split, cache, result, summary)
     if not export:

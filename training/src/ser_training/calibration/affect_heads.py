@@ -177,6 +177,21 @@ def compare_affect_heads(runs_dir: Path, recipe: str, labels: Sequence[str]) -> 
     return out
 
 
+def learned_arousal_wins(runs_dir: Path | None, recipe: str, labels: Sequence[str]) -> bool:
+    """The module's decision for one recipe, from its stored held-out-corpus folds: the learned
+    arousal head only when its per-run mean over corpora beats the derived mapping's by more
+    than the larger SD over runs (else a tie, settled for the derived answer). False without
+    runs to decide on."""
+    if runs_dir is None or not runs_dir.is_dir():
+        return False
+    mean = compare_affect_heads(runs_dir, recipe, labels).get("mean")
+    if mean is None:
+        return False
+    key = "arousal_accuracy"
+    margin = mean["learned"][key] - mean["derived"][key]
+    return margin > max(mean["sd"]["learned"][key], mean["sd"]["derived"][key])
+
+
 def _aggregate(figures: list[dict]) -> dict:
     """Mean and SD over runs of per-run figures."""
     kinds = ("derived", "learned")

@@ -14,6 +14,7 @@ import onnx
 import onnxruntime
 
 from ser_features.model_metadata import ModelMetadata
+from ser_training.calibration.affect_heads import learned_arousal_wins
 from ser_training.calibration.fit import (
     calibration_section,
     held_out_corpus_calibration,
@@ -58,9 +59,10 @@ def calibrate_exported(
         return tempered(window_probabilities(session, windows.features), 1.0 / previous)
 
     validation = assemble(split.validation, cache, labels)
+    learned_arousal = learned_arousal_wins(runs_dir, recipe, labels)
     section = calibration_section(
         raw, validation, split.test, cache, labels, out_dir / "evaluation",
-        shifted_set(runs_dir, recipe, len(labels)),
+        shifted_set(runs_dir, recipe, len(labels)), learned_arousal,
     )  # fmt: skip
     temperature = section["calibration"]["temperature"]
     calibrate_graph(proto, temperature)
@@ -71,7 +73,9 @@ def calibrate_exported(
     if not np.max(np.abs(expected - window_probabilities(check, validation.features[:64]))) <= 1e-4:
         raise TrainingFailed("the calibrated graph does not reproduce tempered probabilities")
     if runs_dir is not None and runs_dir.is_dir():
-        held_out = held_out_corpus_calibration(runs_dir, recipe, labels)
+        held_out = held_out_corpus_calibration(
+            runs_dir, recipe, labels, learned_arousal=learned_arousal
+        )
         if held_out:
             section["held_out_corpora"] = held_out
             section["held_out_note"] = (
