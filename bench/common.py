@@ -35,7 +35,13 @@ def machine() -> str:
 
 
 def model_path() -> tuple[Path, str]:
-    """The shipped model if exported, else a tiny model with the production FeatureConfig."""
+    """The model named by SER_BENCH_MODEL, else the shipped model if exported, else a tiny
+    model with the production FeatureConfig."""
+    chosen = os.environ.get("SER_BENCH_MODEL")
+    if chosen:
+        if not Path(chosen).is_file():
+            raise SystemExit(f"SER_BENCH_MODEL={chosen}: no such model file")
+        return Path(chosen), f"{chosen} (SER_BENCH_MODEL)"
     if SHIPPED_MODEL.is_file():
         return SHIPPED_MODEL, f"shipped {SHIPPED_MODEL.relative_to(REPO)}"
     sys.path.insert(0, str(REPO))
