@@ -430,12 +430,15 @@ def calibrate(
     except (job.TrainingFailed, FileNotFoundError) as error:
         raise fail(f"calibration failed: {error}") from error
     calibration, test = section["calibration"], section["test"]["all"]
+    kept = test["at_threshold"]
+    # No answer may reach the threshold (a strict one on a small test set): say so, not crash.
+    kept_accuracy = "–" if kept["accuracy"] is None else f"{kept['accuracy']:.1%}"
     typer.echo(
         f"temperature {calibration['temperature']:.3f}, 'not sure' below "
         f"{calibration['uncertain_below']:.3f}; test speakers ECE "
         f"{test['uncalibrated']['ece']:.3f} → {test['calibrated']['ece']:.3f}, Brier "
         f"{test['uncalibrated']['brier']:.3f} → {test['calibrated']['brier']:.3f}; answers kept "
-        f"{test['at_threshold']['coverage']:.1%} at accuracy {test['at_threshold']['accuracy']:.1%}"
+        f"{kept['coverage']:.1%} at accuracy {kept_accuracy}"
     )
 
 

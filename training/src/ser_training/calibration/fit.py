@@ -150,7 +150,7 @@ def fit_calibration(
         "two sets"
         if default.arousal_weights
         else "; arousal: the derived mapping"
-        + (" (the learned head did not beat it on the recipe's held-out corpora)"
+        + (" (a fitted head measured no better on the recipe's held-out corpora)"
            if shifted is not None else "")
     )  # fmt: skip
     return dataclasses.replace(

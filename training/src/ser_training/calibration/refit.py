@@ -82,7 +82,7 @@ def calibrate_exported(
                 f"Held-out corpora: the comparison's '{recipe}' runs ({runs_dir.as_posix()}), each "
                 "fold trained without the corpus, its temperature fitted on its own validation "
                 "speakers and the other corpora's held-out predictions (never its own), its "
-                "threshold on its validation speakers, scored on the corpus's non-test speakers; "
+                "threshold by the same rule on the same sets, scored on the corpus's non-test speakers; "
                 "utterance-level temperature; pooled over the runs found."
             )
     summary["calibration"] = section
