@@ -62,19 +62,32 @@ def test_features_match_the_golden_values() -> None:
         np.testing.assert_allclose(actual[name], golden[name], atol=2e-3, rtol=1e-4)
 
 
-def test_the_shipped_models_feature_config_still_gives_its_numbers() -> None:
-    # The shipped model was trained with feature version 2; its metadata has since been
-    # rewritten as versions 3 and 4, which compute the same numbers without the pitch group and
-    # with numpy's FFT: both spellings must read as the current version and reproduce the
-    # golden values it was trained with.
-    sidecar = json.loads(SHIPPED_SIDECAR.read_text())["feature_config"]
-    later = ("pitch_", "fft")  # fields versions 3 and 4 added
-    as_version_2 = {k: v for k, v in sidecar.items() if not k.startswith(later)} | {"version": 2}
-    config = FeatureConfig.from_dict(sidecar)
+def test_a_version_2_config_still_gives_its_numbers() -> None:
+    # The hand-crafted CNN (`--encoder none`, shipped until Model v3) was trained with feature
+    # version 2; its metadata was since rewritten as versions 3 to 5, which compute the same
+    # numbers without the pitch group, with numpy's FFT and the hand-crafted front end: both
+    # spellings must read as the current version and reproduce the golden values.
+    current = FeatureConfig(normalization="speech").to_dict()
+    later = ("pitch_", "fft", "front_end")  # fields versions 3 to 5 added
+    as_version_2 = {k: v for k, v in current.items() if not k.startswith(later)} | {"version": 2}
+    config = FeatureConfig.from_dict(current)
     assert config == FeatureConfig.from_dict(as_version_2) == FeatureConfig(normalization="speech")
     matrix = FeatureExtractor(config).window_features(golden_window(config), GOLDEN_AUDIO_SAMPLES)
     golden = json.loads(GOLDEN_PATH.read_text())["speech"]
     np.testing.assert_allclose(matrix[GOLDEN_FRAMES].round(4), golden, atol=2e-3, rtol=1e-4)
+
+
+def test_the_shipped_models_window_features_are_whispers_log_mel() -> None:
+    """Model v3's sidecar asks for the default features with Whisper's front end: each window
+    becomes ser_features.whisper_log_mel (golden values in test_whisper_mel.py), frames first."""
+    from ser_features.whisper_mel import whisper_log_mel
+
+    config = FeatureConfig.from_dict(json.loads(SHIPPED_SIDECAR.read_text())["feature_config"])
+    assert config == FeatureConfig(front_end="whisper")
+    window = golden_window(config)
+    matrix = FeatureExtractor(config).window_features(window, GOLDEN_AUDIO_SAMPLES)
+    assert matrix.shape == config.input_shape == (300, 80)
+    np.testing.assert_array_equal(matrix, whisper_log_mel(window).T)
 
 
 def test_output_shape_and_dtype() -> None:
