@@ -17,7 +17,7 @@ SERVE_API = rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR) && \
 	SER_HOST=$(API_HOST) SER_PORT=$(API_PORT) SER_WORKERS=$(SER_WORKERS) exec $(BIN)/ser-api
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lint format test test-fast train tune evaluate compare calibrate bench fuzz soak reliability run api batch ui e2e browser lock clean
+.PHONY: help setup lint format test test-fast train tune evaluate compare calibrate bench fuzz soak reliability run api batch ui e2e browser speech lock clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | column -t -s $$'\t'
@@ -106,6 +106,11 @@ browser:  ## install Debian's chromium for the browser test (needs root; optiona
 	@command -v chromium >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "chromium not installed: the browser test will skip"
+
+speech:  ## install espeak-ng for the tests that speak real words (needs root; optional)
+	@command -v espeak-ng >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; } \
+		|| echo "espeak-ng not installed: the transcription and spoken-word tests will skip"
 
 e2e:  ## docker compose end-to-end run (skips without a Docker engine)
 	bash tests/e2e/run_compose_e2e.sh
