@@ -30,7 +30,7 @@ from websockets.exceptions import ConnectionClosed
 from bench.common import machine, model_path, percentiles, speech_like
 from bench.common import wav as wav_bytes
 from bench.http_load import Server, first_answer, worker_rss_mib
-from ser_contract.stream import DONE, stream_url
+from ser_contract.stream import DONE, END_EVENT, stream_url
 
 RATE = 16_000  # Hz, the model's rate: the stream then costs no resampling
 WORKERS = 2
@@ -92,7 +92,7 @@ async def one_stream(url: str, pcm: bytes, chunk: int, delay_s: float) -> Stream
                 end = min(at + chunk, n_samples)
                 await ws.send(pcm[2 * at : 2 * end])
                 sent_at.append((end, time.perf_counter()))
-            await ws.send(json.dumps({"event": "end"}))
+            await ws.send(json.dumps({"event": END_EVENT}))
         except ConnectionClosed:
             pass
         await receiver

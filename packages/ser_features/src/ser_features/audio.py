@@ -33,6 +33,9 @@ from ser_features.silence import check_not_digital_silence
 
 # Hard-coded audio constants (units in the names or comments).
 SAMPLE_RATE = 16_000  # Hz: the canonical rate every feature is computed at
+# soxr's quality for every resampling to SAMPLE_RATE: uploads here, live streams in ser_api.pcm
+# (whose chunked resampler then equals this one-shot call, which their parity rests on).
+RESAMPLE_QUALITY = "HQ"
 MIN_SOURCE_RATE = 4_000  # Hz: below this there is no speech band left to analyse
 MAX_SOURCE_RATE = 192_000  # Hz: highest rate of any common recorder / interface
 # float32 values a decoded file may hold before resampling: 10 minutes of 96 kHz stereo
@@ -196,7 +199,7 @@ def resample(samples: np.ndarray, source_rate: int, target_rate: int = SAMPLE_RA
     """
     if source_rate == target_rate:
         return samples.astype(np.float32, copy=False)
-    return soxr.resample(samples, source_rate, target_rate, quality="HQ").astype(
+    return soxr.resample(samples, source_rate, target_rate, quality=RESAMPLE_QUALITY).astype(
         np.float32, copy=False
     )
 

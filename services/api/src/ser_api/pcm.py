@@ -3,7 +3,7 @@
 The stream's client says once (query ``encoding``, ``sample_rate``) what every binary frame
 holds: mono little-endian 16-bit integers or 32-bit floats. Frames may be any size, and a
 sample never spans two frames. Resampling is soxr's streaming resampler with the quality
-``ser_features.resample`` uses for uploads: fed in pieces it returns the same samples as the
+``ser_features.resample`` uses for uploads (``RESAMPLE_QUALITY``): fed in pieces it returns the same samples as the
 one-shot call on the whole signal (checked in tests/api), so a streamed recording is
 resampled exactly as its upload would be; it holds back a few milliseconds of output
 (the filter's delay) until more input or :meth:`PcmDecoder.flush`.
@@ -15,6 +15,7 @@ import numpy as np
 import soxr
 
 from ser_contract.stream import BYTES_PER_SAMPLE, ENCODINGS, MAX_STREAM_RATE, MIN_STREAM_RATE
+from ser_features.audio import RESAMPLE_QUALITY
 
 INT16_SCALE = 32768.0  # full scale of 16-bit PCM, as libsndfile reads it (int16 / 2**15)
 _DTYPES = {"pcm_s16le": np.dtype("<i2"), "f32le": np.dtype("<f4")}
@@ -64,7 +65,7 @@ class PcmDecoder:
             None
             if self.source_rate == target_rate
             else soxr.ResampleStream(
-                self.source_rate, target_rate, 1, dtype="float32", quality="HQ"
+                self.source_rate, target_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY
             )
         )
 
