@@ -29,8 +29,9 @@ DEFAULT_MAX_QUEUED_REQUESTS = 8
 DEFAULT_MAX_QUEUE_WAIT_S = 1.0
 DEFAULT_RETRY_AFTER_S = 1  # s: a recording takes milliseconds; the queue drains in well under 1 s
 DEFAULT_BODY_TIMEOUT_S = 30.0  # s: 128 MiB at 40 Mbit/s; a slower upload is cut off
-# Live streams (WS /stream), per worker. 64 streams of the shipped model are ~43 windows/s,
-# well within one core (README, Benchmarks: streams).
+# Live streams (WS /stream), per worker: a cap on sockets and memory, not on compute (streams
+# share the upload compute slots). 64 streams are ~43 windows/s: within the CNN's reach, beyond
+# Model v3's on 2 cores, which sustains 25 streams in all (README, Live streams).
 DEFAULT_MAX_STREAMS = 64
 DEFAULT_STREAM_MAX_DURATION_S = 3600.0  # s: an hour-long call; a longer one reconnects
 DEFAULT_STREAM_IDLE_TIMEOUT_S = 10.0  # s: a live microphone sends every few tens of ms
