@@ -69,3 +69,13 @@ def tiny_v3_model(
         parity_batch=log_mel_windows(4), model_version="tiny-v3-test",
     )  # fmt: skip
     return model
+
+
+@pytest.fixture(scope="session")
+def tiny_v3_adapted_model(tiny_v3_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny v3 graph with a random speaker-adapted head (issue 24): usable profiles need
+    2 voiced windows and no plain answer on more than 90 % of them."""
+    from tests.support.v3_model import export_adapted_v3_model
+
+    target = tmp_path_factory.mktemp("v3-adapted") / "tiny_v3_adapted.onnx"
+    return export_adapted_v3_model(tiny_v3_model, target)

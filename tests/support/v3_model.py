@@ -132,3 +132,32 @@ def with_tampered_encoder_weight(source: Path, target: Path) -> Path:
     initializer.CopyFrom(numpy_helper.from_array(values, initializer.name))
     onnx.save(proto, str(target))
     return target
+
+
+def export_adapted_v3_model(
+    source: Path, target: Path, *, min_windows: int = 2, max_dominant_share: float = 0.9,
+    temperature: float = 1.0, std_floor: float = 1e-3, seed: int = 0,
+) -> Path:  # fmt: skip
+    """A copy of the v3 model ``source`` with a random speaker-adapted head (issue 24) and an
+    ``adaptation`` metadata section with this usable rule; the plain head is untouched."""
+    import onnx
+
+    from ser_features.model_metadata import AdaptationMetadata
+    from ser_training.model.adaptation_graph import (
+        add_speaker_features_for,
+        write_adapted_model,
+    )
+
+    proto = onnx.load(str(source))
+    metadata = ModelMetadata.from_properties({p.key: p.value for p in proto.metadata_props})
+    n_features = add_speaker_features_for(proto, metadata)
+    rng = np.random.default_rng(seed)
+    weights = rng.normal(0.0, 0.3, (n_features, len(metadata.labels))).astype(np.float32)
+    bias = rng.normal(0.0, 0.1, len(metadata.labels)).astype(np.float32)
+    adaptation = AdaptationMetadata(
+        n_features=n_features, layers=metadata.encoder.layers,
+        statistics="per layer: mean then std over pooled encoder steps",
+        std_floor=std_floor, min_windows=min_windows, max_dominant_share=max_dominant_share,
+        temperature=temperature, uncertain_below=0.3, fitted_on="none: random test head",
+    )  # fmt: skip
+    return write_adapted_model(proto, metadata, weights, bias, adaptation, target)

@@ -17,6 +17,16 @@ from ser_features.config import FeatureConfig
 
 INPUT_NAME = "features"  # ONNX input: float32 (batch, n_frames, n_features)
 OUTPUT_NAME = "probabilities"  # ONNX output: float32 (batch, n_labels), softmax
+# Speaker adaptation (issue 24), in graphs that have it. Output: float32 (batch,
+# n_speaker_features), per selected encoder layer the mean then the standard deviation over
+# encoder steps (what a speaker profile summarises). Inputs with defaults (overridable
+# initializers, so a plain call feeds only INPUT_NAME): the profile's mean and standard
+# deviation, float32 (1 or batch, n_speaker_features). Output: float32 (batch, n_labels), the
+# adapted head's calibrated softmax on (speaker_features − mean) / std.
+SPEAKER_FEATURES_NAME = "speaker_features"
+PROFILE_MEAN_NAME = "profile_mean"
+PROFILE_STD_NAME = "profile_std"
+ADAPTED_OUTPUT_NAME = "adapted_probabilities"
 
 KEY_PREFIX = "ser."  # every key this project writes starts with it
 KEY_LABELS = KEY_PREFIX + "labels"
@@ -30,11 +40,39 @@ KEY_LICENSE = KEY_PREFIX + "license"
 KEY_CALIBRATION = KEY_PREFIX + "calibration"
 # The pretrained encoder inside the graph (Model v3, issue 18); absent for hand-crafted models.
 KEY_ENCODER = KEY_PREFIX + "encoder"
+# The speaker-adapted head and the rule that says when a profile may be used (issue 24);
+# absent in models without one.
+KEY_ADAPTATION = KEY_PREFIX + "adaptation"
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 class ModelMetadataError(ValueError):
     """The model's metadata is missing or unusable."""
+
+
+def _typed_section(
+    section: str, data: Any, types: dict[str, type], defaults: dict[str, Any]
+) -> dict[str, Any]:
+    """``data`` with ``defaults`` filled in, once every key of ``types`` is there with a value
+    of its type (a float field accepts a JSON integer; bool is never a number here); raises
+    :class:`ModelMetadataError` naming the section and the keys at fault."""
+    if not isinstance(data, dict):
+        raise ModelMetadataError(f"model metadata '{section}' must be a JSON object")
+    values = defaults | data
+    missing = sorted(set(types) - set(values))
+    if missing:
+        raise ModelMetadataError(f"model metadata '{section}' lacks {missing}")
+    wrong = [
+        key for key, kind in types.items()
+        # bool is an int to Python, never to this metadata.
+        if isinstance(values[key], bool)
+        or not isinstance(values[key], (int, float) if kind is float else kind)
+    ]  # fmt: skip
+    if wrong:
+        raise ModelMetadataError(
+            f"model metadata '{section}' has values of the wrong type: {wrong}"
+        )
+    return values
 
 
 @dataclass(frozen=True)
@@ -79,23 +117,10 @@ class EncoderMetadata:
     @classmethod
     def from_dict(cls, data: Any) -> EncoderMetadata:
         """Parse and type-check; raises :class:`ModelMetadataError` with the reason."""
-        if not isinstance(data, dict):
-            raise ModelMetadataError("model metadata 'encoder' must be a JSON object")
         types = {"name": str, "package": str, "package_version": str, "sha256": str,
                  "n_layers": int, "d_model": int, "n_heads": int, "licence": str,
                  "layers": list, "pool": int, "graph_sha256": str}  # fmt: skip
-        missing = sorted(set(types) - set(data))
-        if missing:
-            raise ModelMetadataError(f"model metadata 'encoder' lacks {missing}")
-        wrong = [
-            key for key, kind in types.items()
-            # bool is an int to Python, never to this metadata.
-            if not isinstance(data[key], kind) or isinstance(data[key], bool)
-        ]  # fmt: skip
-        if wrong:
-            raise ModelMetadataError(
-                f"model metadata 'encoder' has values of the wrong type: {wrong}"
-            )
+        data = _typed_section("encoder", data, types, {})
         layers = data["layers"]
         if not layers or not all(isinstance(name, str) for name in layers):
             raise ModelMetadataError(
@@ -110,6 +135,65 @@ class EncoderMetadata:
 
 
 @dataclass(frozen=True)
+class AdaptationMetadata:
+    """The speaker-adapted head in the graph: what a profile holds and when it may be used.
+
+    A profile is the mean and standard deviation, over a speaker's voiced windows, of the
+    graph's ``speaker_features`` output; the adapted head reads the window's features
+    standardised by them. A profile is used only when it is *usable*: at least
+    ``min_windows`` voiced windows, and the plain head's most frequent answer over those
+    windows takes at most ``max_dominant_share`` of them (a profile of one emotion only, e.g.
+    calm speech, shifts the standardisation towards it and makes answers worse; issue 24).
+    """
+
+    n_features: int  # length of speaker_features: len(layers) × 2 × d_model
+    layers: tuple[str, ...]  # encoder layers summarised, ser_encoders.whisper.layer_names
+    statistics: str  # in words: what each feature is
+    std_floor: float  # a profile's standard deviations are raised to at least this
+    min_windows: int  # voiced windows a usable profile needs
+    max_dominant_share: float  # in (0, 1]: most windows one plain answer may take
+    temperature: float  # of the adapted head, inside the graph
+    uncertain_below: float  # "not sure" threshold of adapted answers
+    fitted_on: str  # protocol: which speakers trained the head and chose the rule
+    metrics: dict[str, Any] = field(default_factory=dict)  # the adaptation protocol's results
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"layers": list(self.layers)}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> AdaptationMetadata:
+        """Parse and type-check; raises :class:`ModelMetadataError` with the reason."""
+        types = {"n_features": int, "layers": list, "statistics": str, "std_floor": float,
+                 "min_windows": int, "max_dominant_share": float, "temperature": float,
+                 "uncertain_below": float, "fitted_on": str, "metrics": dict}  # fmt: skip
+        values = _typed_section("adaptation", data, types, {"metrics": {}})
+        if values["n_features"] < 1 or values["min_windows"] < 1:
+            raise ModelMetadataError(
+                "model metadata 'adaptation.n_features' and 'min_windows' must be at least 1"
+            )
+        if not 0 < values["max_dominant_share"] <= 1 or not 0 <= values["uncertain_below"] <= 1:
+            raise ModelMetadataError(
+                "model metadata 'adaptation.max_dominant_share' must be in (0, 1] and "
+                "'uncertain_below' in [0, 1]"
+            )
+        if values["std_floor"] <= 0 or values["temperature"] <= 0:
+            raise ModelMetadataError(
+                "model metadata 'adaptation.std_floor' and 'temperature' must be positive"
+            )
+        layers = values["layers"]
+        if not layers or not all(isinstance(name, str) for name in layers):
+            raise ModelMetadataError(
+                "model metadata 'adaptation.layers' must be a non-empty list of names"
+            )
+        floats = {key for key, kind in types.items() if kind is float}
+        return cls(
+            **{key: float(values[key]) if key in floats else values[key]
+               for key in types if key != "layers"},
+            layers=tuple(layers),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class ModelMetadata:
     labels: tuple[str, ...]
     feature_config: FeatureConfig
@@ -119,6 +203,7 @@ class ModelMetadata:
     license: str = ""
     calibration: dict[str, Any] = field(default_factory=dict)
     encoder: EncoderMetadata | None = None  # Model v3: the pretrained encoder in the graph
+    adaptation: AdaptationMetadata | None = None  # issue 24: the speaker-adapted head
 
     def to_properties(self) -> dict[str, str]:
         """String → string pairs for ONNX ``metadata_props``."""
@@ -126,6 +211,8 @@ class ModelMetadata:
         sections = calibration if self.calibration else {}  # no key at all when absent
         if self.encoder is not None:
             sections[KEY_ENCODER] = json.dumps(self.encoder.to_dict())
+        if self.adaptation is not None:
+            sections[KEY_ADAPTATION] = json.dumps(self.adaptation.to_dict(), sort_keys=True)
         return sections | {
             KEY_LABELS: json.dumps(list(self.labels)),
             KEY_FEATURE_CONFIG: self.feature_config.to_json(),
@@ -140,6 +227,8 @@ class ModelMetadata:
         sections = {"calibration": self.calibration} if self.calibration else {}
         if self.encoder is not None:
             sections["encoder"] = self.encoder.to_dict()
+        if self.adaptation is not None:
+            sections["adaptation"] = self.adaptation.to_dict()
         return {
             "labels": list(self.labels),
             "feature_config": self.feature_config.to_dict(),
@@ -160,6 +249,8 @@ class ModelMetadata:
         sections = {KEY_CALIBRATION: json.dumps(calibration)} if calibration else {}
         if "encoder" in data:
             sections[KEY_ENCODER] = json.dumps(data["encoder"])
+        if "adaptation" in data:
+            sections[KEY_ADAPTATION] = json.dumps(data["adaptation"])
         return sections | {
             KEY_LABELS: json.dumps(data["labels"]),
             KEY_FEATURE_CONFIG: json.dumps(data["feature_config"]),
@@ -183,6 +274,7 @@ class ModelMetadata:
             training_data = json.loads(props.get(KEY_TRAINING_DATA) or "{}")
             calibration = json.loads(props.get(KEY_CALIBRATION) or "{}")
             encoder = json.loads(props[KEY_ENCODER]) if KEY_ENCODER in props else None
+            adaptation = json.loads(props[KEY_ADAPTATION]) if KEY_ADAPTATION in props else None
         except json.JSONDecodeError as error:
             raise ModelMetadataError(f"model metadata is not valid JSON: {error}") from error
         if not (isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels)):
@@ -202,4 +294,5 @@ class ModelMetadata:
             license=props.get(KEY_LICENSE, ""),
             calibration=calibration,
             encoder=None if encoder is None else EncoderMetadata.from_dict(encoder),
+            adaptation=None if adaptation is None else AdaptationMetadata.from_dict(adaptation),
         )

@@ -9,6 +9,7 @@ from ser_inference.classifier import (
     DEFAULT_MAX_DURATION_S,
     DEFAULT_MIN_DURATION_S,
     DEFAULT_MODEL_PATH,
+    AdaptationUnavailableError,
     AudioLimits,
     AudioTooShortError,
     EmotionClassifier,
@@ -20,11 +21,13 @@ from ser_inference.classifier import (
     answer_fields,
     judge,
 )
+from ser_inference.profile import SpeakerStats, usability
 
 __all__ = [
     "DEFAULT_MAX_DURATION_S",
     "DEFAULT_MIN_DURATION_S",
     "DEFAULT_MODEL_PATH",
+    "AdaptationUnavailableError",
     "AudioLimits",
     "AudioTooLongError",
     "AudioTooShortError",
@@ -34,7 +37,9 @@ __all__ = [
     "ModelLoadError",
     "Prediction",
     "PreparedAudio",
+    "SpeakerStats",
     "WindowPrediction",
     "answer_fields",
     "judge",
+    "usability",
 ]

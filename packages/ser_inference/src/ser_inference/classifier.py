@@ -48,9 +48,20 @@ from ser_features import (
     require_voiced,
     utterance_probabilities,
 )
-from ser_features.model_metadata import INPUT_NAME, KEY_PREFIX, OUTPUT_NAME, ModelMetadata
+from ser_features.model_metadata import (
+    ADAPTED_OUTPUT_NAME,
+    INPUT_NAME,
+    KEY_PREFIX,
+    OUTPUT_NAME,
+    PROFILE_MEAN_NAME,
+    PROFILE_STD_NAME,
+    SPEAKER_FEATURES_NAME,
+    AdaptationMetadata,
+    ModelMetadata,
+)
 from ser_features.pipeline import map_in_parts
 from ser_inference.affect import Calibration, arousal_valence, uncertain
+from ser_inference.profile import SpeakerStats, usability
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +85,10 @@ WINDOWS_PER_SESSION_RUN = 8
 
 class ModelLoadError(RuntimeError):
     """The model cannot be served; the message is one line that says what to fix."""
+
+
+class AdaptationUnavailableError(RuntimeError):
+    """The model has no speaker-adapted head (its metadata has no 'adaptation' section)."""
 
 
 class AudioTooShortError(AudioError):
@@ -172,6 +187,12 @@ class Prediction:
     features_ms: float  # decode + resample + windowing + features, wall-clock ms
     inference_ms: float  # ONNX Runtime, wall-clock ms
     judgement: Judgement  # of ``probabilities``
+    # Speaker adaptation (issue 24): whether the answer above is the adapted head's, why not
+    # when a profile was asked for but could not be used, and the plain head's answer beside
+    # an adapted one (same windows, for a side-by-side view).
+    adapted: bool = False
+    adaptation_reason: str | None = None
+    plain: Prediction | None = None
 
     @property
     def emotion(self) -> str:
@@ -341,6 +362,27 @@ def _check_signature(session: ort.InferenceSession, metadata: ModelMetadata) -> 
     n_labels = len(metadata.labels)
     if out_shape and isinstance(out_shape[-1], int) and out_shape[-1] != n_labels:
         raise ModelLoadError(f"model output shape {out_shape} does not match its {n_labels} labels")
+    if metadata.adaptation is not None:
+        _check_adaptation_signature(session, metadata.adaptation)
+
+
+def _check_adaptation_signature(session: ort.InferenceSession, rule: AdaptationMetadata) -> None:
+    """A model whose metadata describes an adapted head must have its outputs and profile
+    inputs (overridable initializers, so that plain requests need not feed them)."""
+    outputs = {node.name: node for node in session.get_outputs()}
+    profile = {node.name: node for node in session.get_overridable_initializers()}
+    missing = [name for name in (SPEAKER_FEATURES_NAME, ADAPTED_OUTPUT_NAME) if name not in outputs]
+    missing += [name for name in (PROFILE_MEAN_NAME, PROFILE_STD_NAME) if name not in profile]
+    if missing:
+        raise ModelLoadError(
+            f"model metadata describes a speaker-adapted head but the graph lacks {missing}"
+        )
+    for name in (PROFILE_MEAN_NAME, PROFILE_STD_NAME):
+        if list(profile[name].shape)[-1] != rule.n_features:
+            raise ModelLoadError(
+                f"model profile input '{name}' has shape {profile[name].shape}, its metadata "
+                f"says {rule.n_features} speaker features"
+            )
 
 
 class EmotionClassifier:
@@ -359,6 +401,15 @@ class EmotionClassifier:
         self.model_path = model_path
         self.extractor = FeatureExtractor(metadata.feature_config)
         self.calibration = read_calibration(metadata, model_path)  # parsed once, here
+        # Adapted answers: the same arousal/valence mapping, the adapted head's own threshold.
+        self.adapted_calibration = (
+            None
+            if metadata.adaptation is None
+            else dataclasses.replace(
+                self.calibration, temperature=metadata.adaptation.temperature,
+                uncertain_below=metadata.adaptation.uncertain_below,
+            )
+        )  # fmt: skip
         if long_recording_threads < 1:
             raise ValueError("long_recording_threads must be ≥ 1")
         self.long_recording_threads = long_recording_threads
@@ -437,6 +488,20 @@ class EmotionClassifier:
         return self.metadata.model_version
 
     @property
+    def adaptation(self) -> AdaptationMetadata | None:
+        """The speaker-adapted head's description and usable rule; None without one."""
+        return self.metadata.adaptation
+
+    def require_adaptation(self) -> AdaptationMetadata:
+        """The adaptation metadata, or :class:`AdaptationUnavailableError` saying why not."""
+        if self.metadata.adaptation is None:
+            raise AdaptationUnavailableError(
+                f"model {self.model_version} has no speaker-adapted head; speaker profiles "
+                "need a model exported with 'ser-train adapt'"
+            )
+        return self.metadata.adaptation
+
+    @property
     def calibrated(self) -> bool:
         """Whether the model's metadata carries a fitted calibration (else the defaults)."""
         return bool(self.metadata.calibration)
@@ -463,6 +528,13 @@ class EmotionClassifier:
                 f"model {self.model_path} output '{OUTPUT_NAME}' is not a probability "
                 f"distribution (row sums {sums.tolist()}); export it with its softmax"
             )
+        if self.adaptation is not None:
+            _, speaker_features = self.embed(batch)
+            if speaker_features.shape != (_WARMUP_BATCH, self.adaptation.n_features):
+                raise ModelLoadError(
+                    f"model {self.model_path} returns speaker features of shape "
+                    f"{speaker_features.shape}, its metadata says {self.adaptation.n_features}"
+                )
 
     def run(self, features: np.ndarray) -> np.ndarray:
         """Probabilities of a batch of windows in one ``session.run`` call.
@@ -493,6 +565,97 @@ class EmotionClassifier:
             for lo in range(0, max(len(features), 1), step)
         ]
         return np.concatenate([np.asarray(o, dtype=np.float32) for o in outputs])
+
+    def embed(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The plain probabilities and the speaker features of a batch of windows, from one
+        encoder pass per chunk.
+
+        Parameters
+        ----------
+        features : np.ndarray, shape (n_windows, n_frames, n_features), float32
+
+        Returns
+        -------
+        probabilities : np.ndarray, shape (n_windows, n_labels), float32
+        speaker_features : np.ndarray, shape (n_windows, n_speaker_features), float32
+        """
+        self.require_adaptation()
+        names = [OUTPUT_NAME, SPEAKER_FEATURES_NAME]
+        parts = [
+            self.session.run(names, {INPUT_NAME: features[lo : lo + WINDOWS_PER_SESSION_RUN]})
+            for lo in range(0, max(len(features), 1), WINDOWS_PER_SESSION_RUN)
+        ]
+        return tuple(np.concatenate([np.asarray(p[i], np.float32) for p in parts]) for i in (0, 1))
+
+    def run_adapted(
+        self, features: np.ndarray, stats: SpeakerStats
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Plain and speaker-adapted probabilities of a batch of windows, from one encoder
+        pass per chunk; the profile ``stats`` standardises the adapted head's input.
+
+        Parameters
+        ----------
+        features : np.ndarray, shape (n_windows, n_frames, n_features), float32
+
+        Returns
+        -------
+        plain, adapted : np.ndarray, shape (n_windows, n_labels), float32 each
+        """
+        rule = self.require_adaptation()
+        mean, std = stats.mean_std(rule.std_floor)
+        profile = {PROFILE_MEAN_NAME: mean[None, :], PROFILE_STD_NAME: std[None, :]}
+        names = [OUTPUT_NAME, ADAPTED_OUTPUT_NAME]
+        parts = [
+            self.session.run(
+                names, {INPUT_NAME: features[lo : lo + WINDOWS_PER_SESSION_RUN], **profile}
+            )
+            for lo in range(0, max(len(features), 1), WINDOWS_PER_SESSION_RUN)
+        ]
+        return tuple(np.concatenate([np.asarray(p[i], np.float32) for p in parts]) for i in (0, 1))
+
+    def profile_of(self, prepared: PreparedAudio) -> SpeakerStats:
+        """The speaker statistics of one prepared recording's voiced windows (one clip)."""
+        probabilities, speaker_features = self.embed(prepared.utterance.features)
+        return SpeakerStats.of_windows(speaker_features, probabilities, prepared.duration_s)
+
+    def enrol(self, data: AudioSource, limits: AudioLimits) -> SpeakerStats:
+        """The speaker statistics of one enrolment clip (every voiced window of it).
+
+        Raises
+        ------
+        AudioError : the clip cannot be used (as for :meth:`predict`).
+        AdaptationUnavailableError : the model has no adapted head.
+        """
+        self.require_adaptation()
+        return self.profile_of(self.prepare(data, limits))
+
+    def unusable_reason(self, stats: SpeakerStats) -> str | None:
+        """None when ``stats`` may adapt answers, else why not (the model's usable rule)."""
+        return usability(stats, self.require_adaptation(), self.labels)
+
+    def predict_adapted(self, prepared: PreparedAudio, stats: SpeakerStats | None) -> Prediction:
+        """The answer for a prepared recording adapted to the profile ``stats``
+        (None: to the recording itself, ``adapt=self``).
+
+        An unusable profile gives the plain answer with ``adapted`` False and the reason; a
+        usable one the adapted answer with the plain one beside it (``plain``).
+        """
+        started = time.perf_counter()
+        if stats is None:
+            stats = self.profile_of(prepared)
+        reason = self.unusable_reason(stats)
+        if reason is not None:
+            window_probabilities = self.run(prepared.utterance.features)
+            inference_ms = (time.perf_counter() - started) * 1e3
+            plain = self.assemble(prepared, window_probabilities, inference_ms)
+            return dataclasses.replace(plain, adaptation_reason=reason)
+        plain_windows, adapted_windows = self.run_adapted(prepared.utterance.features, stats)
+        inference_ms = (time.perf_counter() - started) * 1e3
+        plain = self.assemble(prepared, plain_windows, inference_ms)
+        adapted = self.assemble(
+            prepared, adapted_windows, inference_ms, calibration=self.adapted_calibration
+        )
+        return dataclasses.replace(adapted, adapted=True, plain=plain)
 
     def check_header(self, data: AudioSource, limits: AudioLimits) -> AudioInfo:
         """Refuse too short / too long / too large recordings from the header alone.
@@ -560,8 +723,9 @@ class EmotionClassifier:
         )
 
     def assemble(
-        self, prepared: PreparedAudio, window_probabilities: np.ndarray, inference_ms: float
-    ) -> Prediction:
+        self, prepared: PreparedAudio, window_probabilities: np.ndarray, inference_ms: float,
+        calibration: Calibration | None = None,
+    ) -> Prediction:  # fmt: skip
         """The recording's answer from the model's output for its voiced windows.
 
         Parameters
@@ -570,7 +734,9 @@ class EmotionClassifier:
         window_probabilities : np.ndarray, shape (n_voiced, n_labels), float32
             :meth:`run` on ``prepared.utterance.features`` (alone or within a larger batch)
         inference_ms : wall-clock ms of the model for this recording
+        calibration : how the probabilities become answers (default: the plain head's)
         """
+        calibration = calibration or self.calibration
         utterance = prepared.utterance
         by_window = dict(zip(utterance.voiced, window_probabilities, strict=True))
         windows = [
@@ -582,7 +748,7 @@ class EmotionClassifier:
                 probabilities=by_window.get(index),
                 judgement=None
                 if index not in by_window
-                else judge(by_window[index], self.labels, self.calibration),
+                else judge(by_window[index], self.labels, calibration),
             )
             for index, w in enumerate(utterance.windows)
         ]
@@ -590,7 +756,7 @@ class EmotionClassifier:
         return Prediction(
             labels=self.labels,
             probabilities=probabilities,
-            judgement=judge(probabilities, self.labels, self.calibration),
+            judgement=judge(probabilities, self.labels, calibration),
             windows=windows,
             duration_s=prepared.duration_s,
             source_sample_rate=prepared.source_sample_rate,
@@ -632,4 +798,5 @@ class EmotionClassifier:
             "providers": self.session.get_providers(),
             "input_shape": [None, *self.config.input_shape],
             "long_recording_threads": self.long_recording_threads,
+            "speaker_adaptation": self.adaptation is not None,
         }
