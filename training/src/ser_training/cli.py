@@ -442,6 +442,48 @@ def calibrate(
     )
 
 
+@app.command()
+def adapt(
+    data: DataOption = Path("../shared/datasets"),
+    out: OutOption = Path("models"),
+    model: Annotated[
+        Path | None,
+        typer.Option(help="the Model v3 graph to extend (default: <out>/ser_model.onnx)"),
+    ] = None,
+    work: Annotated[Path, typer.Option(help="embeddings cache folder")] = Path(
+        "artifacts/adaptation"
+    ),
+    seeds: Annotated[int, typer.Option(help="enrolment draws per speaker (seeds 0 … n − 1)")] = 3,
+    threads: Annotated[int, typer.Option(help="clips embedded at once")] = 2,
+) -> None:
+    """Fit the speaker-adapted head (issue 24) on <out>'s model's training speakers, measure it
+    on held-out speakers and corpora, and write it into <out>/ser_model.onnx (one graph) with
+    <out>/evaluation/adaptation.json; re-running replaces an earlier head."""
+    from ser_features.model_metadata import ModelMetadataError
+    from ser_training.adaptation.job import AdaptConfig, run_adaptation
+    from ser_training.model.adaptation_graph import AdaptationGraphError
+
+    if seeds < 1:
+        raise fail("--seeds must be at least 1")
+    config = AdaptConfig(
+        model=model or out / "ser_model.onnx", data_dir=data, out=out, work=work,
+        seeds=tuple(range(seeds)), threads=threads,
+    )  # fmt: skip
+    try:
+        summary = run_adaptation(config, progress=typer.echo)
+    except (FileNotFoundError, ValueError, ModelMetadataError, AdaptationGraphError) as error:
+        raise fail(f"adaptation failed: {error}") from error
+    for corpus, rows in summary["table"].items():
+        cells = ", ".join(
+            f"{name} {row['served']:.1f}"
+            for name, row in rows.items()
+            if name in ("random_10", "neutral_60_30", "neutral_only_10")
+        )
+        plain = next(iter(rows.values()))["plain"] if rows else float("nan")
+        typer.echo(f"{corpus}: plain {plain:.1f}; adapted {cells}")
+    typer.echo(f"wrote {out / 'ser_model.onnx'} and {out / 'evaluation' / 'adaptation.json'}")
+
+
 @app.command("affect-heads")
 def affect_heads(
     calibration_runs: CalibrationRunsOption = None,

@@ -8,9 +8,11 @@ from ser_contract.models import (
     ErrorResponse,
     HealthResponse,
     ModelResponse,
+    PlainAnswer,
     PredictionResponse,
     Segment,
     ServiceLimits,
+    SpeakerResponse,
     Timing,
 )
 
@@ -21,8 +23,10 @@ __all__ = [
     "ErrorResponse",
     "HealthResponse",
     "ModelResponse",
+    "PlainAnswer",
     "PredictionResponse",
     "Segment",
     "ServiceLimits",
+    "SpeakerResponse",
     "Timing",
 ]

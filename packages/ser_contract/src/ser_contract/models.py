@@ -51,6 +51,17 @@ class Timing(BaseModel):
     inference_ms: float = Field(description="ONNX Runtime, all windows in one batch.")
 
 
+class PlainAnswer(BaseModel):
+    """The plain (single-clip) head's answer, given beside an adapted one for comparison."""
+
+    emotion: str
+    confidence: Probability
+    uncertain: bool
+    arousal: Probability
+    valence: float = Field(ge=-1.0, le=1.0)
+    probabilities: dict[str, float]
+
+
 class PredictionResponse(BaseModel):
     """The emotion of one recording and its timeline."""
 
@@ -77,6 +88,40 @@ class PredictionResponse(BaseModel):
         "before windowing, silent windows inside are listed with `silent: true`."
     )
     timing: Timing
+    speaker: str | None = Field(
+        None,
+        description="The speaker profile asked for (`?speaker=ID`), `self` for `?adapt=self`; "
+        "null for a plain request.",
+    )
+    adapted: bool = Field(
+        False,
+        description="True when the answer above comes from the speaker-adapted head (the "
+        "profile was usable); false for plain requests and for unusable profiles.",
+    )
+    adaptation_reason: str | None = Field(
+        None, description="Why a profile that was asked for was not used; null otherwise."
+    )
+    plain: PlainAnswer | None = Field(
+        None,
+        description="With `adapted: true`, the plain head's answer for the same recording, "
+        "for comparison; null otherwise.",
+    )
+
+
+class SpeakerResponse(BaseModel):
+    """A speaker profile: statistics of the enrolled clips' voiced windows, never audio."""
+
+    speaker: str = Field(description="The profile's id: use it as `/predict?speaker=ID`.")
+    clips: int = Field(description="Clips enrolled so far.")
+    seconds: float = Field(description="Seconds of audio enrolled (decoded length).")
+    windows: int = Field(description="Voiced 3-s model windows the statistics summarise.")
+    usable: bool = Field(
+        description="Whether answers will be adapted to this profile (GET /model "
+        "`adaptation` gives the rule)."
+    )
+    reason: str | None = Field(description="Why the profile is not usable yet; null if it is.")
+    created_at: str = Field(description="ISO 8601, UTC.")
+    updated_at: str = Field(description="ISO 8601, UTC: the last enrolment.")
 
 
 class BatchItem(BaseModel):
@@ -155,6 +200,13 @@ class ModelResponse(BaseModel):
     calibration: CalibrationInfo
     runtime: dict[str, Any]
     limits: ServiceLimits
+    adaptation: dict[str, Any] | None = Field(
+        None,
+        description="The speaker-adapted head, when the model has one: what a profile holds "
+        "(`layers`, `statistics`), when it is usable (`min_windows` voiced windows, at most "
+        "`max_dominant_share` of them given one plain answer), its `temperature` and "
+        "`uncertain_below`, and `metrics`, the adaptation protocol's results; null otherwise.",
+    )
 
 
 class ErrorResponse(BaseModel):

@@ -579,7 +579,11 @@ class EmotionClassifier:
         probabilities : np.ndarray, shape (n_windows, n_labels), float32
         speaker_features : np.ndarray, shape (n_windows, n_speaker_features), float32
         """
-        self.require_adaptation()
+        if SPEAKER_FEATURES_NAME not in {node.name for node in self.session.get_outputs()}:
+            raise AdaptationUnavailableError(
+                f"model {self.model_version} has no '{SPEAKER_FEATURES_NAME}' output; speaker "
+                "profiles need a model exported with 'ser-train adapt'"
+            )
         names = [OUTPUT_NAME, SPEAKER_FEATURES_NAME]
         parts = [
             self.session.run(names, {INPUT_NAME: features[lo : lo + WINDOWS_PER_SESSION_RUN]})
@@ -626,7 +630,7 @@ class EmotionClassifier:
         AudioError : the clip cannot be used (as for :meth:`predict`).
         AdaptationUnavailableError : the model has no adapted head.
         """
-        self.require_adaptation()
+        self.require_adaptation()  # before decoding: a model without the head refuses at once
         return self.profile_of(self.prepare(data, limits))
 
     def unusable_reason(self, stats: SpeakerStats) -> str | None:

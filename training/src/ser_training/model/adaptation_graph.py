@@ -210,6 +210,23 @@ def set_adapted_temperature(proto: onnx.ModelProto, temperature: float) -> None:
     raise AdaptationGraphError("the graph has no adapted head")
 
 
+def strip_adaptation(proto: onnx.ModelProto) -> None:
+    """Take off, in place, everything :func:`add_speaker_features` and
+    :func:`add_adapted_head` added: the plain graph again (to re-fit the head)."""
+    added = {SPEAKER_FEATURES_NAME, ADAPTED_OUTPUT_NAME, PROFILE_MEAN_NAME, PROFILE_STD_NAME}
+
+    def ours(name: str) -> bool:
+        return name.startswith(_PREFIX) or name in added
+
+    keep = [n for n in proto.graph.node if not any(ours(o) for o in n.output)]
+    del proto.graph.node[:]
+    proto.graph.node.extend(keep)
+    for field in (proto.graph.initializer, proto.graph.input, proto.graph.output):
+        kept = [item for item in field if not ours(item.name)]
+        del field[:]
+        field.extend(kept)
+
+
 def add_speaker_features_for(proto: onnx.ModelProto, metadata: ModelMetadata) -> int:
     """:func:`add_speaker_features` with the layers, width and window shape from a Model v3
     graph's own metadata; returns the number of speaker features."""
