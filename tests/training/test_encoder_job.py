@@ -105,3 +105,50 @@ def test_an_encoder_recipe_is_refused_without_its_front_end(tmp_path: Path) -> N
         app, ["train", "--data", str(tmp_path), "--encoder", "whisper-base"]
     )
     assert result.exit_code == 2 and "encoder must be one of" in result.output
+
+
+def test_ser_train_adapt_adds_a_speaker_adapted_head_to_the_trained_model(
+    trained_v3: Path, toy_corpora: Path, tmp_path: Path
+) -> None:
+    """`ser-train adapt` (README, "Speaker adaptation") on the trained toy model: one graph
+    with both heads, its rule and protocol in the metadata; re-running replaces the head."""
+    import shutil
+
+    from ser_inference import AudioLimits, EmotionClassifier, SpeakerStats
+    from ser_training.cli import app
+
+    out = tmp_path / "models"
+    shutil.copytree(trained_v3, out, ignore=shutil.ignore_patterns("cache"))
+    plain = EmotionClassifier.load(out / "ser_model.onnx")
+    assert plain.adaptation is None
+    args = ["adapt", "--data", str(toy_corpora), "--out", str(out), "--work",
+            str(tmp_path / "work"), "--seeds", "2", "--threads", "1"]  # fmt: skip
+    for _ in range(2):  # the second run starts from the first run's output
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+    assert "ravdess: plain" in result.output
+
+    adapted = EmotionClassifier.load(out / "ser_model.onnx")
+    rule = adapted.adaptation
+    assert rule is not None and rule.n_features == 3 * 2 * TINY_SHAPE["d_model"]
+    assert rule.min_windows >= 1 and 0 < rule.max_dominant_share <= 1
+    summary = json.loads((out / "evaluation" / "adaptation.json").read_text())
+    assert set(summary["table"]) == {"ravdess", "emodb", "tess"}  # test speakers only
+    assert summary["test_speakers"]["ravdess"] == ["01", "02", "11", "12", "21", "22"]
+    row = summary["table"]["ravdess"]["random_5"]
+    assert row["seeds"] == 2 and 0 <= row["served"] <= 100
+    assert rule.metrics["ravdess"]["random_5"]["plain"] == row["plain"]
+
+    # Plain answers are the plain model's; a usable profile changes them.
+    clips = sorted((toy_corpora / "ravdess" / "Actor_01").glob("*.wav"))
+    limits = AudioLimits()
+    stats = SpeakerStats.empty(rule.n_features, len(adapted.labels))
+    for clip in clips:
+        stats = stats.merged(adapted.enrol(clip, limits))
+    prepared = adapted.prepare(clips[0], limits)
+    np.testing.assert_allclose(
+        adapted.predict(clips[0], limits).probabilities,
+        plain.predict(clips[0], limits).probabilities, atol=1e-6,
+    )  # fmt: skip
+    forced = adapted.run_adapted(prepared.utterance.features, stats)[1]
+    assert not np.allclose(forced, adapted.run(prepared.utterance.features), atol=1e-4)

@@ -528,7 +528,13 @@ def write_reports(summary: dict, out_dir: Path) -> None:
     report_dir = out_dir / "evaluation"
     write_json(report_dir / "summary.json", summary)
     write_report(summary, report_dir)
-    write_model_card(summary, out_dir / "MODEL_CARD.md", license_note(summary))
+    from ser_training.adaptation.report import adaptation_lines, stored_adaptation
+
+    adaptation = stored_adaptation(out_dir)  # `ser-train adapt`'s own section, when adapted
+    write_model_card(
+        summary, out_dir / "MODEL_CARD.md", license_note(summary),
+        adaptation_lines(adaptation) if adaptation else (),
+    )  # fmt: skip
 
 
 def sync_model_metadata(out_dir: Path, summary: dict) -> None:
@@ -542,7 +548,10 @@ def sync_model_metadata(out_dir: Path, summary: dict) -> None:
     if not model_path.exists():
         return
     proto = onnx.load(str(model_path))
-    write_metadata(proto, make_metadata(summary), model_path)
+    current = ModelMetadata.from_properties({p.key: p.value for p in proto.metadata_props})
+    # The speaker-adapted head (ser-train adapt) is not in the training summary: keep it.
+    metadata = dataclasses.replace(make_metadata(summary), adaptation=current.adaptation)
+    write_metadata(proto, metadata, model_path)
 
 
 def stored_summary(out_dir: Path) -> dict:

@@ -6,7 +6,7 @@ Enrolment sets (drawn per speaker and seed, without replacement, capped at the s
 
 * ``random_5``, ``random_10``, ``random_30``: clips drawn at random;
 * ``neutral_60_30``: 30 clips, 60 % of them neutral (a realistic mix);
-* ``neutral_only_10``: 10 neutral clips only (the trap: calm speech only);
+* ``neutral_only_10``, ``neutral_only_30``: neutral clips only (the trap: calm speech only);
 * ``all``: every clip of the speaker;
 * ``self``: each clip adapted to its own windows (``adapt=self``).
 
@@ -28,7 +28,10 @@ from ser_training.adaptation.embeddings import ClipEmbeddings
 from ser_training.adaptation.head import AdaptedHead, standardised
 
 NEUTRAL = "neutral"
-ENROLMENTS = ("random_5", "random_10", "random_30", "neutral_60_30", "neutral_only_10", "all")
+ENROLMENTS = (
+    "random_5", "random_10", "random_30", "neutral_60_30", "neutral_only_10", "neutral_only_30",
+    "all",
+)  # fmt: skip
 
 
 def draw_enrolment(
@@ -45,8 +48,9 @@ def draw_enrolment(
     neutral, other = clips[labels == NEUTRAL], clips[labels != NEUTRAL]
     if len(neutral) == 0:
         return None
-    if name == "neutral_only_10":
-        return rng.choice(neutral, size=min(10, len(neutral)), replace=False)
+    if name.startswith("neutral_only_"):
+        n = int(name.rsplit("_", 1)[1])
+        return rng.choice(neutral, size=min(n, len(neutral)), replace=False)
     if name == "neutral_60_30":
         n_neutral = min(18, len(neutral))
         n_other = min(len(other), round(n_neutral * 12 / 18))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from ser_training.data.corpora import CORPUS_FACTS
@@ -141,7 +142,11 @@ def features_text(summary: dict) -> str:
     )
 
 
-def write_model_card(summary: dict, path: Path, license_note: str) -> None:
+def write_model_card(
+    summary: dict, path: Path, license_note: str, sections: Sequence[str] = ()
+) -> None:
+    """MODEL_CARD.md from the training summary; ``sections`` (Markdown lines, e.g. the speaker
+    adaptation protocol's own section) go before the known limits."""
     test = summary["test"]
     lines = [
         f"# Model card — speech emotion recognition ({summary['model_version']})",
@@ -265,6 +270,9 @@ def write_model_card(summary: dict, path: Path, license_note: str) -> None:
     lines += [
         "Full report with per-class figures and confusion matrices: `models/evaluation/report.md`.",
         "",
+    ]
+    lines += list(sections)
+    lines += [
         "## Known limits",
         "- Acted emotions by a few dozen speakers in quiet studios (English, and German for EMO-DB); "
         "spontaneous speech, other languages, children and noisy far-field audio are out of domain, "
