@@ -17,7 +17,7 @@ SERVE_API = rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR) && \
 	SER_HOST=$(API_HOST) SER_PORT=$(API_PORT) SER_WORKERS=$(SER_WORKERS) exec $(BIN)/ser-api
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lint format test test-fast train tune evaluate compare calibrate bench fuzz soak reliability run api batch ui e2e browser speech lock clean
+.PHONY: help setup lint format test test-fast train tune evaluate compare adapt calibrate bench fuzz soak reliability run api batch ui e2e browser speech lock clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | column -t -s $$'\t'
@@ -60,6 +60,9 @@ RECIPES ?= all
 SEEDS ?= 3
 compare: $(STAMP)  ## recipes x seeds: validation + held-out-corpus table (RECIPES=a,b SEEDS=3 SCREEN=1)
 	$(BIN)/ser-train compare --data $(DATA) --recipes $(RECIPES) --seeds $(SEEDS) $(if $(SCREEN),--screen)
+
+adapt: $(STAMP)  ## fit the speaker-adapted head into models/ser_model.onnx and measure it (evaluation/adaptation.json)
+	$(BIN)/ser-train adapt --data $(DATA) --out models
 
 calibrate: $(STAMP)  ## re-fit the shipped model's temperature and "not sure" threshold
 	$(BIN)/ser-train calibrate --data $(DATA) --out models
