@@ -58,9 +58,12 @@ def fit_head(x: np.ndarray, y: np.ndarray, n_labels: int, c: float, seed: int = 
     # Fold the scaler in: ((x − μ) / σ) W + b = x (W / σ) + (b − (μ / σ) W).
     w = np.zeros((x.shape[1], n_labels))
     b = np.full(n_labels, -30.0)
-    coef = model.coef_.T / scaler.scale_[:, None]
+    coef, intercept = model.coef_.T, model.intercept_
+    if len(model.classes_) == 2:  # one logit a for the second class: softmax(−a/2, a/2) = σ(a)
+        coef, intercept = np.hstack([-coef / 2, coef / 2]), np.array([-1.0, 1.0]) * intercept / 2
+    coef = coef / scaler.scale_[:, None]
     w[:, model.classes_] = coef
-    b[model.classes_] = model.intercept_ - scaler.mean_ @ coef
+    b[model.classes_] = intercept - scaler.mean_ @ coef
     return AdaptedHead(w.astype(np.float32), b.astype(np.float32), c)
 
 
