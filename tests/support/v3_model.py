@@ -135,7 +135,7 @@ def with_tampered_encoder_weight(source: Path, target: Path) -> Path:
 
 
 def export_adapted_v3_model(
-    source: Path, target: Path, *, min_windows: int = 2, max_dominant_share: float = 0.9,
+    source: Path, target: Path, *, min_windows: int = 2, max_dominant_share: float = 1.0,
     temperature: float = 1.0, std_floor: float = 1e-3, seed: int = 0,
 ) -> Path:  # fmt: skip
     """A copy of the v3 model ``source`` with a random speaker-adapted head (issue 24) and an
