@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import ray
 
+from ser_encoders import EncoderSpec
 from tests.support.audio import encoded_bytes, harmonic_tone, write_audio
 from tests.support.tiny_model import build_tiny_model
 
@@ -27,6 +28,31 @@ def local_ray() -> Iterator[None]:
     ray.init(num_cpus=RAY_CPUS, include_dashboard=False, logging_level="WARNING")
     yield
     ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def ray_knowing_tiny_encoder(tiny_encoder: tuple[EncoderSpec, Path]) -> Iterator[None]:
+    """A local Ray whose worker processes pin the tiny test encoder, as ``known_tiny_encoder``
+    pins it in this one: the actors of a job on the tiny v3 model load it in their own
+    processes. A Ray already running (``local_ray``) is stopped and started again after."""
+    spec, _ = tiny_encoder
+
+    def pin_tiny_encoder() -> None:  # pickled by value into every worker
+        from ser_encoders import ENCODERS
+
+        ENCODERS[spec.name] = spec
+
+    restart = ray.is_initialized()
+    if restart:
+        ray.shutdown()
+    ray.init(
+        num_cpus=RAY_CPUS, include_dashboard=False, logging_level="WARNING",
+        runtime_env={"worker_process_setup_hook": pin_tiny_encoder},
+    )  # fmt: skip
+    yield
+    ray.shutdown()
+    if restart:
+        ray.init(num_cpus=RAY_CPUS, include_dashboard=False, logging_level="WARNING")
 
 
 def make_archive(folder: Path, n_good: int = 4, *, seed: int = 0) -> dict[str, Path]:

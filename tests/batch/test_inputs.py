@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ser_batch.inputs import InputError, list_inputs
+from ser_batch.inputs import InputError, list_inputs, list_named_inputs
 from tests.batch.conftest import make_archive
 
 
@@ -49,3 +49,20 @@ def test_unusable_inputs_are_refused_with_a_reason(
         list_inputs(source)
     with pytest.raises(InputError, match="does not exist"):
         list_inputs(tmp_path / "missing")
+
+
+def test_names_are_relative_to_the_folder_or_as_the_manifest_writes_them(tmp_path: Path) -> None:
+    files = make_archive(tmp_path / "archive", n_good=1)
+    named = list_named_inputs(tmp_path / "archive")
+    assert list(named) == list_inputs(tmp_path / "archive")
+    assert named[str(files["memo"])] == "phone/memo.m4a"
+    assert named[str(files["good0"])] == "good0.wav"
+
+    manifest = tmp_path / "list.csv"
+    absolute = str(files["silent"])
+    manifest.write_text(f"path\n./archive/x/../phone/memo.m4a\n{absolute}\narchive/good0.wav\n")
+    assert list_named_inputs(manifest) == {
+        str(files["memo"]): "archive/phone/memo.m4a",
+        absolute: absolute,
+        str(files["good0"]): "archive/good0.wav",
+    }

@@ -8,10 +8,12 @@ import typer
 
 from ser_batch.inputs import InputError
 from ser_batch.job import DEFAULT_FILES_PER_BATCH, JobConfig, run_job
+from ser_batch.speakers import SpeakerRule, SpeakerRuleError
 from ser_inference import (
     DEFAULT_MAX_DURATION_S,
     DEFAULT_MIN_DURATION_S,
     DEFAULT_MODEL_PATH,
+    AdaptationUnavailableError,
     AudioLimits,
     ModelLoadError,
 )
@@ -46,20 +48,30 @@ def main(
     ),
     min_duration_s: float = typer.Option(DEFAULT_MIN_DURATION_S, min=0, help="Shortest file, s."),
     max_duration_s: float = typer.Option(DEFAULT_MAX_DURATION_S, min=0, help="Longest file, s."),
+    speaker_from: str | None = typer.Option(
+        None,
+        "--speaker-from",
+        metavar="folder|REGEX",
+        help="Adapt answers to each speaker, profiled from all their files (needs a model "
+        "with an adapted head; two passes): 'folder' = the file's folder under INPUT, else a "
+        "regex searched in the path relative to INPUT (or as the manifest writes it) whose "
+        "group 'speaker' or first group is the speaker, e.g. '^(\\w+)_\\d+\\.wav$'.",
+    ),
 ) -> None:
     """Classify every recording of INPUT; bad files become rows with their error."""
-    config = JobConfig(
-        input=source,
-        out=out,
-        model=model,
-        limits=AudioLimits(min_duration_s=min_duration_s, max_duration_s=max_duration_s),
-        segments=segments,
-        address=address,
-        workers=workers,
-        files_per_batch=files_per_batch,
-    )
     try:
+        config = JobConfig(
+            input=source,
+            out=out,
+            model=model,
+            limits=AudioLimits(min_duration_s=min_duration_s, max_duration_s=max_duration_s),
+            segments=segments,
+            address=address,
+            workers=workers,
+            files_per_batch=files_per_batch,
+            speaker_from=None if speaker_from is None else SpeakerRule.parse(speaker_from),
+        )
         run_job(config, echo=typer.echo)
-    except (InputError, ModelLoadError) as error:
+    except (InputError, ModelLoadError, SpeakerRuleError, AdaptationUnavailableError) as error:
         typer.echo(f"ser-batch: {error}", err=True)
         raise typer.Exit(2) from None

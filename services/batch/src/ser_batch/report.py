@@ -9,6 +9,8 @@ from typing import TextIO
 
 import pyarrow as pa
 
+from ser_batch.scoring import ADAPTED_COLUMN
+
 REFRESH_S = 0.5  # s between progress updates on a terminal
 LOG_EVERY_S = 10.0  # s between progress lines when stderr is a file or a pipe (CI, docker logs)
 
@@ -23,8 +25,9 @@ class Progress:
     """Files done of ``total``, files/s and ETA: one redrawn line on a terminal, else a line
     every ``LOG_EVERY_S`` seconds."""
 
-    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+    def __init__(self, total: int, stream: TextIO | None = None, label: str = "") -> None:
         self.total = total
+        self.label = label  # what the line counts, e.g. "profiles: " (scoring: none)
         self.done = 0
         self.errors = 0
         self.stream = stream or sys.stderr
@@ -53,7 +56,7 @@ class Progress:
         eta = (self.total - self.done) / rate if rate > 0 else float("nan")
         percent = 100.0 * self.done / self.total if self.total else 100.0
         line = (
-            f"{self.done}/{self.total} files ({percent:.0f} %)  {rate:.1f} files/s  "
+            f"{self.label}{self.done}/{self.total} files ({percent:.0f} %)  {rate:.1f} files/s  "
             f"ETA {_clock(eta) if eta == eta else '?'}  errors {self.errors}"
         )
         if self.interactive:
@@ -67,6 +70,25 @@ class Progress:
             self._show(end="\n")
         elif self._shown_done != self.done:
             self._show()
+
+
+def _adaptation_line(table: pa.Table, classified: int) -> str:
+    """How many classified files were answered adapted to their speaker, and why not the rest."""
+    rows = [
+        (row["speaker"], row[ADAPTED_COLUMN])
+        for row in table.select(["speaker", ADAPTED_COLUMN]).to_pylist()
+        if row[ADAPTED_COLUMN] is not None  # None: an error, no answer
+    ]
+    adapted = sum(1 for _, was in rows if was)
+    no_speaker = sum(1 for speaker, _ in rows if speaker is None)
+    unusable = len(rows) - adapted - no_speaker
+    speakers = {speaker for speaker, _ in rows if speaker is not None}
+    usable = {speaker for speaker, was in rows if was}
+    return (
+        f"speaker adaptation: {adapted} of {classified} classified files adapted "
+        f"({len(usable)} of {len(speakers)} speakers with a usable profile); plain: "
+        f"{unusable} with an unusable profile, {no_speaker} without a speaker"
+    )
 
 
 def summary(table: pa.Table, scored: int, skipped: int, wall_s: float, scoring_s: float) -> str:
@@ -93,6 +115,8 @@ def summary(table: pa.Table, scored: int, skipped: int, wall_s: float, scoring_s
             f"{emotion} {n} ({100 * n / classified:.0f} %)" for emotion, n in emotions.most_common()
         )
         lines.append(f"emotions: {shares}")
+    if ADAPTED_COLUMN in table.column_names:
+        lines.append(_adaptation_line(table, classified))
     lines.append(
         f"wall time: {_clock(wall_s)} ({wall_s:.1f} s); scoring {scoring_s:.1f} s, "
         f"{rate:.1f} files/s"

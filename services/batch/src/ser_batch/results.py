@@ -74,6 +74,11 @@ class ResultStore:
             done.update(pq.read_table(source, columns=["path"])["path"].to_pylist())
         return done
 
+    def columns(self) -> list[str] | None:
+        """The columns of what was written so far (the output, else a part); None: nothing."""
+        sources = ([self.out] if self.out.is_file() else []) + self._part_files()
+        return pq.read_schema(sources[0]).names if sources else None
+
     def write_part(self, table: pa.Table) -> None:
         """Save scored rows (with an optional ``segments`` column) as one more part."""
         self.parts.mkdir(parents=True, exist_ok=True)

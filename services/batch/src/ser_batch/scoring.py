@@ -4,19 +4,34 @@ No Ray here: the actor in :mod:`ser_batch.job` calls :func:`score_files` on each
 tests call it directly. Files are decoded and featurised one by one; their windows are
 gathered and sent to the model together (up to ``MAX_WINDOWS_PER_RUN`` per call), which is
 where batching pays: one ``session.run`` for many short clips instead of one each.
+
+With speaker adaptation (``--speaker-from``, :mod:`ser_batch.speakers`) each file comes with
+its speaker and that speaker's profile: a file with a profile is answered by
+:meth:`EmotionClassifier.predict_adapted` (adapted where the model's usable rule allows,
+else plain with the reason), a file without a speaker plain (batched as above) with the
+reason it has none.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 
 from ser_features import AudioError
-from ser_inference import AudioLimits, EmotionClassifier, Prediction, PreparedAudio, answer_fields
+from ser_inference import (
+    AudioLimits,
+    EmotionClassifier,
+    Prediction,
+    PreparedAudio,
+    SpeakerStats,
+    answer_fields,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +40,7 @@ logger = logging.getLogger(__name__)
 MAX_WINDOWS_PER_RUN = 256
 PROBABILITY_PREFIX = "p_"
 SEGMENTS_COLUMN = "segments"
+ADAPTED_COLUMN = "adapted"
 # Reasons for failures that are not the audio's fault (the API has no such cases).
 UNREADABLE_REASON = "unreadable"  # the file vanished or may not be read
 INTERNAL_REASON = "internal"  # a bug: logged with its traceback, the job goes on
@@ -65,8 +81,31 @@ def segment_type(labels: tuple[str, ...]) -> pa.StructType:
     )
 
 
-def result_schema(labels: tuple[str, ...], *, with_segments: bool) -> pa.Schema:
-    """Columns of the results table; ``segments`` (a list per file) only when asked for."""
+# With --speaker-from only, after the columns of every run (whose meaning stays: with
+# adaptation the answer above is the adapted one when ``adapted``).
+_SPEAKER_FIELDS: list[tuple[str, pa.DataType]] = [
+    ("speaker", pa.string()),  # null: the file has no speaker (adaptation_reason says why)
+    (ADAPTED_COLUMN, pa.bool_()),  # null for a file with an error
+    ("adaptation_reason", pa.string()),  # why a plain answer; null when adapted
+    ("plain_emotion", pa.string()),  # the plain head's answer (= emotion when not adapted)
+    ("plain_confidence", pa.float64()),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Adaptation:
+    """What to adapt one file's answer to (``--speaker-from``)."""
+
+    speaker: str | None  # None: no speaker, a plain answer with ``reason``
+    profile: SpeakerStats | None  # the speaker's profile (all its files); None without one
+    reason: str | None = None  # why a file without a profile is answered plain
+
+
+def result_schema(
+    labels: tuple[str, ...], *, with_segments: bool, with_speakers: bool = False
+) -> pa.Schema:
+    """Columns of the results table; ``segments`` (a list per file) only when asked for, the
+    speaker adaptation columns only with ``--speaker-from``."""
     fields = [
         ("path", pa.string()),
         *_ANSWER_FIELDS,
@@ -77,6 +116,8 @@ def result_schema(labels: tuple[str, ...], *, with_segments: bool) -> pa.Schema:
         ("error", pa.string()),  # null, or the AudioError reason code (as the API's metrics)
         ("error_detail", pa.string()),  # the one-line message the API answers with
     ]
+    if with_speakers:
+        fields += _SPEAKER_FIELDS
     if with_segments:
         fields.append((SEGMENTS_COLUMN, pa.list_(segment_type(labels))))
     return pa.schema(fields)
@@ -89,7 +130,28 @@ def _label_values(labels: tuple[str, ...], probabilities: np.ndarray | None) -> 
     return {name: float(value) for name, value in zip(names, probabilities, strict=True)}
 
 
-def _row(path: str, prediction: Prediction, model_version: str, with_segments: bool) -> dict:
+def _speaker_values(adaptation: Adaptation | None, prediction: Prediction | None) -> dict:
+    if adaptation is None:
+        return {}
+    if prediction is None:  # an error: no answer, adapted or not
+        return {
+            "speaker": adaptation.speaker,
+            **dict.fromkeys(name for name, _ in _SPEAKER_FIELDS[1:]),
+        }
+    plain = prediction.plain or prediction
+    return {
+        "speaker": adaptation.speaker,
+        ADAPTED_COLUMN: prediction.adapted,
+        "adaptation_reason": prediction.adaptation_reason,
+        "plain_emotion": plain.emotion,
+        "plain_confidence": plain.confidence,
+    }
+
+
+def _row(
+    path: str, prediction: Prediction, model_version: str, with_segments: bool,
+    adaptation: Adaptation | None = None,
+) -> dict:  # fmt: skip
     labels = prediction.labels
     row = {
         "path": path,
@@ -100,6 +162,7 @@ def _row(path: str, prediction: Prediction, model_version: str, with_segments: b
         "model_version": model_version,
         "error": None,
         "error_detail": None,
+        **_speaker_values(adaptation, prediction),
     }
     if with_segments:
         segments = []
@@ -119,8 +182,9 @@ def _row(path: str, prediction: Prediction, model_version: str, with_segments: b
 
 
 def _error_row(
-    path: str, reason: str, detail: str, labels: tuple[str, ...], model_version: str
-) -> dict:
+    path: str, reason: str, detail: str, labels: tuple[str, ...], model_version: str,
+    adaptation: Adaptation | None = None,
+) -> dict:  # fmt: skip
     return {
         "path": path,
         **answer_fields(None),
@@ -130,6 +194,7 @@ def _error_row(
         "model_version": model_version,
         "error": reason,
         "error_detail": detail,
+        **_speaker_values(adaptation, None),
     }
 
 
@@ -147,6 +212,7 @@ def score_files(
     limits: AudioLimits,
     *,
     with_segments: bool = False,
+    adaptations: Sequence[Adaptation] | None = None,
 ) -> pa.Table:
     """Classify each file; a file that cannot be classified becomes a row with its error.
 
@@ -156,14 +222,20 @@ def score_files(
     paths : files to read (any format ``ser_features.load_audio`` decodes)
     limits : the same duration and size limits the API applies
     with_segments : add each file's window timeline as a ``segments`` list column
+    adaptations : one per path (``--speaker-from``): answer adapted to the speaker's profile
+        and add the speaker columns; None: plain answers, no speaker columns
 
     Returns
     -------
     pa.Table
         One row per path, in order, with :func:`result_schema` columns. Probabilities are
-        those :meth:`EmotionClassifier.predict` gives for the file alone.
+        those :meth:`EmotionClassifier.predict` gives for the file alone (with a profile:
+        those :meth:`EmotionClassifier.predict_adapted` gives for it and that profile).
     """
     labels, version = classifier.labels, classifier.model_version
+    if adaptations is not None and len(adaptations) != len(paths):
+        raise ValueError(f"{len(adaptations)} adaptations for {len(paths)} paths")
+    adapt = adaptations or [None] * len(paths)
     rows: list[dict | None] = [None] * len(paths)
     pending = _Pending()
 
@@ -181,28 +253,40 @@ def score_files(
             prediction = classifier.assemble(
                 audio, probabilities[offset : offset + n], per_window_ms * n
             )
-            rows[index] = _row(paths[index], prediction, version, with_segments)
+            if adapt[index] is not None:  # no profile: a plain answer, and why
+                prediction = dataclasses.replace(prediction, adaptation_reason=adapt[index].reason)
+            rows[index] = _row(paths[index], prediction, version, with_segments, adapt[index])
             offset += n
         pending.items.clear()
         pending.n_windows = 0
 
     for index, path in enumerate(paths):
+        adaptation = adapt[index]
         try:
             audio = classifier.prepare(path, limits)
+            if adaptation is not None and adaptation.profile is not None:
+                prediction = classifier.predict_adapted(audio, adaptation.profile)
+                rows[index] = _row(path, prediction, version, with_segments, adaptation)
+                continue
         except AudioError as error:
-            rows[index] = _error_row(path, error.reason, str(error), labels, version)
+            rows[index] = _error_row(path, error.reason, str(error), labels, version, adaptation)
             continue
         except OSError as error:
             detail = f"the file cannot be read: {error.strerror or error}"
-            rows[index] = _error_row(path, UNREADABLE_REASON, detail, labels, version)
+            rows[index] = _error_row(path, UNREADABLE_REASON, detail, labels, version, adaptation)
             continue
         except Exception as error:  # one bad file must never stop an archive's job
             logger.exception("unexpected error scoring %s", path)
-            rows[index] = _error_row(path, INTERNAL_REASON, repr(error), labels, version)
+            rows[index] = _error_row(
+                path, INTERNAL_REASON, repr(error), labels, version, adaptation
+            )
             continue
         if pending.n_windows + len(audio.utterance.features) > MAX_WINDOWS_PER_RUN:
             flush()
         pending.items.append((index, audio))
         pending.n_windows += len(audio.utterance.features)
     flush()
-    return pa.Table.from_pylist(rows, schema=result_schema(labels, with_segments=with_segments))
+    schema = result_schema(
+        labels, with_segments=with_segments, with_speakers=adaptations is not None
+    )
+    return pa.Table.from_pylist(rows, schema=schema)
