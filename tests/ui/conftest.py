@@ -1,12 +1,18 @@
-"""Fixtures for the web app's tests: a stub API client and synthesized predictions."""
+"""Fixtures for the web app's tests: a stub API client and synthesized predictions.
+
+Every answer the stub gives is built through the API's own response models (``ser_contract``,
+validated on construction), so it cannot drift from what the API may send.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
+from ser_features.model_metadata import AdaptationMetadata
 from ser_inference import Calibration
 from ser_ui import client as api
 
@@ -42,6 +48,19 @@ def make_segment(
     )  # fmt: skip
 
 
+def _probabilities(emotion: str, confidence: float) -> dict[str, float]:
+    rest = (1.0 - confidence) / (len(LABELS) - 1)
+    return {label: (confidence if label == emotion else rest) for label in LABELS}
+
+
+def make_plain(emotion: str = "neutral", confidence: float = 0.5, **overrides: Any) -> api.Plain:
+    """The plain head's answer, as the API gives it beside an adapted one."""
+    probabilities = _probabilities(emotion, confidence)
+    fields = {"emotion": emotion, "confidence": confidence, "uncertain": False,
+              "probabilities": probabilities, **_dimensions(probabilities)}  # fmt: skip
+    return api.Plain(**fields | overrides)
+
+
 def make_prediction(
     emotion: str = "happy",
     confidence: float = 0.62,
@@ -49,11 +68,14 @@ def make_prediction(
     duration_s: float = 1.5,
     segments: Sequence[api.Segment] = (),
     uncertain: bool = False,
+    **adaptation: Any,
 ) -> api.Prediction:
-    """A contract-shaped prediction whose probabilities sum to 1 with ``emotion`` on top."""
-    rest = (1.0 - confidence) / (len(LABELS) - 1)
-    probabilities = {label: (confidence if label == emotion else rest) for label in LABELS}
+    """A contract-shaped prediction whose probabilities sum to 1 with ``emotion`` on top;
+    ``adaptation``: the speaker fields (``speaker``, ``adapted``, ``adaptation_reason``,
+    ``plain``)."""
+    probabilities = _probabilities(emotion, confidence)
     return api.Prediction(
+        **adaptation,
         emotion=emotion,
         confidence=confidence,
         uncertain=uncertain,
@@ -77,8 +99,20 @@ CALIBRATION_METRICS = {
 }  # fmt: skip
 
 
-def make_model_info() -> api.ModelInfo:
+# What GET /model says of a model with a speaker-adapted head (the API serves the model's
+# adaptation metadata as it is).
+ADAPTATION = AdaptationMetadata(
+    n_features=64, layers=("block_3",), statistics="per layer: mean then std",
+    std_floor=0.05, min_windows=8, max_dominant_share=0.7, temperature=1.1,
+    uncertain_below=0.4, fitted_on="validation speakers",
+).to_dict()  # fmt: skip
+WINDOWS_PER_CLIP = 3  # voiced windows the stub counts for each enrolled clip
+
+
+def make_model_info(adaptation: dict[str, Any] | None = None) -> api.ModelInfo:
+    """GET /model of the stub; ``adaptation``: its speaker-adapted head (none by default)."""
     return api.ModelInfo(
+        adaptation=adaptation,
         labels=LABELS,
         model_version="stub-1",
         feature_config={"window_s": 3.0, "sample_rate": 16_000},
@@ -117,6 +151,32 @@ def make_model_info() -> api.ModelInfo:
     )
 
 
+def make_speaker(
+    clips: int = 1, *, speaker: str = "spk-1", updated_at: str = "2026-12-06T20:00:00Z"
+) -> api.Speaker:
+    """A profile of ``clips`` clips, usable once it holds ADAPTATION's ``min_windows``."""
+    windows = WINDOWS_PER_CLIP * clips
+    needed = ADAPTATION["min_windows"]
+    reason = (
+        None
+        if windows >= needed
+        else f"too little speech: {windows} voiced window(s), at least {needed} needed (add clips)"
+    )
+    return api.Speaker(
+        speaker=speaker, clips=clips, seconds=1.5 * clips, windows=windows,
+        usable=reason is None, reason=reason, created_at="2026-12-06T19:00:00Z",
+        updated_at=updated_at,
+    )  # fmt: skip
+
+
+def make_adapted(audio: api.AudioFile, speaker: str) -> api.Prediction:
+    """What POST /predict?speaker=ID answers for a usable profile: sad, where the plain head
+    hears neutral."""
+    return make_prediction(
+        "sad", 0.74, speaker=speaker, adapted=True, plain=make_plain("neutral", 0.55)
+    )
+
+
 @dataclass
 class StubApiClient:
     """Stands in for :class:`ser_ui.client.ApiClient`; records calls, answers from scripts.
@@ -127,13 +187,64 @@ class StubApiClient:
     base_url: str = "http://stub-api:8000"
     api_key: str | None = None
     predict_fn: Callable[[api.AudioFile], api.Prediction] = lambda audio: make_prediction()
+    # POST /predict?speaker=ID
+    speaker_predict_fn: Callable[[api.AudioFile, str], api.Prediction] = make_adapted
     batch_fn: Callable[[Sequence[api.AudioFile]], list[api.BatchItem]] | None = None
     model_info_fn: Callable[[], api.ModelInfo] = make_model_info
+    # The API's profiles: id → clips enrolled. ``speaker_error`` (when set) is raised by
+    # the next speaker call instead of answering.
+    speakers: dict[str, int] = field(default_factory=dict)
+    speaker_error: api.ApiError | None = None
     calls: list[str] = field(default_factory=list)
 
-    def predict(self, audio: api.AudioFile) -> api.Prediction:
-        self.calls.append(f"predict:{audio.name}")
-        return self.predict_fn(audio)
+    def predict(
+        self, audio: api.AudioFile, *, speaker: str | None = None, adapt_self: bool = False
+    ) -> api.Prediction:
+        if speaker is None and not adapt_self:
+            self.calls.append(f"predict:{audio.name}")
+            return self.predict_fn(audio)
+        self.calls.append(f"predict:{audio.name}?speaker={speaker}")
+        assert speaker is not None, "the page never asks for adapt=self"
+        if speaker not in self.speakers:
+            raise api.ApiRejectedError(
+                f"Unknown speaker profile '{speaker}'.", status_code=404, endpoint="POST /predict"
+            )
+        return self.speaker_predict_fn(audio, speaker)
+
+    def _speaker_call(self, call: str) -> None:
+        self.calls.append(call)
+        if self.speaker_error is not None:
+            error, self.speaker_error = self.speaker_error, None
+            raise error
+
+    def _profile(self, speaker_id: str, endpoint: str) -> api.Speaker:
+        if speaker_id not in self.speakers:
+            raise api.ApiRejectedError(
+                f"Unknown speaker profile '{speaker_id}'.", status_code=404, endpoint=endpoint
+            )
+        clips = self.speakers[speaker_id]
+        return make_speaker(clips, speaker=speaker_id, updated_at=f"2026-12-06T20:00:{clips:02d}Z")
+
+    def enrol(self, audios: Sequence[api.AudioFile]) -> api.Speaker:
+        self._speaker_call("enrol:" + ",".join(audio.name for audio in audios))
+        speaker_id = f"spk-{len(self.speakers) + 1}"
+        self.speakers[speaker_id] = len(audios)
+        return self._profile(speaker_id, "POST /speakers")
+
+    def add_clips(self, speaker_id: str, audios: Sequence[api.AudioFile]) -> api.Speaker:
+        self._speaker_call(f"add_clips:{speaker_id}:" + ",".join(a.name for a in audios))
+        profile = self._profile(speaker_id, "POST /speakers/{id}/clips")
+        self.speakers[speaker_id] = profile.clips + len(audios)
+        return self._profile(speaker_id, "POST /speakers/{id}/clips")
+
+    def get_speaker(self, speaker_id: str) -> api.Speaker:
+        self._speaker_call(f"get_speaker:{speaker_id}")
+        return self._profile(speaker_id, "GET /speakers/{id}")
+
+    def delete_speaker(self, speaker_id: str) -> None:
+        self._speaker_call(f"delete_speaker:{speaker_id}")
+        self._profile(speaker_id, "DELETE /speakers/{id}")
+        del self.speakers[speaker_id]
 
     def predict_batch(self, audios: Sequence[api.AudioFile]) -> list[api.BatchItem]:
         self.calls.append("batch:" + ",".join(audio.name for audio in audios))

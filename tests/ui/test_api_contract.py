@@ -68,3 +68,23 @@ def test_batch_mixes_results_and_refusals_in_order(client: api.ApiClient) -> Non
     assert [item.filename for item in items] == ["good.wav", "bad.wav", "good.wav"]
     assert [item.ok for item in items] == [True, False, True]
     assert items[1].error.status_code == 422 and items[1].error.detail
+
+
+def test_a_model_without_an_adapted_head_refuses_enrolment_and_adaptation_with_409(
+    client: api.ApiClient,
+) -> None:
+    # The tiny model has no speaker-adapted head: GET /model says so (the page then keeps
+    # enrolment off), and every speaker call is refused with a reason to show.
+    assert client.model_info().adaptation is None
+    clip = api.AudioFile("me.wav", wav_bytes(harmonic_tone(2.0)))
+    calls = [
+        lambda: client.enrol([clip]),
+        lambda: client.predict(clip, speaker="spk-1"),
+        lambda: client.predict(clip, adapt_self=True),
+    ]
+    for call in calls:
+        with pytest.raises(api.ApiRejectedError) as caught:
+            call()
+        assert caught.value.status_code == 409, caught.value
+        assert caught.value.detail
+    assert client.predict(clip).adapted is False

@@ -101,11 +101,13 @@ def test_first_visit_invites_an_upload_and_shows_connection(
 
 
 def test_uploaders_offer_and_name_exactly_the_accepted_formats(app: AppTest) -> None:
-    # Both uploaders (one clip, batch) filter by the contract's list and say it in its words;
+    # The uploaders (one clip, batch) filter by the contract's list and say it in its words;
     # a label that names formats must name them all (it once said "WAV, FLAC or OGG").
     # Streamlit adds its own spellings of some extensions (.mpeg4 for .mp4).
     expected = set(normalize_upload_file_type(sorted(AUDIO_EXTENSIONS)))
-    uploaders = {key: app.file_uploader(key=key) for key in ("single_file", "batch_files")}
+    # So does the enrolment uploader of Your voice (the sidebar).
+    keys = ("single_file", "batch_files", "enrol_files")
+    uploaders = {key: app.file_uploader(key=key) for key in keys}
     for key, uploader in uploaders.items():
         assert set(uploader.proto.type) == expected, key
         assert describe_formats() in uploader.help, key

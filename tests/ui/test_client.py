@@ -194,6 +194,189 @@ def test_health() -> None:
 
 
 # --------------------------------------------------------------------------------------
+# Speaker profiles and adapted answers (issue 24)
+
+
+def api_speaker(**overrides: Any) -> dict[str, Any]:
+    """A body shaped like ser_contract.SpeakerResponse (checked against it below)."""
+    body = {
+        "speaker": "spk-7f3a", "clips": 2, "seconds": 9.5, "windows": 5, "usable": False,
+        "reason": "too little speech: 5 voiced window(s), at least 8 needed (add clips)",
+        "created_at": "2026-12-06T19:00:00Z", "updated_at": "2026-12-06T19:00:00Z",
+    }  # fmt: skip
+    return api.Speaker.model_validate(body | overrides).model_dump(mode="json")
+
+
+def api_adapted_prediction() -> dict[str, Any]:
+    plain = {"emotion": "neutral", "confidence": 0.55, "uncertain": False, "arousal": 0.3,
+             "valence": 0.1, "probabilities": probabilities("neutral", 0.55)}  # fmt: skip
+    body = api_prediction(
+        emotion="sad", probabilities=probabilities("sad", 0.7), speaker="spk-7f3a",
+        adapted=True, adaptation_reason=None, plain=plain,
+    )  # fmt: skip
+    return api.Prediction.model_validate(body).model_dump(mode="json")
+
+
+CLIPS = [api.AudioFile("calm.wav", b"RIFF calm"), api.AudioFile("angry.flac", b"fLaC angry")]
+
+
+def test_enrol_uploads_every_clip_as_files_and_parses_the_profile() -> None:
+    recorder = Recorder(httpx.Response(201, json=api_speaker()))
+    client, _ = make_client(recorder)
+    speaker = client.enrol(CLIPS)
+
+    assert speaker == api.Speaker.model_validate(api_speaker())
+    assert (speaker.speaker, speaker.clips, speaker.windows, speaker.usable) == (
+        "spk-7f3a", 2, 5, False,
+    )  # fmt: skip
+    assert speaker.reason.startswith("too little speech")
+    (request,) = recorder.requests
+    assert (request.method, request.url.path, request.url.query) == ("POST", "/speakers", b"")
+    body = request.content
+    assert body.count(b'name="files"') == 2 and b'name="file";' not in body
+    assert b'filename="calm.wav"' in body and b'filename="angry.flac"' in body
+    assert b"RIFF calm" in body and b"fLaC angry" in body
+
+
+def test_add_clips_posts_to_the_profile_and_returns_its_new_statistics() -> None:
+    updated = api_speaker(clips=3, windows=9, usable=True, reason=None)
+    recorder = Recorder(httpx.Response(200, json=updated))
+    client, _ = make_client(recorder)
+    speaker = client.add_clips("spk-7f3a", CLIPS[:1])
+    assert speaker.usable and speaker.reason is None and speaker.clips == 3
+    (request,) = recorder.requests
+    assert (request.method, request.url.path) == ("POST", "/speakers/spk-7f3a/clips")
+    assert request.content.count(b'name="files"') == 1
+
+
+def test_get_and_delete_address_the_profile_and_escape_its_id() -> None:
+    recorder = Recorder(httpx.Response(200, json=api_speaker()), httpx.Response(204))
+    client, _ = make_client(recorder)
+    assert client.get_speaker("spk-7f3a").windows == 5
+    assert client.delete_speaker("a b/../c") is None
+    get, delete = recorder.requests
+    assert (get.method, get.url.raw_path) == ("GET", b"/speakers/spk-7f3a")
+    # An id is a path segment, never a path: "/" and "." cannot leave /speakers/.
+    assert (delete.method, delete.url.raw_path) == ("DELETE", b"/speakers/a%20b%2F..%2Fc")
+    with pytest.raises(ValueError):
+        client.get_speaker("")
+    with pytest.raises(ValueError):
+        client.enrol([])
+
+
+def test_unknown_profile_is_a_404_with_the_api_detail() -> None:
+    detail = "Unknown speaker profile 'spk-gone'."
+    recorder = Recorder(httpx.Response(404, json={"detail": detail}))
+    client, sleeps = make_client(recorder)
+    for call in (client.get_speaker, client.delete_speaker):
+        with pytest.raises(api.ApiRejectedError) as caught:
+            call("spk-gone")
+        assert (caught.value.status_code, caught.value.detail) == (404, detail)
+    with pytest.raises(api.ApiRejectedError, match="spk-gone"):
+        client.add_clips("spk-gone", CLIPS)
+    assert caught.value.endpoint == "DELETE /speakers/{id}"
+    assert len(recorder.requests) == 3 and sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("status", "detail"),
+    [
+        (422, "File 'angry.flac' could not be decoded as audio: Format not recognised."),
+        (409, "This model has no speaker-adapted head: profiles cannot be used."),
+    ],
+)
+def test_a_refused_enrolment_carries_the_api_detail_verbatim(status: int, detail: str) -> None:
+    client, _ = make_client(Recorder(httpx.Response(status, json={"detail": detail})))
+    with pytest.raises(api.ApiRejectedError) as caught:
+        client.enrol(CLIPS)
+    assert (caught.value.status_code, caught.value.detail) == (status, detail)
+    assert caught.value.endpoint == "POST /speakers"
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.Response(500, json={"detail": "enrolment crashed"}),
+        httpx.Response(502, text="bad gateway"),
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+        httpx.ReadError("connection reset"),
+    ],
+)
+def test_an_enrolment_the_api_may_have_acted_on_is_not_sent_twice(
+    failure: httpx.Response | Exception,
+) -> None:
+    # The clips may already be counted: sending them again would count them twice.
+    recorder = Recorder(failure, httpx.Response(200, json=api_speaker()))
+    client, sleeps = make_client(recorder)
+    with pytest.raises((api.ApiServerError, api.ApiUnavailableError)):
+        client.add_clips("spk-7f3a", CLIPS)
+    assert len(recorder.requests) == 1 and sleeps == []
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.Response(503, headers={"Retry-After": "1"}, json={"detail": "busy"}),
+        httpx.ConnectError("connection refused"),
+    ],
+)
+def test_an_enrolment_the_api_never_saw_is_retried(failure: httpx.Response | Exception) -> None:
+    recorder = Recorder(failure, httpx.Response(201, json=api_speaker()))
+    client, sleeps = make_client(recorder)
+    assert client.enrol(CLIPS).speaker == "spk-7f3a"
+    assert len(recorder.requests) == 2 and len(sleeps) == 1
+    assert all(b"fLaC angry" in request.content for request in recorder.requests)
+
+
+def test_a_deletion_is_retried_like_a_prediction() -> None:
+    recorder = Recorder(httpx.Response(500, json={"detail": "oops"}), httpx.Response(204))
+    client, sleeps = make_client(recorder)
+    client.delete_speaker("spk-7f3a")
+    assert len(recorder.requests) == 2 and len(sleeps) == 1
+
+
+def test_a_profile_not_in_the_contract_shape_is_a_protocol_error() -> None:
+    body = api_speaker() | {"windows": "many"}
+    client, _ = make_client(Recorder(httpx.Response(201, json=body)))
+    with pytest.raises(api.ApiProtocolError, match="not a SpeakerResponse: windows"):
+        client.enrol(CLIPS)
+
+
+def test_predict_asks_for_a_speaker_profile_and_parses_both_answers() -> None:
+    recorder = Recorder(httpx.Response(200, json=api_adapted_prediction()))
+    client, _ = make_client(recorder)
+    prediction = client.predict(WAV, speaker="spk 7/f3a")
+
+    assert (prediction.speaker, prediction.adapted, prediction.emotion) == ("spk-7f3a", True, "sad")
+    assert prediction.plain == api.Plain.model_validate(api_adapted_prediction()["plain"])
+    assert prediction.plain.emotion == "neutral" and prediction.adaptation_reason is None
+    (request,) = recorder.requests
+    assert (request.method, request.url.path) == ("POST", "/predict")
+    assert dict(request.url.params) == {"speaker": "spk 7/f3a"}
+    assert b'name="file"; filename="speech.wav"' in request.content
+
+
+def test_predict_adapt_self_and_plain_send_the_right_query() -> None:
+    recorder = Recorder(httpx.Response(200, json=api_prediction()))
+    client, _ = make_client(recorder)
+    client.predict(WAV, adapt_self=True)
+    client.predict(WAV)
+    adapt_self, plain = recorder.requests
+    assert dict(adapt_self.url.params) == {"adapt": "self"}
+    assert plain.url.query == b""
+    with pytest.raises(ValueError, match="not both"):
+        client.predict(WAV, speaker="spk-7f3a", adapt_self=True)
+    assert len(recorder.requests) == 2
+
+
+def test_a_plain_prediction_reads_as_not_adapted() -> None:
+    # The adaptation fields are additive: an answer without them is a plain one.
+    client, _ = make_client(Recorder(httpx.Response(200, json=api_prediction())))
+    prediction = client.predict(WAV)
+    assert (prediction.speaker, prediction.adapted, prediction.plain) == (None, False, None)
+
+
+# --------------------------------------------------------------------------------------
 # Errors: the API's detail reaches the person verbatim
 
 

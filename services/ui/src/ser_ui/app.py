@@ -8,6 +8,11 @@ Streamlit reruns this script top to bottom on every interaction, so API answers 
 in ``st.session_state`` keyed by a digest of the audio: clicking a download button or
 switching tabs never sends the same file again. The figures are drawn once per clip through
 ``st.cache_data``. How a batch is split into requests lives in :mod:`ser_ui.batching`.
+
+Speaker adaptation (issue 24): the sidebar's "Your voice" step enrols clips of the person's
+own voice as a profile on the API (``POST /speakers``); only the profile's id and its last
+known statistics are kept here, in ``st.session_state``. With a usable profile the clip view
+offers "Adapt to my voice" and shows the adapted and the plain answer side by side.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import pandas as pd
 import streamlit as st
 import streamlit.components.v1 as components
 from matplotlib.figure import Figure
+from streamlit.delta_generator import DeltaGenerator
 
 from ser_contract import ServiceLimits
 from ser_contract.formats import AUDIO_EXTENSIONS, AUDIO_MEDIA_TYPES, describe_formats
@@ -50,12 +56,27 @@ MODEL_INFO_KEY = "ser_model_info"
 LIMITS_KEY = "ser_limits"
 BATCH_KEY = "ser_batch"
 BATCH_RETRY_KEY = "ser_batch_retry"
+SPEAKER_ID_KEY = "ser_speaker_id"  # the enrolled profile's id (profiles live on the API)
+SPEAKER_KEY = "ser_speaker"  # its last known statistics; absent: ask GET /speakers/{id}
+ENROLLED_KEY = "ser_enrolled_clips"  # digests of the clips in the profile: never sent twice
+# The last enrolment action's failure, with the digests of the clips it left out (None:
+# it was about the profile itself).
+VOICE_ERROR_KEY = "ser_voice_error"
+VOICE_NOTICE_KEY = "ser_voice_notice"  # one-off news about the profile, shown once
 
 HONEST_NOTE = (
     "The model hears *how* something is said, not *what* is said. It was trained on acted "
     "emotional speech, so spontaneous speech, other languages, noisy rooms and poor "
     "microphones make it less reliable. Treat the result as a probability, not a fact "
     "about a person's feelings."
+)
+ADAPTED_CAPTION = (
+    "The adapted answer uses the voice profile you enrolled: the model reads this clip "
+    "against how you usually sound. The plain answer is what it says for any speaker."
+)
+NO_ADAPTATION_NOTE = (
+    "This model cannot adapt to a speaker's voice (it has no speaker-adapted head), so "
+    "enrolment is off."
 )
 
 
@@ -94,6 +115,30 @@ def _forget_model_info() -> None:
 
 def _retry_batch() -> None:
     st.session_state[BATCH_RETRY_KEY] = True
+
+
+def _forget_speaker(notice: str | None = None) -> None:
+    """Drop the profile from this browser session (the API's copy is not touched)."""
+    for key in (SPEAKER_ID_KEY, SPEAKER_KEY, ENROLLED_KEY, VOICE_ERROR_KEY):
+        st.session_state.pop(key, None)
+    if notice is not None:
+        st.session_state[VOICE_NOTICE_KEY] = notice
+
+
+def _remember_speaker(speaker: api.Speaker, clips: Sequence[api.AudioFile]) -> None:
+    st.session_state[SPEAKER_ID_KEY] = speaker.speaker
+    st.session_state[SPEAKER_KEY] = speaker
+    enrolled = st.session_state.setdefault(ENROLLED_KEY, set())
+    enrolled.update(_clip_digest(clip) for clip in clips)
+
+
+def _clip_digest(clip: api.AudioFile) -> str:
+    return _digest(clip.content)  # the bytes only: the same clip under another name is no news
+
+
+def _speaker() -> api.Speaker | None:
+    """The profile as last seen (``None``: none enrolled, or it must be asked for again)."""
+    return st.session_state.get(SPEAKER_KEY)
 
 
 def _model_info(client: api.ApiClient) -> api.ModelInfo | api.ApiError:
@@ -272,9 +317,28 @@ def upload_limit_mb(limits: ServiceLimits | None) -> int | None:
     return None if limits is None else max(1, limits.max_upload_bytes // MIB)
 
 
+def adapt_toggle(info: api.ModelInfo | api.ApiError) -> api.Speaker | None:
+    """The "Adapt to my voice" switch, when a profile is enrolled and the model can adapt;
+    the profile to adapt to when it is on (and usable), else ``None``."""
+    speaker = _speaker()
+    if speaker is None or not isinstance(info, api.ModelInfo) or info.adaptation is None:
+        return None
+    on = st.toggle(
+        "Adapt to my voice",
+        key="adapt",
+        disabled=not speaker.usable,
+        help="Compare the model's answer adapted to your enrolled voice profile with its "
+        "plain answer."
+        if speaker.usable
+        else f"Your voice profile is not used yet: {speaker.reason or 'see Your voice'}.",
+    )
+    return speaker if on and speaker.usable else None
+
+
 def render_single(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> None:
     """Upload or record one clip, send it to ``POST /predict``, show the result."""
     limits = service_limits(info)
+    speaker = adapt_toggle(info)
     source = st.radio(
         "Audio source",
         [SOURCE_UPLOAD, SOURCE_RECORD],
@@ -312,14 +376,32 @@ def render_single(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> 
         suffix = PurePath(name).suffix.lower()
         st.audio(content, format=AUDIO_MEDIA_TYPES.get(suffix, "audio/wav"))
     key = _digest(name.encode(), content)
+    if speaker is not None:
+        # Each version of the profile gives its own answer (more clips, new statistics).
+        key = _digest(key.encode(), speaker.speaker.encode(), speaker.updated_at.encode())
     predictions = _predictions()
     outcome = predictions.get(key)
     if outcome is None:
         with st.spinner(f"Analysing {name}…", show_time=True), busy_notice(client):
             try:
-                outcome = client.predict(api.AudioFile(name, content))
+                if speaker is None:
+                    outcome = client.predict(api.AudioFile(name, content))
+                else:
+                    outcome = client.predict(api.AudioFile(name, content), speaker=speaker.speaker)
             except api.ApiError as error:
                 outcome = error
+        if (
+            speaker is not None
+            and isinstance(outcome, api.ApiRejectedError)
+            and outcome.status_code == 404
+        ):
+            # The API no longer has the profile (deleted elsewhere, or the service restarted
+            # without it): say so in Your voice and show the plain answer instead.
+            _forget_speaker(
+                "Your voice profile is no longer on the analysis service, so the clip was "
+                f"analysed without it. Enrol again to adapt answers. ({outcome.detail})"
+            )
+            st.rerun()
         while len(predictions) >= MAX_REMEMBERED_PREDICTIONS:
             predictions.pop(next(iter(predictions)))
         predictions[key] = outcome
@@ -337,34 +419,19 @@ def render_prediction(
     prediction: api.Prediction, *, name: str, audio_key: str, content: bytes
 ) -> None:
     """The result of one clip: headline (or "not sure"), probabilities, the arousal-valence
-    plane, waveform/timeline, spectrogram."""
-    headline, confidence_col, clip_col = st.columns(3)
-    if prediction.uncertain:
-        # No emoji: a face would read as a verdict the model does not give.
-        headline.metric("Detected emotion", "Not sure")
+    plane, waveform/timeline, spectrogram. An answer adapted to the person's voice is shown
+    beside the plain one."""
+    compared = prediction.adapted and prediction.plain is not None
+    if compared:
+        render_comparison(prediction)
     else:
-        headline.metric(
-            "Detected emotion",
-            f"{charts.emotion_emoji(prediction.emotion)} {prediction.emotion.capitalize()}",
-        )
-    confidence_col.metric(
-        "Confidence",
-        f"{100 * prediction.confidence:.0f} %",
-        help="The model's calibrated probability for this emotion over the whole clip: "
-        "adjusted on held-out speakers so that it tracks how often such answers are right "
-        "(see About the model for the measured figures).",
-    )
-    clip_col.metric(
-        "Clip",
-        f"{prediction.duration_s:.1f} s",
-        help=f"{prediction.sample_rate} Hz · model {prediction.model_version}",
-    )
-    if prediction.uncertain:
-        st.warning(
-            f"{uncertain_text(prediction)} The model is too unsure to name an emotion for "
-            "this clip; the bars show what it weighed.",
-            icon=":material/help:",
-        )
+        if prediction.speaker is not None and not prediction.adapted:
+            reason = prediction.adaptation_reason or "the service did not say why"
+            st.warning(
+                f"**Not adapted to your voice:** {reason}. The answer below is the plain model's.",
+                icon=":material/record_voice_over:",
+            )
+        render_headline(prediction)
 
     with st.spinner("Drawing the charts…"):
         # The answer is part of the key: the same clip may come back different (new model).
@@ -372,13 +439,14 @@ def render_prediction(
         figures = clip_figures(figures_key, content, prediction)
     bars_col, wave_col = st.columns([2, 3], gap="large")
     with bars_col:
-        st.markdown("**All emotions**")
-        # The height is passed too: Streamlit otherwise squeezes short charts.
-        st.altair_chart(
-            charts.probability_chart(prediction.probabilities),
-            width="stretch",
-            height=charts.bar_chart_height(len(prediction.probabilities)),
-        )
+        if not compared:  # the comparison above has both answers' bars
+            st.markdown("**All emotions**")
+            # The height is passed too: Streamlit otherwise squeezes short charts.
+            st.altair_chart(
+                charts.probability_chart(prediction.probabilities),
+                width="stretch",
+                height=charts.bar_chart_height(len(prediction.probabilities)),
+            )
         st.markdown("**Arousal and valence**")
         st.image(figures.plane_png, width="stretch")
         st.caption(
@@ -428,9 +496,67 @@ def render_prediction(
         )
 
 
-def uncertain_text(prediction: api.Prediction) -> str:
+def render_headline(prediction: api.Prediction) -> None:
+    """Emotion (or "Not sure"), confidence and clip length, with the best guess when unsure."""
+    headline, confidence_col, clip_col = st.columns(3)
+    headline.metric("Detected emotion", emotion_text(prediction))
+    confidence_col.metric(
+        "Confidence",
+        f"{100 * prediction.confidence:.0f} %",
+        help="The model's calibrated probability for this emotion over the whole clip: "
+        "adjusted on held-out speakers so that it tracks how often such answers are right "
+        "(see About the model for the measured figures).",
+    )
+    clip_col.metric(
+        "Clip",
+        f"{prediction.duration_s:.1f} s",
+        help=f"{prediction.sample_rate} Hz · model {prediction.model_version}",
+    )
+    if prediction.uncertain:
+        st.warning(
+            f"{uncertain_text(prediction)} The model is too unsure to name an emotion for "
+            "this clip; the bars show what it weighed.",
+            icon=":material/help:",
+        )
+
+
+def emotion_text(answer: api.Prediction | api.Plain) -> str:
+    """ "😢 Sad", or "Not sure" (no emoji: a face would read as a verdict not given)."""
+    if answer.uncertain:
+        return "Not sure"
+    return f"{charts.emotion_emoji(answer.emotion)} {answer.emotion.capitalize()}"
+
+
+def render_comparison(prediction: api.Prediction) -> None:
+    """The answer adapted to the enrolled voice beside the plain model's, each with its
+    emotion, confidence and probability bars."""
+    assert prediction.plain is not None  # only called for adapted answers
+    adapted_col, plain_col = st.columns(2, gap="large")
+    for column, title, answer in (
+        (adapted_col, "Adapted to your voice", prediction),
+        (plain_col, "Plain model", prediction.plain),
+    ):
+        with column:
+            st.markdown(f"**{title}**")
+            emotion_col, confidence_col = st.columns(2)
+            emotion_col.metric("Emotion", emotion_text(answer))
+            confidence_col.metric("Confidence", f"{100 * answer.confidence:.0f} %")
+            if answer.uncertain:
+                st.caption(f"{uncertain_text(answer)} Too unsure to name an emotion.")
+            st.altair_chart(
+                charts.probability_chart(answer.probabilities),
+                width="stretch",
+                height=charts.bar_chart_height(len(answer.probabilities)),
+            )
+    st.caption(
+        f"{ADAPTED_CAPTION} Clip {prediction.duration_s:.1f} s · {prediction.sample_rate} Hz "
+        f"· model {prediction.model_version}."
+    )
+
+
+def uncertain_text(answer: api.Prediction | api.Plain) -> str:
     """ "Not sure — best guess: sad (41 %)." """
-    return f"Not sure — best guess: {prediction.emotion} ({100 * prediction.confidence:.0f} %)."
+    return f"Not sure — best guess: {answer.emotion} ({100 * answer.confidence:.0f} %)."
 
 
 def _prediction_json(prediction: api.Prediction, name: str) -> dict[str, Any]:
@@ -708,11 +834,201 @@ def render_outputs_explained(info: api.ModelInfo) -> None:
 
 
 # --------------------------------------------------------------------------------------
+# Your voice (speaker adaptation)
+
+
+def adaptation_rule(adaptation: dict[str, Any]) -> str:
+    """When a profile is used, in words, from GET /model ``adaptation`` (its ``min_windows``
+    and ``max_dominant_share``); empty when the model does not say."""
+    min_windows = adaptation.get("min_windows")
+    share = adaptation.get("max_dominant_share")
+    parts = []
+    if _measured(min_windows):
+        parts.append(f"at least {min_windows:g} windows of speech")
+    if _measured(share):
+        parts.append(f"no more than {_percent(share)} of them sounding like one emotion")
+    return f" This model uses a profile once it holds {' and '.join(parts)}." if parts else ""
+
+
+def _current_speaker(client: api.ApiClient) -> api.Speaker | None:
+    """The enrolled profile, asked of the API again when this session lost track of it (an
+    enrolment that failed half way may or may not have reached the profile)."""
+    speaker_id = st.session_state.get(SPEAKER_ID_KEY)
+    if speaker_id is None or _speaker() is not None:
+        return _speaker()
+    try:
+        speaker = client.get_speaker(speaker_id)
+    except api.ApiRejectedError as error:
+        if error.status_code != 404:
+            raise
+        _forget_speaker(
+            f"Your voice profile is no longer on the analysis service ({error.detail}). "
+            "Enrol again to adapt answers."
+        )
+        return None
+    st.session_state[SPEAKER_KEY] = speaker
+    return speaker
+
+
+def enrol_clips(
+    client: api.ApiClient, clips: Sequence[api.AudioFile], limits: ServiceLimits | None
+) -> None:
+    """Send ``clips`` to the profile (creating it first when there is none), in requests
+    within the API's limits; the outcome goes to the session state."""
+    st.session_state.pop(VOICE_ERROR_KEY, None)
+    for chunk in batching.chunks(clips, *batching.request_limits(limits)):
+        speaker_id = st.session_state.get(SPEAKER_ID_KEY)
+        try:
+            if speaker_id is None:
+                speaker = client.enrol(chunk)
+            else:
+                speaker = client.add_clips(speaker_id, chunk)
+        except api.ApiError as error:
+            if speaker_id is not None and not isinstance(error, api.ApiRejectedError):
+                # The API may have counted the clips before the answer was lost.
+                st.session_state.pop(SPEAKER_KEY, None)
+            if isinstance(error, api.ApiRejectedError) and error.status_code == 404:
+                _forget_speaker()
+            enrolled = st.session_state.get(ENROLLED_KEY, set())
+            pending = {_clip_digest(clip) for clip in clips} - enrolled
+            st.session_state[VOICE_ERROR_KEY] = (error, pending)
+            return
+        _remember_speaker(speaker, chunk)
+
+
+def forget_voice(client: api.ApiClient, speaker_id: str) -> None:
+    """``DELETE /speakers/{id}``; a profile the API no longer has is forgotten as well."""
+    try:
+        client.delete_speaker(speaker_id)
+    except api.ApiError as error:
+        if not (isinstance(error, api.ApiRejectedError) and error.status_code == 404):
+            st.session_state[VOICE_ERROR_KEY] = (error, None)
+            return
+    _forget_speaker("Your voice profile was deleted from the analysis service.")
+
+
+def render_speaker(speaker: api.Speaker) -> None:
+    """What the profile holds and whether answers are adapted to it."""
+    clips = f"{speaker.clips} clip{'s' if speaker.clips != 1 else ''}"
+    windows = f"{speaker.windows} window{'s' if speaker.windows != 1 else ''} of speech"
+    st.markdown(f"**Your profile:** {clips} · {speaker.seconds:.1f} s · {windows}")
+    if speaker.usable:
+        st.success(
+            'Ready: switch on "Adapt to my voice" when you analyse a clip.',
+            icon=":material/record_voice_over:",
+        )
+    else:
+        st.warning(
+            f"**Not used yet:** {speaker.reason or 'the service did not say why'}.",
+            icon=":material/hourglass_empty:",
+        )
+
+
+def render_voice(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> None:
+    """The sidebar's "Your voice" step: enrol clips of one's own voice, add more, forget it."""
+    st.header("Your voice")
+    notice = st.session_state.pop(VOICE_NOTICE_KEY, None)
+    if notice:
+        st.info(notice, icon=":material/info:")
+    if isinstance(info, api.ApiError):
+        st.caption("Enrolling your voice needs the analysis service.")
+        return
+    can_adapt = info.adaptation is not None
+    if can_adapt:
+        st.caption(
+            "Enrol a few clips of your own voice, in more than one mood, and answers can be "
+            "adapted to how you usually sound." + adaptation_rule(info.adaptation or {}) + " "
+            "The service keeps statistics of the clips, never the audio."
+        )
+    else:
+        st.caption(NO_ADAPTATION_NOTE)
+    try:
+        speaker = _current_speaker(client)
+    except api.ApiError as error:
+        show_api_error(
+            error, subject="your voice profile", retry=lambda: None, retry_key="voice_retry"
+        )
+        speaker = None
+    if speaker is not None:
+        render_speaker(speaker)
+
+    limits = service_limits(info)
+    uploaded = st.file_uploader(
+        "Clips of your voice",
+        type=AUDIO_TYPES,
+        accept_multiple_files=True,
+        key="enrol_files",
+        disabled=not can_adapt,
+        max_upload_size=upload_limit_mb(limits),
+        help=" ".join(
+            filter(
+                None,
+                [
+                    "Only you speaking, a few seconds to a minute each.",
+                    ACCEPTED_FORMATS,
+                    limits_hint(limits),
+                ],
+            )
+        ),
+    )
+    recording = st.audio_input("Or record yourself", key="enrol_recording", disabled=not can_adapt)
+    clips = [api.AudioFile(file.name, file.getvalue()) for file in uploaded or ()]
+    if recording is not None:
+        clips.append(api.AudioFile(RECORDING_NAME, recording.getvalue()))
+    seen = set(st.session_state.get(ENROLLED_KEY, ()))
+    new: list[api.AudioFile] = []
+    for clip in clips:
+        digest = _clip_digest(clip)
+        if digest not in seen:  # a clip counted twice would skew the profile
+            seen.add(digest)
+            new.append(clip)
+    count = f"{len(new)} clip{'s' if len(new) != 1 else ''}"
+    has_profile = st.session_state.get(SPEAKER_ID_KEY) is not None
+    pressed = st.button(
+        f"Add {count} to my profile" if has_profile else f"Enrol {count}",
+        key="enrol_run",
+        type="primary",
+        disabled=not can_adapt or not new,
+        icon=":material/person_add:",
+    )
+    if clips and not new:
+        st.caption("These clips are in your profile already; choose others to add.")
+    if pressed:
+        with st.spinner(f"Enrolling {count}…", show_time=True), busy_notice(client):
+            enrol_clips(client, new, limits)
+        st.rerun()
+    failure = st.session_state.get(VOICE_ERROR_KEY)
+    if failure is not None:
+        error, about = failure
+        # About the clips still waiting; once the choice changes, it is about other clips.
+        if about is None or about == {_clip_digest(clip) for clip in new}:
+            show_api_error(error, subject="the clips of your voice")
+        else:
+            del st.session_state[VOICE_ERROR_KEY]
+    # Not an on_click callback: that would run on the next rerun, with this run's client
+    # already closed.
+    if has_profile and st.button(
+        "Forget my voice",
+        key="forget_voice",
+        icon=":material/delete:",
+        help="Deletes your voice profile from the analysis service.",
+    ):
+        forget_voice(client, st.session_state[SPEAKER_ID_KEY])
+        st.rerun()
+
+
+# --------------------------------------------------------------------------------------
 # Page
 
 
-def render_sidebar(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> None:
-    with st.sidebar:
+def render_sidebar(
+    client: api.ApiClient,
+    info: api.ModelInfo | api.ApiError,
+    status_area: DeltaGenerator | None = None,
+) -> None:
+    """The service's status (in ``status_area``, a sidebar container placed above Your
+    voice, when given) and how to read the results (at the sidebar's end)."""
+    with status_area if status_area is not None else st.sidebar:
         st.header("Service")
         if isinstance(info, api.ModelInfo):
             st.success(f"Connected · model {info.model_version}", icon=":material/check_circle:")
@@ -725,6 +1041,7 @@ def render_sidebar(client: api.ApiClient, info: api.ModelInfo | api.ApiError) ->
                 icon=":material/refresh:",
             )
         st.caption(f"API: `{client.base_url}`")
+    with st.sidebar:
         st.markdown(
             "**Reading the result.** The bars are the model's probabilities for every "
             "emotion. *Not sure* means the model's confidence is too low to name one. The "
@@ -757,6 +1074,11 @@ def main() -> None:
             ]
         )
         info = _model_info(client)
+        # Your voice comes before the clip view in the run, so an enrolment shows there at
+        # once; the service's status is filled in last, above it.
+        status_area = st.sidebar.container()
+        with st.sidebar:
+            render_voice(client, info)
         with single_tab:
             render_single(client, info)
         if MODEL_INFO_KEY not in st.session_state:
@@ -768,7 +1090,7 @@ def main() -> None:
             render_batch(client, info)
         with about_tab:
             render_about(info)
-        render_sidebar(client, info)
+        render_sidebar(client, info, status_area)
     finally:
         client.close()
 

@@ -17,11 +17,19 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from types import TracebackType
 from typing import NamedTuple, Self, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from ser_contract import BatchResponse, HealthResponse, ModelResponse, PredictionResponse
+from ser_contract import (
+    BatchResponse,
+    HealthResponse,
+    ModelResponse,
+    PlainAnswer,
+    PredictionResponse,
+    SpeakerResponse,
+)
 from ser_contract import Segment as ContractSegment
 from ser_contract.formats import AUDIO_MEDIA_TYPES
 
@@ -107,6 +115,8 @@ Prediction = PredictionResponse  # POST /predict
 Segment = ContractSegment  # one window of a prediction's timeline
 ModelInfo = ModelResponse  # GET /model, with typed service limits (ServiceLimits)
 Health = HealthResponse  # GET /health
+Speaker = SpeakerResponse  # POST /speakers, GET /speakers/{id}: a speaker profile
+Plain = PlainAnswer  # the plain head's answer beside an adapted prediction
 
 
 class AudioFile(NamedTuple):
@@ -137,9 +147,12 @@ class ApiClient:
     """Synchronous client for the SER API.
 
     Retries connection failures and 5xx answers with exponential backoff. That is safe for
-    every endpoint here, the predictions included: they are pure computations with no side
-    effects. A read timeout is *not* retried, since resending a slow request only makes
-    the person wait twice as long.
+    the predictions: they are pure computations with no side effects. Enrolment is not
+    (sending the same clips twice would count them twice in the profile), so
+    :meth:`enrol` and :meth:`add_clips` are retried only when the API cannot have acted on
+    them: no connection was made, or it answered 503 (refused before reading the body). A
+    read timeout is never retried, since resending a slow request only makes the person
+    wait twice as long.
 
     Parameters
     ----------
@@ -245,9 +258,30 @@ class ApiClient:
         response = self._send("GET", "/model", timeout=HEALTH_TIMEOUT_S)
         return parse(ModelResponse, response, "GET /model")
 
-    def predict(self, audio: AudioFile) -> Prediction:
-        """``POST /predict`` with one file; raises :class:`ApiRejectedError` on a 4xx."""
-        response = self._send("POST", "/predict", files=[("file", _multipart(audio))])
+    def predict(
+        self, audio: AudioFile, *, speaker: str | None = None, adapt_self: bool = False
+    ) -> Prediction:
+        """``POST /predict`` with one file; raises :class:`ApiRejectedError` on a 4xx.
+
+        Parameters
+        ----------
+        speaker
+            A profile id from :meth:`enrol` (``?speaker=ID``): the answer is adapted to that
+            voice when the profile is usable (``adapted``, ``plain`` and
+            ``adaptation_reason`` say what happened). An unknown id is a 404.
+        adapt_self
+            ``?adapt=self``: adapt a long recording to its own speaker.
+        """
+        if speaker is not None and adapt_self:
+            raise ValueError("ask for a speaker profile or for adapt_self, not both")
+        params: dict[str, str] = {}
+        if speaker is not None:
+            params["speaker"] = speaker
+        if adapt_self:
+            params["adapt"] = "self"
+        response = self._send(
+            "POST", "/predict", files=[("file", _multipart(audio))], params=params
+        )
         return parse(PredictionResponse, response, "POST /predict")
 
     def predict_batch(self, audios: Sequence[AudioFile]) -> list[BatchItem]:
@@ -266,6 +300,48 @@ class ApiClient:
         body = parse(BatchResponse, response, endpoint)
         return batch_items(body, [audio.name for audio in audios], endpoint)
 
+    def enrol(self, audios: Sequence[AudioFile]) -> Speaker:
+        """``POST /speakers``: a new speaker profile from one or more clips of one voice.
+
+        The API keeps statistics of the clips, never the audio; ``usable`` and ``reason``
+        say whether answers will be adapted to it yet. A 4xx (:class:`ApiRejectedError`)
+        names the bad file; 409 means the model cannot adapt.
+        """
+        return self._enrolment("POST /speakers", "/speakers", audios)
+
+    def add_clips(self, speaker_id: str, audios: Sequence[AudioFile]) -> Speaker:
+        """``POST /speakers/{id}/clips``: more clips for a profile; its updated statistics."""
+        path = f"{_speaker_path(speaker_id)}/clips"
+        return self._enrolment("POST /speakers/{id}/clips", path, audios)
+
+    def get_speaker(self, speaker_id: str) -> Speaker:
+        """``GET /speakers/{id}``; an unknown (or deleted) profile is a 404."""
+        endpoint = "GET /speakers/{id}"
+        response = self._send(
+            "GET", _speaker_path(speaker_id), timeout=HEALTH_TIMEOUT_S, endpoint=endpoint
+        )
+        return parse(SpeakerResponse, response, endpoint)
+
+    def delete_speaker(self, speaker_id: str) -> None:
+        """``DELETE /speakers/{id}`` (204); an unknown profile is a 404."""
+        self._send(
+            "DELETE",
+            _speaker_path(speaker_id),
+            timeout=HEALTH_TIMEOUT_S,
+            endpoint="DELETE /speakers/{id}",
+        )
+
+    def _enrolment(self, endpoint: str, path: str, audios: Sequence[AudioFile]) -> Speaker:
+        if not audios:
+            raise ValueError("enrolment needs at least one clip")
+        files = [("files", _multipart(audio)) for audio in audios]
+        # Every clip is decoded and run through the model, like a batch.
+        timeout = self.read_timeout_s * max(1.0, len(audios) / 4)
+        response = self._send(
+            "POST", path, files=files, timeout=timeout, idempotent=False, endpoint=endpoint
+        )
+        return parse(SpeakerResponse, response, endpoint)
+
     # -- transport ---------------------------------------------------------------------
 
     def _send(
@@ -274,10 +350,18 @@ class ApiClient:
         path: str,
         *,
         files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
+        params: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        idempotent: bool = True,
+        endpoint: str | None = None,
     ) -> httpx.Response:
-        """Send with retries; return a 2xx response or raise."""
-        endpoint = f"{method} {path}"
+        """Send with retries; return a 2xx response or raise.
+
+        ``idempotent=False``: retried only when the API cannot have acted on the request
+        (no connection made, or a 503, which the API sends before reading the body).
+        ``endpoint`` names the call in errors (default ``"METHOD path"``).
+        """
+        endpoint = endpoint or f"{method} {path}"
         request_timeout = httpx.Timeout(
             timeout if timeout is not None else self.read_timeout_s, connect=CONNECT_TIMEOUT_S
         )
@@ -287,8 +371,13 @@ class ApiClient:
             attempt += 1
             retry_after_s: float | None = None
             busy = False
+            # Whether the API may have acted on this try: then only an idempotent call is
+            # sent again.
+            maybe_done = False
             try:
-                response = self._http.request(method, path, files=files, timeout=request_timeout)
+                response = self._http.request(
+                    method, path, files=files, params=params or None, timeout=request_timeout
+                )
             except httpx.TimeoutException as error:
                 if isinstance(error, httpx.ConnectTimeout | httpx.PoolTimeout):
                     last_error = ApiUnavailableError(
@@ -308,6 +397,7 @@ class ApiClient:
                     f"cannot reach the API at {self.base_url} ({_short_reason(error)})",
                     endpoint=endpoint,
                 )
+                maybe_done = not isinstance(error, httpx.ConnectError)
             else:
                 status = response.status_code
                 if 200 <= status < 300:
@@ -319,6 +409,9 @@ class ApiClient:
                 error_type = ApiBusyError if busy else ApiServerError
                 last_error = error_type(detail, status_code=status, endpoint=endpoint)
                 retry_after_s = _retry_after_s(response)
+                maybe_done = not busy
+            if maybe_done and not idempotent:
+                break
             # Overload is temporary by definition: it gets more (still bounded) tries.
             retrying = busy and self.max_attempts > 1
             limit = max(self.max_attempts, MAX_BUSY_ATTEMPTS) if retrying else self.max_attempts
@@ -417,6 +510,13 @@ def batch_items(
                 f"results[{index}] has neither a 'result' nor a 'detail'", endpoint=endpoint
             )
     return items
+
+
+def _speaker_path(speaker_id: str) -> str:
+    """``/speakers/{id}`` with the id escaped: it is the API's, but it goes into a URL."""
+    if not speaker_id:
+        raise ValueError("a speaker id is needed")
+    return f"/speakers/{quote(speaker_id, safe='')}"
 
 
 def _multipart(audio: AudioFile) -> tuple[str, bytes, str]:
