@@ -17,7 +17,7 @@ SERVE_API = rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR) && \
 	SER_HOST=$(API_HOST) SER_PORT=$(API_PORT) SER_WORKERS=$(SER_WORKERS) exec $(BIN)/ser-api
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lint format test test-fast train tune evaluate compare adapt calibrate bench fuzz soak reliability run api batch ui e2e browser speech lock clean
+.PHONY: help setup lint format test test-fast train tune evaluate compare adapt calibrate bench bench-speakers fuzz soak reliability run api batch ui e2e browser speech lock clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | column -t -s $$'\t'
@@ -80,6 +80,9 @@ $(V3_BENCH_MODEL): | $(STAMP)
 
 bench: $(STAMP) $(filter $(V3_BENCH_MODEL),$(COMPARE_MODEL))  ## speed benchmarks, shipped model beside COMPARE_MODEL (results: bench/results/, README)
 	$(BIN)/python -m bench.run_all $(if $(COMPARE_MODEL),--compare-model $(COMPARE_MODEL))
+
+bench-speakers: $(STAMP)  ## speaker profiles: 30-clip enrolment, /predict?speaker vs /predict (bench/results/speakers.*; ANY_PROFILE=1)
+	$(BIN)/python -m bench.speakers $(if $(ANY_PROFILE),--any-profile)
 
 fuzz: $(STAMP)  ## schemathesis against a live API, 500 examples per endpoint (bench/results/fuzz.md)
 	$(BIN)/python -m bench.fuzz

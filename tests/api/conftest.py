@@ -18,6 +18,19 @@ SMALL_UPLOAD_LIMIT = 1024 * 1024  # bytes: lets a test exceed the limit without 
 SMALL_MAX_DURATION_S = 30.0
 
 
+@pytest.fixture(scope="session", autouse=True)
+def speaker_profiles_in_a_temporary_file(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Path]:
+    """SER_SPEAKER_DB for every app these tests build without naming one: a model with an
+    adapted head (the shipped one) opens its profile file at start-up, and the default
+    (data/speakers.sqlite3 in the working directory) would land in the repository."""
+    path = tmp_path_factory.mktemp("speaker-profiles") / "speakers.sqlite3"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SER_SPEAKER_DB", str(path))
+        yield path
+
+
 @pytest.fixture(scope="session")
 def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.onnx")
@@ -56,3 +69,17 @@ def speech_wav() -> bytes:
 
 def upload(data: bytes, name: str = "speech.wav", content_type: str = "audio/wav") -> dict:
     return {"file": (name, data, content_type)}
+
+
+@pytest.fixture(scope="session")
+def tiny_v3_adapted_lenient_model(
+    tiny_v3_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The tiny v3 graph with a random speaker-adapted head whose usable rule is 2 voiced
+    windows and no limit on one plain answer's share, whatever the shared fixture's default:
+    the random plain head tends to give every synthetic clip the same label, so only this
+    rule makes a test profile usable for sure."""
+    from tests.support.v3_model import export_adapted_v3_model
+
+    target = tmp_path_factory.mktemp("v3-adapted-lenient") / "tiny_v3_adapted_lenient.onnx"
+    return export_adapted_v3_model(tiny_v3_model, target, max_dominant_share=1.0)

@@ -47,6 +47,8 @@ def api_schema(fuzzed_app: FastAPI) -> schemathesis.BaseSchema:
 OPERATIONS = [
     ("GET", "/health"), ("GET", "/model"), ("GET", "/metrics"),
     ("POST", "/predict"), ("POST", "/predict/batch"),
+    ("POST", "/speakers"), ("GET", "/speakers/{speaker_id}"),
+    ("POST", "/speakers/{speaker_id}/clips"), ("DELETE", "/speakers/{speaker_id}"),
 ]  # fmt: skip
 
 

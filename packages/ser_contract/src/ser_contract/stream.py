@@ -73,6 +73,15 @@ class StreamStart(BaseModel):
     burst_s: float = Field(description="... plus this many seconds of audio ahead.")
     max_duration_s: float = Field(description="Longest stream (audio or wall clock), seconds.")
     idle_timeout_s: float = Field(description="Longest pause between two client messages.")
+    speaker: str | None = Field(
+        None, description="The profile asked for (`?speaker=ID`); null for a plain stream."
+    )
+    adapted: bool = Field(
+        False, description="Whether the windows are answered by the speaker-adapted head."
+    )
+    adaptation_reason: str | None = Field(
+        None, description="Why a profile that was asked for is not used (plain answers)."
+    )
 
 
 class StreamWindow(BaseModel):

@@ -29,6 +29,7 @@ import numpy as np
 
 from ser_features import FeatureConfig, Window, split_windows, utterance_probabilities
 from ser_inference.classifier import EmotionClassifier, Judgement, WindowPrediction, judge
+from ser_inference.profile import SpeakerStats
 
 
 class StreamWindower:
@@ -131,10 +132,16 @@ class StreamScorer:
     Parameters
     ----------
     classifier : the same classifier ``/predict`` serves
+    stats : a usable speaker profile (issue 24): every window is answered by the adapted head
+        standardised with it, as ``/predict?speaker=ID`` answers its segments; None: plain
     """
 
-    def __init__(self, classifier: EmotionClassifier) -> None:
+    def __init__(self, classifier: EmotionClassifier, stats: SpeakerStats | None = None) -> None:
         self.classifier = classifier
+        self.stats = stats
+        self.calibration = (
+            classifier.calibration if stats is None else classifier.adapted_calibration
+        )
         self.windower = StreamWindower(classifier.config)
         self._voiced: list[np.ndarray] = []  # per voiced window, shape (n_labels,)
         self.n_windows = 0
@@ -149,7 +156,7 @@ class StreamScorer:
         probabilities = judgement = None
         if self._voiced:
             probabilities = utterance_probabilities(np.stack(self._voiced))[0]
-            judgement = judge(probabilities, self.classifier.labels, self.classifier.calibration)
+            judgement = judge(probabilities, self.classifier.labels, self.calibration)
         answer = StreamAnswer(
             probabilities=probabilities,
             judgement=judgement,
@@ -173,7 +180,11 @@ class StreamScorer:
             features = classifier.extractor.batch_features(
                 np.stack([w.samples for w in voiced]), [w.n_audio for w in voiced]
             )
-            output = classifier.run(features)
+            output = (
+                classifier.run(features)
+                if self.stats is None
+                else classifier.run_adapted(features, self.stats)[1]
+            )
         rows = iter(output)
         predictions = []
         for window in windows:
@@ -189,7 +200,7 @@ class StreamScorer:
                     probabilities=probabilities,
                     judgement=None
                     if probabilities is None
-                    else judge(probabilities, classifier.labels, classifier.calibration),
+                    else judge(probabilities, classifier.labels, self.calibration),
                 )
             )
         self.n_windows += len(windows)

@@ -38,6 +38,13 @@ DEFAULT_STREAM_IDLE_TIMEOUT_S = 10.0  # s: a live microphone sends every few ten
 # × real time: a file sent with ser-stream --fast; a client catching up after a network stall
 DEFAULT_STREAM_MAX_SPEED = 4.0
 DEFAULT_STREAM_BURST_S = 5.0  # s of audio a client may send ahead of that pace (its buffer)
+# Speaker profiles (issue 24): statistics only, never audio (ser_api.speakers_store).
+DEFAULT_SPEAKER_DB = Path("data/speakers.sqlite3")  # relative to the working directory
+DEFAULT_MAX_SPEAKERS_PER_KEY = 100
+# The adaptation protocol enrols up to 60 clips at once (ser_training.adaptation.protocol);
+# 200 leave room for a profile grown over several sessions.
+DEFAULT_MAX_CLIPS_PER_SPEAKER = 200
+DEFAULT_MAX_ENROL_FILES = 64  # clips per POST /speakers or /speakers/{id}/clips request
 MIN_API_KEY_CHARS = 16  # shorter keys are guessable; refused at startup
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
 
@@ -141,6 +148,31 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds of audio a live stream may send ahead of SER_STREAM_MAX_SPEED.",
     )
+    speaker_db: Path = Field(
+        DEFAULT_SPEAKER_DB,
+        description="SQLite file of the speaker profiles (statistics of enrolled clips, never "
+        "audio), shared by the workers; created with its folder at start-up when the model "
+        "has a speaker-adapted head, which refuses to start if it cannot be written.",
+    )
+    max_speakers_per_key: int = Field(
+        DEFAULT_MAX_SPEAKERS_PER_KEY,
+        ge=1,
+        le=1_000_000,
+        description="Speaker profiles per API key (per service without keys); one more is "
+        "refused with 409.",
+    )
+    max_clips_per_speaker: int = Field(
+        DEFAULT_MAX_CLIPS_PER_SPEAKER,
+        ge=1,
+        le=100_000,
+        description="Clips one speaker profile may hold; an enrolment beyond is refused with 409.",
+    )
+    max_enrol_files: int = Field(
+        DEFAULT_MAX_ENROL_FILES,
+        ge=1,
+        le=1000,
+        description="Clips per POST /speakers or /speakers/{id}/clips request.",
+    )
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Bearer keys, comma-separated; when set, every endpoint but /health "
@@ -199,6 +231,26 @@ class Settings(BaseSettings):
                 "use e.g. 'python -c \"import secrets; print(secrets.token_urlsafe(32))\"'"
             )
         return keys
+
+    @field_validator("speaker_db")
+    @classmethod
+    def _check_speaker_db(cls, path: Path) -> Path:
+        # Only what is wrong wherever the service runs; whether the file can be written is
+        # checked when the store opens (a model without an adapted head never opens it).
+        if (
+            str(path) in ("", ".")
+            or str(path).startswith(":memory:")
+            or str(path).startswith("file:")
+        ):
+            raise ValueError(
+                f"'{path}' is not a file path; the profiles must outlive the process and be "
+                "shared by the workers: name a file, e.g. data/speakers.sqlite3"
+            )
+        if path.is_dir():
+            raise ValueError(
+                f"'{path}' is a folder; name a file in it, e.g. {path}/speakers.sqlite3"
+            )
+        return path
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -6,6 +6,7 @@ Run with ``uvicorn ser_api.main:app`` (configured by ``SER_*`` environment varia
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,6 +30,8 @@ from ser_api.middleware import (
     RequestContextMiddleware,
 )
 from ser_api.routes import public_router, router
+from ser_api.speakers import speakers_router
+from ser_api.speakers_store import SpeakerStore, SpeakerStoreError
 from ser_api.streaming import stream_router
 from ser_inference import EmotionClassifier, ModelLoadError
 
@@ -36,7 +39,9 @@ logger = logging.getLogger("ser_api")
 
 MAX_FORM_FIELDS = 16  # non-file form fields: the API reads none, a few are tolerated
 MAX_FORM_PART_BYTES = 64 * 1024  # bytes per non-file form field
-COMPUTE_PATHS = frozenset({"/predict", "/predict/batch"})  # behind the bounded queue
+# Behind the bounded queue: these paths, and the enrolment of more clips into a profile.
+COMPUTE_PATHS = frozenset({"/predict", "/predict/batch", "/speakers"})
+COMPUTE_PATTERN = re.compile(r"/speakers/[^/]+/clips")
 
 
 class StartupError(RuntimeError):
@@ -60,6 +65,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     except ModelLoadError as error:
         raise StartupError(f"cannot start the SER API: {error}") from None
     app.state.classifier = classifier
+    # Speaker profiles only mean something to a model with an adapted head; without one, no
+    # file is opened (or needed: a read-only container serves such a model as before).
+    speakers = None
+    if classifier.adaptation is not None:
+        try:
+            speakers = SpeakerStore.open(settings.speaker_db)
+        except SpeakerStoreError as error:
+            raise StartupError(
+                f"cannot start the SER API: {error} (set SER_SPEAKER_DB to a writable file)"
+            ) from None
+        logger.info("speaker profiles in %s", speakers.path)
+    app.state.speakers = speakers
     app.state.admission = Admission(
         CapacityLimiter(settings.max_concurrent_inferences),
         max_queued=settings.max_queued_requests,
@@ -81,7 +98,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             "127.0.0.1",
             settings.bind_address or settings.host,
         )
-    yield
+    try:
+        yield
+    finally:
+        if speakers is not None:
+            speakers.close()
     logger.info("shutting down")
 
 
@@ -105,13 +126,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.api_key_digests = key_digests(settings)
     app.state.open_streams = 0  # live streams of this worker (WS /stream)
+    app.state.speakers = None  # the profile store, opened by the lifespan for an adapted model
     install_error_handlers(app)
     app.include_router(public_router)
     app.include_router(router)
+    # An enrolment may carry more clips than a batch: its own cap on the files parsed.
+    app.include_router(speakers_router, form_limits={"max_files": settings.max_enrol_files})
     app.include_router(stream_router)  # checks the key itself: a WebSocket has no Request
     # Added innermost first: the request context wraps everything, so a 413 from the body
     # limit or an early 503 still gets a request id, an access line and a metric.
-    app.add_middleware(EarlySheddingMiddleware, paths=COMPUTE_PATHS, metrics=metrics)
+    app.add_middleware(
+        EarlySheddingMiddleware, paths=COMPUTE_PATHS, pattern=COMPUTE_PATTERN, metrics=metrics
+    )
     app.add_middleware(
         BodyLimitsMiddleware,
         max_bytes=settings.max_upload_bytes,

@@ -94,6 +94,20 @@ class Metrics:
             ["emotion"],
             registry=self.registry,
         )
+        self.answer_heads = Counter(
+            "ser_answer_heads",
+            "Recordings answered by /predict, by the head that answered (plain, adapted) and "
+            "what was asked (plain; speaker: ?speaker=ID; self: ?adapt=self). An unusable "
+            "profile is answered by the plain head.",
+            ["head", "asked"],
+            registry=self.registry,
+        )
+        self.speaker_profiles = Counter(
+            "ser_speaker_profiles",
+            "Speaker profile changes: created, clips_added, deleted.",
+            ["action"],
+            registry=self.registry,
+        )
         self.stage_seconds = Histogram(
             "ser_processing_seconds",
             "Server-side time per recording by stage: features (decode+resample+features) "

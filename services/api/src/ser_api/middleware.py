@@ -179,13 +179,20 @@ class EarlySheddingMiddleware:
     uvicorn discards the unread body and keeps the connection open.
     """
 
-    def __init__(self, app: ASGIApp, paths: frozenset[str], metrics: Metrics) -> None:
+    def __init__(
+        self, app: ASGIApp, paths: frozenset[str], metrics: Metrics,
+        pattern: re.Pattern[str] | None = None,
+    ) -> None:  # fmt: skip
         self.app = app
         self.paths = paths
+        self.pattern = pattern  # paths with an id in them (fullmatch)
         self.metrics = metrics
 
+    def _computes(self, path: str) -> bool:
+        return path in self.paths or bool(self.pattern and self.pattern.fullmatch(path))
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in self.paths:
+        if scope["type"] == "http" and scope["method"] == "POST" and self._computes(scope["path"]):
             admission: Admission | None = getattr(scope["app"].state, "admission", None)
             if admission is not None and admission.full:
                 await send_refusal(send, ServiceBusyError(admission.retry_after_s), self.metrics)

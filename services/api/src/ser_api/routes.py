@@ -7,12 +7,19 @@ import asyncio
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile, status
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile, status
 from fastapi.responses import Response
 
 from ser_api.admission import Admission, ServiceBusyError
-from ser_api.auth import require_api_key
-from ser_api.deps import AdmissionDep, ClassifierDep, MetricsDep, SettingsDep
+from ser_api.auth import KEY_RESPONSES, require_api_key
+from ser_api.deps import (
+    AdmissionDep,
+    ClassifierDep,
+    MetricsDep,
+    OwnerDep,
+    SettingsDep,
+    StoreDep,
+)
 from ser_api.errors import (
     AUDIO_ERROR_STATUS,
     FILE_FIELD,
@@ -22,6 +29,8 @@ from ser_api.errors import (
 )
 from ser_api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ser_api.metrics import Metrics
+from ser_api.speaker_profiles import PLAIN, Adaptation, adaptation_asked
+from ser_api.uploads import ERROR_RESPONSES, audio_limits, check_media_type
 from ser_contract import (
     BatchItem,
     BatchResponse,
@@ -29,6 +38,7 @@ from ser_contract import (
     ErrorResponse,
     HealthResponse,
     ModelResponse,
+    PlainAnswer,
     PredictionResponse,
     Segment,
     ServiceLimits,
@@ -39,58 +49,44 @@ from ser_inference import AudioLimits, EmotionClassifier, Prediction, answer_fie
 
 # /health answers without a key (probes and load balancers); everything else may need one.
 public_router = APIRouter()
-router = APIRouter(
-    dependencies=[Depends(require_api_key)],
-    responses={
-        401: {
-            "model": ErrorResponse,
-            "description": "SER_API_KEYS is set and the request has no valid "
-            "'Authorization: Bearer' key.",
-        }
+router = APIRouter(dependencies=[Depends(require_api_key)], responses=KEY_RESPONSES)
+
+_PREDICT_ERRORS = {
+    **ERROR_RESPONSES,
+    400: {
+        "model": ErrorResponse,
+        "description": "Missing form field, not exactly one file, ?speaker with ?adapt, or "
+        "?adapt other than 'self'.",
     },
-)
-
-# Declared types that cannot be audio are refused (415) before decoding. Generic or missing
-# types, and video (a recording's audio track), are let through: the decoder decides from
-# the bytes, not from what the client claims.
-_GENERIC_TYPES = frozenset({"", "application/octet-stream", "application/ogg", "video/ogg"})
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse, "description": text}
-    for code, text in {
-        400: "Missing form field, or not exactly one file.",
-        413: "Request body over SER_MAX_UPLOAD_BYTES.",
-        408: "The request body took longer than SER_BODY_TIMEOUT_S to arrive.",
-        415: "Not multipart/form-data, or a file declared as a non-audio type.",
-        422: "Empty, undecodable, too short, too long, silent or NaN audio.",
-        503: "Busy: every compute slot and queue place is taken; see Retry-After.",
-    }.items()
+    404: {"model": ErrorResponse, "description": "?speaker: no such profile for this API key."},
+    409: {
+        "model": ErrorResponse,
+        "description": "?speaker or ?adapt: the model has no speaker-adapted head, or the "
+        "profile was made by another model.",
+    },
 }
-
-
-def _check_media_type(upload: UploadFile) -> None:
-    declared = (upload.content_type or "").split(";")[0].strip().lower()
-    if declared in _GENERIC_TYPES or declared.startswith(("audio/", "video/")):
-        return
-    raise ApiError(
-        status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-        f"file '{upload.filename}' was sent as '{declared}', which is not audio; "
-        "send WAV, FLAC, OGG, AIFF, MP3, M4A, WebM or a video file (or application/octet-stream)",
-        reason="unsupported_media",
-    )
-
-
-def _limits(settings: Any) -> AudioLimits:
-    return AudioLimits(
-        min_duration_s=settings.min_duration_s, max_duration_s=settings.max_duration_s
-    )
 
 
 def _probabilities(labels: tuple[str, ...], values: Any) -> dict[str, float]:
     return {label: float(value) for label, value in zip(labels, values, strict=True)}
 
 
-def to_response(prediction: Prediction, model_version: str) -> PredictionResponse:
-    """Shape the classifier's answer; every value in it was decided by the classifier."""
+def _plain_answer(prediction: Prediction | None) -> PlainAnswer | None:
+    if prediction is None:
+        return None
+    return PlainAnswer(
+        **answer_fields(prediction.judgement),
+        probabilities=_probabilities(prediction.labels, prediction.probabilities),
+    )
+
+
+def to_response(
+    prediction: Prediction, model_version: str, speaker: str | None = None
+) -> PredictionResponse:
+    """Shape the classifier's answer; every value in it was decided by the classifier.
+
+    ``speaker``: the profile asked for (its id, or ``self``); None for a plain request.
+    """
     labels = prediction.labels
     segments = []
     for window in prediction.windows:
@@ -117,6 +113,10 @@ def to_response(prediction: Prediction, model_version: str) -> PredictionRespons
             features_ms=round(prediction.features_ms, 3),
             inference_ms=round(prediction.inference_ms, 3),
         ),
+        speaker=speaker,
+        adapted=prediction.adapted,
+        adaptation_reason=prediction.adaptation_reason,
+        plain=_plain_answer(prediction.plain),
     )
 
 
@@ -127,25 +127,28 @@ async def _classify(
     admission: Admission,
     deadline: float,
     metrics: Metrics,
+    adaptation: Adaptation = PLAIN,
 ) -> PredictionResponse:
     """Check, read and classify one upload; raises ApiError, AudioError or ServiceBusyError."""
-    _check_media_type(upload)
+    check_media_type(upload)
     data = await upload.read()
     # Decoding, features and inference hold the GIL only in short stretches, but they are
     # CPU-bound for milliseconds: off the event loop, a few at a time, and not at all once
     # the request waited too long for its turn.
-    prediction = await admission.run(deadline, classifier.predict, data, limits)
+    prediction = await admission.run(deadline, adaptation.predict, classifier, data, limits)
     metrics.stage_seconds.labels("features").observe(prediction.features_ms / 1e3)
     metrics.stage_seconds.labels("inference").observe(prediction.inference_ms / 1e3)
     metrics.audio_seconds.observe(prediction.duration_s)
     metrics.predictions.labels(prediction.emotion).inc()
-    return to_response(prediction, classifier.model_version)
+    head = "adapted" if prediction.adapted else "plain"
+    metrics.answer_heads.labels(head, adaptation.asked).inc()
+    return to_response(prediction, classifier.model_version, adaptation.speaker)
 
 
 @router.post(
     "/predict",
     response_model=PredictionResponse,
-    responses=_ERRORS,
+    responses=_PREDICT_ERRORS,
     summary="Emotion of one recording, with its timeline",
 )
 async def predict(
@@ -160,6 +163,19 @@ async def predict(
     settings: SettingsDep,
     metrics: MetricsDep,
     admission: AdmissionDep,
+    store: StoreDep,
+    owner: OwnerDep,
+    speaker: Annotated[
+        str | None,
+        Query(
+            description="Adapt the answer to this speaker profile (POST /speakers); the "
+            "plain answer comes beside it in `plain`."
+        ),
+    ] = None,
+    adapt: Annotated[
+        str | None,
+        Query(description="'self': adapt the answer to the recording's own voice."),
+    ] = None,
 ) -> PredictionResponse:
     # FastAPI keeps the last of repeated fields; silently ignoring the others would be wrong.
     if len((await request.form()).getlist(FILE_FIELD)) != 1:
@@ -169,16 +185,19 @@ async def predict(
             f"use /predict/batch with field '{FILES_FIELD}' for several",
             reason="several_files",
         )
+    adaptation = await adaptation_asked(speaker, adapt, classifier, store, owner)
     # One queue place per request (a batch too), taken once the body is in: a slow upload
     # holds no place, and a full queue refuses at once with 503 + Retry-After.
     async with admission.slot() as deadline:
-        return await _classify(file, classifier, _limits(settings), admission, deadline, metrics)
+        return await _classify(
+            file, classifier, audio_limits(settings), admission, deadline, metrics, adaptation
+        )
 
 
 @router.post(
     "/predict/batch",
     response_model=BatchResponse,
-    responses=_ERRORS,
+    responses=ERROR_RESPONSES,
     summary="Several recordings in one request: one result or error per file, in order",
 )
 async def predict_batch(
@@ -194,7 +213,7 @@ async def predict_batch(
             f"{len(files)} files in one batch; the limit is {settings.max_batch_files}",
             reason="too_many_files",
         )
-    limits = _limits(settings)
+    limits = audio_limits(settings)
 
     async def one(upload: UploadFile, deadline: float) -> BatchItem:
         try:
@@ -253,6 +272,7 @@ async def model_info(classifier: ClassifierDep, settings: SettingsDep) -> ModelR
             max_duration_s=settings.max_duration_s,
             max_batch_files=settings.max_batch_files,
         ),
+        adaptation=None if classifier.adaptation is None else classifier.adaptation.to_dict(),
     )
 
 

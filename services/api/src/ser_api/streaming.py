@@ -8,6 +8,12 @@ runs, and moves the scoring off the event loop through the same compute slots as
 
 Every end is one close code and reason (``ser_contract.stream.CLOSES``), counted in
 ``ser_stream_closes_total{reason}``; a client that vanishes counts as ``client_gone``.
+
+``?speaker=ID`` (issue 24) answers every window, and the summary, with the speaker-adapted head
+standardised by that profile, as ``/predict?speaker=ID`` answers its segments; the start
+message then says ``speaker``, ``adapted`` and, for a profile not usable yet (answered by the
+plain head), ``adaptation_reason``. A profile that cannot be used at all (unknown id, another
+model's, a model without the head) closes the stream before any audio, like a bad format.
 """
 
 from __future__ import annotations
@@ -18,16 +24,19 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 
 from anyio import to_thread
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from ser_api.admission import Admission
-from ser_api.auth import websocket_key_problem
+from ser_api.auth import websocket_key_problem, websocket_owner
 from ser_api.config import Settings
+from ser_api.errors import ApiError
 from ser_api.metrics import Metrics
 from ser_api.pcm import MalformedFrameError, PcmDecoder, PcmFormatError
+from ser_api.speaker_profiles import find_profile, require_store
 from ser_contract.stream import (
     BUSY,
     DONE,
@@ -44,7 +53,7 @@ from ser_contract.stream import (
     StreamSummary,
     StreamWindow,
 )
-from ser_inference import EmotionClassifier, WindowPrediction, answer_fields
+from ser_inference import EmotionClassifier, SpeakerStats, WindowPrediction, answer_fields
 from ser_inference.stream import StreamAnswer, StreamScorer
 
 logger = logging.getLogger("ser_api.stream")
@@ -101,6 +110,15 @@ def summary_message(answer: StreamAnswer, labels: tuple[str, ...], model_version
     ).model_dump_json()
 
 
+@dataclass(frozen=True, slots=True)
+class StreamProfile:
+    """The profile a stream asked for, and how its windows will be answered."""
+
+    speaker: str
+    stats: SpeakerStats
+    reason: str | None  # why the profile is not usable yet (plain answers); None: adapted
+
+
 class LiveStream:
     """One accepted stream: receive frames, enforce the limits, send windows as they complete."""
 
@@ -112,6 +130,7 @@ class LiveStream:
         settings: Settings,
         admission: Admission,
         metrics: Metrics,
+        profile: StreamProfile | None = None,
     ) -> None:
         self.websocket = websocket
         self.decoder = decoder
@@ -119,13 +138,16 @@ class LiveStream:
         self.settings = settings
         self.admission = admission
         self.metrics = metrics
-        self.scorer = StreamScorer(classifier)
+        self.profile = profile
+        adapted = profile is not None and profile.reason is None
+        self.scorer = StreamScorer(classifier, profile.stats if adapted else None)
         self.started = time.monotonic()
         self.sent = 0  # windows sent
 
     def start_message(self) -> str:
         config = self.classifier.config
         settings = self.settings
+        profile = self.profile
         return StreamStart(
             model_version=self.classifier.model_version,
             labels=list(self.classifier.labels),
@@ -135,6 +157,9 @@ class LiveStream:
             burst_s=settings.stream_burst_s,
             max_duration_s=settings.stream_max_duration_s,
             idle_timeout_s=settings.stream_idle_timeout_s,
+            speaker=None if profile is None else profile.speaker,
+            adapted=profile is not None and profile.reason is None,
+            adaptation_reason=None if profile is None else profile.reason,
         ).model_dump_json()
 
     async def run(self) -> None:
@@ -232,6 +257,27 @@ async def _close(websocket: WebSocket, close: StreamClose, detail: str) -> None:
             await websocket.close(close.code, close_reason(close, detail))
 
 
+async def _stream_profile(
+    websocket: WebSocket, classifier: EmotionClassifier
+) -> StreamProfile | None:
+    """The ``?speaker=ID`` profile, None without one; refuses (UNSUPPORTED, as a bad format)
+    what /predict refuses with 404/409, and ``?adapt``, which needs the whole recording."""
+    params = websocket.query_params
+    if "adapt" in params:
+        raise StreamEnded(
+            UNSUPPORTED, "adapt=self needs the whole recording: use ?speaker=ID or /predict"
+        )
+    speaker = params.get("speaker")
+    if speaker is None:
+        return None
+    try:
+        store = require_store(classifier, websocket.app.state.speakers)
+        record = await find_profile(store, websocket_owner(websocket), speaker, classifier)
+    except ApiError as error:
+        raise StreamEnded(UNSUPPORTED, error.detail) from None
+    return StreamProfile(speaker, record.stats, classifier.unusable_reason(record.stats))
+
+
 @stream_router.websocket("/stream")
 async def live_stream(websocket: WebSocket) -> None:
     """Live emotion: see ser_contract.stream for the protocol."""
@@ -260,6 +306,7 @@ async def live_stream(websocket: WebSocket) -> None:
             )
         except PcmFormatError as error:
             raise StreamEnded(UNSUPPORTED, str(error)) from None
+        profile = await _stream_profile(websocket, classifier)
         if state.open_streams >= settings.max_streams or admission.full:
             raise StreamEnded(
                 BUSY, f"{state.open_streams} streams open or the queue is full; retry later"
@@ -267,7 +314,7 @@ async def live_stream(websocket: WebSocket) -> None:
         state.open_streams += 1
         metrics.streams_open.inc()
         counted = True
-        stream = LiveStream(websocket, decoder, classifier, settings, admission, metrics)
+        stream = LiveStream(websocket, decoder, classifier, settings, admission, metrics, profile)
         await stream.run()
     except StreamEnded as end:
         outcome, detail = end.close.reason, end.detail

@@ -1,0 +1,284 @@
+"""Speaker profiles as the HTTP routes and the live stream use them: find a caller's profile,
+enrol uploaded clips through the compute slots, and say every refusal as a clear ``ApiError``.
+
+The profiles themselves are :mod:`ser_api.speakers_store` (SQLite, blocking: called here in a
+worker thread, never on the event loop); the statistics and the usable rule are the
+classifier's (``ser_inference``). Conventions, the same on every route:
+
+- a model without a speaker-adapted head: 409 for everything about profiles (no store is
+  opened for it), before any id is looked up;
+- an id the caller does not own, whether it exists for another key or not at all: 404 (the
+  answer must not tell one key which ids another has);
+- a profile made by another model than the one served: 409 (its statistics do not apply);
+- a cap (profiles per key, clips per profile): 409, saying which setting and what to do.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from anyio import to_thread
+from fastapi import UploadFile, status
+
+from ser_api.admission import Admission
+from ser_api.errors import AUDIO_ERROR_STATUS, ApiError
+from ser_api.speakers_store import (
+    ModelIdentity,
+    ModelMismatchError,
+    SpeakerNotFoundError,
+    SpeakerRecord,
+    SpeakerStore,
+    TooManyClipsError,
+    TooManySpeakersError,
+)
+from ser_api.uploads import check_media_type
+from ser_contract import SpeakerResponse
+from ser_features import AudioError
+from ser_inference import (
+    AdaptationUnavailableError,
+    AudioLimits,
+    EmotionClassifier,
+    Prediction,
+    SpeakerStats,
+)
+
+T = TypeVar("T")
+
+# What secrets.token_urlsafe gives (with room to spare): anything else cannot be an id, and is
+# answered 404 without a look-up.
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+SELF = "self"  # /predict?adapt=self: adapt to the recording's own windows
+NOT_FOUND = "speaker_not_found"  # metric reasons
+NO_ADAPTATION = "no_adaptation"
+OTHER_MODEL = "profile_other_model"
+TOO_MANY_SPEAKERS = "too_many_speakers"
+TOO_MANY_CLIPS = "too_many_clips"
+
+
+async def in_thread(func: Callable[..., T], *args: object) -> T:
+    """``func(*args)`` in a worker thread: the store blocks (SQLite, another worker's write)."""
+    return await to_thread.run_sync(func, *args)
+
+
+def require_store(classifier: EmotionClassifier, store: SpeakerStore | None) -> SpeakerStore:
+    """The profile store, or 409 when the served model has no speaker-adapted head."""
+    try:
+        classifier.require_adaptation()
+    except AdaptationUnavailableError as error:
+        raise ApiError(status.HTTP_409_CONFLICT, str(error), reason=NO_ADAPTATION) from None
+    if store is None:  # opened at start-up for every model with the head (ser_api.main)
+        raise RuntimeError("the speaker profile store was not opened")
+    return store
+
+
+def model_identity(classifier: EmotionClassifier) -> ModelIdentity:
+    """The served model as a profile records it; the model must have an adapted head."""
+    adaptation = classifier.require_adaptation()
+    return ModelIdentity(classifier.model_version, adaptation.n_features, len(classifier.labels))
+
+
+def not_found(speaker_id: str) -> ApiError:
+    shown = f"'{speaker_id}'" if _ID.fullmatch(speaker_id) else "with that id"
+    return ApiError(
+        status.HTTP_404_NOT_FOUND,
+        f"no speaker profile {shown} for this API key; create one with POST /speakers",
+        reason=NOT_FOUND,
+    )
+
+
+def other_model(speaker_id: str, stored: ModelIdentity, served: ModelIdentity) -> ApiError:
+    return ApiError(
+        status.HTTP_409_CONFLICT,
+        f"speaker profile '{speaker_id}' was made by model {stored.model_version} "
+        f"({stored.n_features} speaker features); this service runs model "
+        f"{served.model_version} ({served.n_features}), whose answers its statistics do not "
+        "fit: delete it and enrol the speaker again",
+        reason=OTHER_MODEL,
+    )
+
+
+async def find_profile(
+    store: SpeakerStore, owner: str, speaker_id: str, classifier: EmotionClassifier
+) -> SpeakerRecord:
+    """The caller's profile ``speaker_id``, made by the served model; else 404 or 409."""
+    if not _ID.fullmatch(speaker_id):
+        raise not_found(speaker_id)
+    record = await in_thread(store.get, owner, speaker_id)
+    if record is None:
+        raise not_found(speaker_id)
+    served = model_identity(classifier)
+    if record.model != served:
+        raise other_model(speaker_id, record.model, served)
+    return record
+
+
+def check_file_count(count: int, max_files: int) -> None:
+    """413 for more clips in one request than ``SER_MAX_ENROL_FILES``."""
+    if count > max_files:
+        raise ApiError(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            f"{count} files in one enrolment; the limit is {max_files} (SER_MAX_ENROL_FILES): "
+            "send the rest with POST /speakers/{id}/clips",
+            reason="too_many_files",
+        )
+
+
+def too_many_clips(held: int, adding: int, limit: int, speaker_id: str | None) -> ApiError:
+    which = "a new speaker profile" if speaker_id is None else f"speaker profile '{speaker_id}'"
+    return ApiError(
+        status.HTTP_409_CONFLICT,
+        f"{which} would hold {held + adding} clips ({held} + {adding}); the limit is {limit} "
+        "(SER_MAX_CLIPS_PER_SPEAKER)",
+        reason=TOO_MANY_CLIPS,
+    )
+
+
+def too_many_speakers(limit: int) -> ApiError:
+    return ApiError(
+        status.HTTP_409_CONFLICT,
+        f"this API key already has {limit} speaker profiles, the most allowed "
+        "(SER_MAX_SPEAKERS_PER_KEY); delete one with DELETE /speakers/{id} first",
+        reason=TOO_MANY_SPEAKERS,
+    )
+
+
+async def enrol_uploads(
+    uploads: Sequence[UploadFile],
+    classifier: EmotionClassifier,
+    limits: AudioLimits,
+    admission: Admission,
+    deadline: float,
+) -> SpeakerStats:
+    """The statistics of every clip together; all clips or an error naming the first bad one.
+
+    Every declared media type is checked before any clip is decoded. Then the clips go one
+    after another through the compute slots, each like one ``/predict`` upload (``deadline``
+    for the first, a fresh queue wait for each next one): an enrolment of many clips never
+    holds more than one slot, so it does not crowd out the uploads beside it.
+
+    Raises
+    ------
+    ApiError : 415 (media type) or 422 (the clip cannot be used), naming the file.
+    ServiceBusyError : a clip waited too long for its slot.
+    """
+    n = len(uploads)
+    for index, upload in enumerate(uploads, start=1):
+        try:
+            check_media_type(upload)
+        except ApiError as error:
+            detail = f"file {index} of {n}: {error.detail}; nothing was stored"
+            raise ApiError(error.status_code, detail, error.reason) from None
+    stats = SpeakerStats.empty(model_identity(classifier).n_features, len(classifier.labels))
+    for index, upload in enumerate(uploads, start=1):
+        data = await upload.read()  # one clip in memory at a time
+        try:
+            clip = await admission.run(deadline, classifier.enrol, data, limits)
+        except AudioError as error:
+            raise ApiError(
+                AUDIO_ERROR_STATUS,
+                f"file {index} of {n} ('{upload.filename}') cannot be enrolled: {error}; "
+                "nothing was stored",
+                reason=error.reason,
+            ) from None
+        stats = stats.merged(clip)
+        deadline = time.monotonic() + admission.max_wait_s
+    return stats
+
+
+async def create_profile(
+    store: SpeakerStore, owner: str, stats: SpeakerStats, classifier: EmotionClassifier,
+    max_speakers: int,
+) -> SpeakerRecord:  # fmt: skip
+    try:
+        return await in_thread(store.create, owner, stats, model_identity(classifier), max_speakers)
+    except TooManySpeakersError as error:
+        raise too_many_speakers(error.limit) from None
+
+
+async def add_to_profile(
+    store: SpeakerStore, owner: str, speaker_id: str, stats: SpeakerStats,
+    classifier: EmotionClassifier, max_clips: int,
+) -> SpeakerRecord:  # fmt: skip
+    served = model_identity(classifier)
+    try:
+        return await in_thread(store.add, owner, speaker_id, stats, served, max_clips)
+    except SpeakerNotFoundError:
+        raise not_found(speaker_id) from None  # deleted while its clips were computed
+    except ModelMismatchError as error:
+        raise other_model(speaker_id, error.stored, served) from None
+    except TooManyClipsError as error:
+        raise too_many_clips(error.held, error.adding, error.limit, speaker_id) from None
+
+
+def speaker_response(record: SpeakerRecord, classifier: EmotionClassifier) -> SpeakerResponse:
+    """The profile's summary (never its statistics): what it holds and whether it is usable."""
+    stats = record.stats
+    reason = classifier.unusable_reason(stats)
+    return SpeakerResponse(
+        speaker=record.speaker_id,
+        clips=stats.clips,
+        seconds=round(stats.seconds, 3),
+        windows=stats.n_windows,
+        usable=reason is None,
+        reason=reason,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Adaptation:
+    """What a /predict request asked to adapt to: a stored profile, the recording, or nothing."""
+
+    speaker: str | None  # the profile's id, SELF, or None (plain)
+    stats: SpeakerStats | None  # the profile's statistics; None for SELF and plain
+
+    @property
+    def asked(self) -> str:
+        """Metric label: plain, speaker or self."""
+        return "plain" if self.speaker is None else SELF if self.speaker == SELF else "speaker"
+
+    def predict(
+        self, classifier: EmotionClassifier, data: bytes, limits: AudioLimits
+    ) -> Prediction:
+        """The answer; runs in a worker thread, in a compute slot."""
+        if self.speaker is None:
+            return classifier.predict(data, limits)
+        return classifier.predict_adapted(classifier.prepare(data, limits), self.stats)
+
+
+PLAIN = Adaptation(None, None)
+
+
+async def adaptation_asked(
+    speaker: str | None, adapt: str | None, classifier: EmotionClassifier,
+    store: SpeakerStore | None, owner: str,
+) -> Adaptation:  # fmt: skip
+    """The query's ``speaker``/``adapt`` as an :class:`Adaptation`; 400, 404 or 409 when it
+    cannot be served (before the upload takes a queue place)."""
+    if speaker is not None and adapt is not None:
+        raise ApiError(
+            status.HTTP_400_BAD_REQUEST,
+            "ask for either ?speaker=ID (a stored profile) or ?adapt=self (the recording "
+            "itself), not both",
+            reason="bad_request",
+        )
+    if adapt is not None:
+        if adapt != SELF:
+            raise ApiError(
+                status.HTTP_400_BAD_REQUEST,
+                f"?adapt takes only '{SELF}' (adapt to the recording's own voice); for a "
+                "stored profile use ?speaker=ID",
+                reason="bad_request",
+            )
+        require_store(classifier, store)  # 409 without an adapted head
+        return Adaptation(SELF, None)
+    if speaker is None:
+        return PLAIN
+    record = await find_profile(require_store(classifier, store), owner, speaker, classifier)
+    return Adaptation(speaker, record.stats)
