@@ -1,0 +1,135 @@
+"""Issue 24's "done when", through the API: per held-out speaker, 30 enrolment clips (60 %
+neutral; 30 random for a corpus without neutral clips) sent to ``POST /speakers``, then every
+clip of the speaker sent to ``POST /predict?speaker=ID``; accuracy of the adapted answers as
+served (an unusable profile is answered plain) beside the same model's plain answer of each
+clip (``plain`` in the response, or the answer itself when not adapted).
+
+The enrolment sets are the protocol's own draws for seed 0
+(``ser_training.adaptation.protocol``, the same generator and speaker order), so these figures
+must equal the seed-0 column of ``models/evaluation/adaptation.json``: the check that the
+service answers as the protocol measured. Needs the corpora (``--data``, default
+``../shared/datasets``) and ``ser_training`` (no TensorFlow).
+
+Usage: python -m bench.adaptation_api [--data DIR] [--model PATH] [--corpora a,b]
+Writes bench/results/adaptation_api.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from fastapi.testclient import TestClient
+
+from bench.common import REPO, machine
+from ser_api.config import Settings
+from ser_api.main import create_app
+from ser_training.adaptation.protocol import draw_enrolment, hash_corpus
+from ser_training.data.corpora import find_corpora, scan_data_dir
+from ser_training.data.splits import TEST_SPEAKERS
+
+RESULTS = REPO / "bench" / "results"
+TRAINED_ON = ("ravdess", "emodb", "tess")  # the shipped model's corpora: test speakers only
+HELD_OUT = ("nemo", "turev", "urdu")  # never trained on: every speaker
+
+
+def speakers_of(data: Path, corpora: list[str]) -> dict[str, dict[str, list]]:
+    """corpus → speaker → its utterances, sorted by path (the protocol's order)."""
+    found = scan_data_dir(
+        data, [c for c in corpora if c in TRAINED_ON],
+        extra_corpora=[c for c in corpora if c in HELD_OUT],
+    )  # fmt: skip
+    out: dict[str, dict[str, list]] = {}
+    for u in sorted(found.utterances, key=lambda u: str(u.path)):
+        speaker = u.speaker.split(":", 1)[1]
+        if u.corpus in TRAINED_ON and speaker not in TEST_SPEAKERS[u.corpus]:
+            continue
+        out.setdefault(u.corpus, {}).setdefault(u.speaker, []).append(u)
+    return out
+
+
+def run(data: Path, model: Path, corpora: list[str]) -> dict:
+    table: dict = {}
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(
+            _env_file=None, model_path=model, speaker_db=Path(folder) / "speakers.sqlite3"
+        )
+        with TestClient(create_app(settings)) as client:
+            for corpus, speakers in speakers_of(data, corpora).items():
+                started = time.perf_counter()
+                draw = "neutral_60_30" if corpus != "turev" else "random_30"
+                rng = np.random.default_rng([0, hash_corpus(corpus)])
+                right = {"plain": 0, "served": 0}
+                total = used = 0
+                for speaker in sorted(speakers):
+                    utterances = speakers[speaker]
+                    labels = np.array([u.label for u in utterances])
+                    chosen = draw_enrolment(draw, np.arange(len(utterances)), labels, rng)
+                    if chosen is None:
+                        continue
+                    files = [("files", (utterances[i].path.name, utterances[i].path.read_bytes(),
+                                        "application/octet-stream")) for i in chosen]  # fmt: skip
+                    enrolled = client.post("/speakers", files=files)
+                    enrolled.raise_for_status()
+                    profile = enrolled.json()
+                    used += profile["usable"]
+                    for u in utterances:
+                        answer = client.post(
+                            "/predict", params={"speaker": profile["speaker"]},
+                            files={"file": (u.path.name, u.path.read_bytes(), "application/octet-stream")},
+                        )  # fmt: skip
+                        answer.raise_for_status()
+                        body = answer.json()
+                        plain = body["plain"]["emotion"] if body["adapted"] else body["emotion"]
+                        right["served"] += body["emotion"] == u.label
+                        right["plain"] += plain == u.label
+                        total += 1
+                    client.delete(f"/speakers/{profile['speaker']}").raise_for_status()
+                n_speakers = sum(1 for s in speakers if s)
+                table[corpus] = {
+                    "enrolment": draw, "speakers": n_speakers, "clips": total,
+                    "usable_profiles": used,
+                    "plain": round(100.0 * right["plain"] / total, 2),
+                    "adapted_as_served": round(100.0 * right["served"] / total, 2),
+                    "gain": round(100.0 * (right["served"] - right["plain"]) / total, 2),
+                    "seconds": round(time.perf_counter() - started, 1),
+                }  # fmt: skip
+                print(corpus, table[corpus], flush=True)
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "datasets")
+    parser.add_argument("--model", type=Path, default=REPO / "models" / "ser_model.onnx")
+    parser.add_argument("--corpora", default=",".join(TRAINED_ON + HELD_OUT))
+    args = parser.parse_args()
+    present = find_corpora(args.data)
+    corpora = [c for c in args.corpora.split(",") if c in present]
+    table = run(args.data, args.model, corpora)
+    result = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": machine(), "model": str(args.model), "command": "python -m bench.adaptation_api",
+        "protocol": __doc__.split("\n\n")[0].replace("\n", " "), "table": table,
+    }  # fmt: skip
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "adaptation_api.json").write_text(json.dumps(result, indent=2) + "\n")
+    lines = [
+        "# Speaker adaptation through the API", "", result["protocol"], "",
+        f"{result['date']}, {result['machine']}, `{result['command']}`", "",
+        "| corpus | enrolment | speakers | clips | profiles usable | plain % | adapted as served % | gain |",
+        "|---|---|---|---|---|---|---|---|",
+        *[f"| {c} | {r['enrolment']} | {r['speakers']} | {r['clips']} | {r['usable_profiles']} "
+          f"| {r['plain']:.1f} | {r['adapted_as_served']:.1f} | {r['gain']:+.1f} |"
+          for c, r in table.items()],
+    ]  # fmt: skip
+    (RESULTS / "adaptation_api.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
