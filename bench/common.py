@@ -91,12 +91,12 @@ def wav(samples: np.ndarray, rate: int) -> bytes:
     return wav_bytes(samples, rate=rate)
 
 
-def percentiles(seconds: list[float]) -> dict[str, float]:
-    """p50/p99/mean in milliseconds."""
+def percentiles(seconds: list[float], high: int = 99) -> dict[str, float]:
+    """p50, p``high`` and mean in milliseconds of wall times in seconds."""
     ms = np.asarray(seconds) * 1e3
     return {
         "p50_ms": round(float(np.percentile(ms, 50)), 3),
-        "p99_ms": round(float(np.percentile(ms, 99)), 3),
+        f"p{high}_ms": round(float(np.percentile(ms, high)), 3),
         "mean_ms": round(float(ms.mean()), 3),
         "n": len(ms),
     }

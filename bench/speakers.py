@@ -39,9 +39,8 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np
 
-from bench.common import CLIP_S, REPO, describe, machine, model_path, speech_like, wav
+from bench.common import CLIP_S, REPO, describe, machine, model_path, percentiles, speech_like, wav
 
 RESULTS = REPO / "bench" / "results"
 CLIPS = 30
@@ -80,17 +79,6 @@ def any_profile_copy(source: Path, folder: Path) -> tuple[Path, str]:
         f"{describe(source)}, its adapted head, the usable rule's max_dominant_share "
         f"{metadata.adaptation.max_dominant_share:g} → 1 (--any-profile)"
     )
-
-
-def _quantiles(values_s: list[float]) -> dict[str, float]:
-    """p50/p95/mean in milliseconds of wall times in seconds."""
-    ms = np.asarray(values_s) * 1e3
-    return {
-        "p50_ms": round(float(np.percentile(ms, 50)), 3),
-        "p95_ms": round(float(np.percentile(ms, 95)), 3),
-        "mean_ms": round(float(ms.mean()), 3),
-        "n": len(ms),
-    }
 
 
 def run(
@@ -146,7 +134,7 @@ def run(
                         inference[kind].append(body["timing"]["inference_ms"])
                         adapted[kind].add(body["adapted"])
     results = {
-        kind: _quantiles(wall[kind])
+        kind: percentiles(wall[kind], high=95)
         | {"inference_p50_ms": round(statistics.median(inference[kind]), 3)}
         for kind in urls
     }

@@ -16,13 +16,11 @@ import pytest
 import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
-from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from ser_api.main import create_app
 from tests.api.conftest import make_settings
+from tests.support.fuzzing import FUZZ_KEY, fuzz_operation
 
-FUZZ_KEY = "fuzz-key-0123456789abcdef"
 # Bounded for `make test`; FUZZ_EXAMPLES raises it (make fuzz uses the live-server CLI).
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 
@@ -63,23 +61,4 @@ def test_every_published_operation_is_fuzzed(api_schema: schemathesis.BaseSchema
 def test_every_endpoint_answers_within_its_schema(
     api_schema: schemathesis.BaseSchema, method: str, path: str
 ) -> None:
-    # schemathesis's pytest plugin does not run under this pytest; hypothesis directly does
-    # the same thing: generate cases from the operation's schema, call, check the answer.
-    operation = api_schema[path][method]
-
-    @given(case=operation.as_strategy())
-    @settings(
-        max_examples=MAX_EXAMPLES,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-    )
-    def check(case: schemathesis.Case) -> None:
-        case.call_and_validate(
-            headers={"Authorization": f"Bearer {FUZZ_KEY}"},
-            # The schema can say "a binary file", not "decodable speech": schema-valid random
-            # bytes get the documented 422, which this one check would count as a failure.
-            excluded_checks=[positive_data_acceptance],
-        )
-
-    check()
+    fuzz_operation(api_schema, method, path, MAX_EXAMPLES)

@@ -12,16 +12,14 @@ import pytest
 import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
-from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from ser_api.main import create_app
 from ser_encoders import ENCODERS, EncoderSpec
 from tests.api.conftest import make_settings
+from tests.support.fuzzing import FUZZ_KEY, fuzz_operation
 
 pytestmark = pytest.mark.training  # the tiny v3 model is exported with TensorFlow
 
-FUZZ_KEY = "fuzz-key-0123456789abcdef"
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 OPERATIONS = [
     ("POST", "/speakers"), ("GET", "/speakers/{speaker_id}"),
@@ -66,19 +64,4 @@ def test_the_speaker_operations_are_published(api_schema: schemathesis.BaseSchem
 def test_every_speaker_operation_answers_within_its_schema(
     api_schema: schemathesis.BaseSchema, method: str, path: str
 ) -> None:
-    operation = api_schema[path][method]
-
-    @given(case=operation.as_strategy())
-    @settings(
-        max_examples=MAX_EXAMPLES,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-    )
-    def check(case: schemathesis.Case) -> None:
-        case.call_and_validate(
-            headers={"Authorization": f"Bearer {FUZZ_KEY}"},
-            excluded_checks=[positive_data_acceptance],  # random bytes are not speech: 422
-        )
-
-    check()
+    fuzz_operation(api_schema, method, path, MAX_EXAMPLES)

@@ -37,12 +37,27 @@ def _cell(row: dict | None, kind: str, plain: float) -> str:
     return f"{row[kind]:.1f}{spread}{used}{subset}"
 
 
+def _table(table: dict, kind: str) -> list[str]:
+    """Corpus rows of one kind of answer ("served" or "forced") under every enrolment."""
+    lines = [
+        "| corpus (speakers) | single clip | " + " | ".join(n for _, n in COLUMNS) + " |",
+        "|---|---|" + "---|" * len(COLUMNS),
+    ]
+    for corpus, rows in sorted(table.items()):  # the same order from memory or from JSON
+        first = next(iter(rows.values()))
+        lines.append(
+            f"| {CORPUS_NAMES.get(corpus, corpus)} ({first['speakers']}) | {first['plain']:.1f} | "
+            + " | ".join(_cell(rows.get(name), kind, first["plain"]) for name, _ in COLUMNS)
+            + " |"
+        )
+    return lines
+
+
 def adaptation_lines(summary: dict) -> list[str]:
     """The model card's "Speaker adaptation" section."""
     head = summary["head"]
     rule = head["rule"]
     table = summary["table"]
-    header = "| corpus (speakers) | single clip | " + " | ".join(n for _, n in COLUMNS) + " |"
     rule_line = head.get("chosen_rule", {})
     lines = [
         "## Speaker adaptation (its own protocol)",
@@ -55,7 +70,7 @@ def adaptation_lines(summary: dict) -> list[str]:
         f"Protocol: {summary['protocol']}. Test speakers: "
         + "; ".join(
             f"{CORPUS_NAMES.get(c, c)} {', '.join(ids) if len(ids) <= 8 else f'all {len(ids)}'}"
-            for c, ids in summary["test_speakers"].items()
+            for c, ids in sorted(summary["test_speakers"].items())
         )
         + f". Corpora neither head trained on: {', '.join(CORPUS_NAMES.get(c, c) for c in summary['held_out_corpora']) or 'none'}.",
         "",
@@ -70,31 +85,13 @@ def adaptation_lines(summary: dict) -> list[str]:
         "Accuracy % of clips as served (an unusable profile is answered by the plain head), "
         "mean ± sd over seeds, with the share of profiles used:",
         "",
-        header,
-        "|---|---|" + "---|" * len(COLUMNS),
-    ]
-    for corpus, rows in table.items():
-        first = next(iter(rows.values()))
-        lines.append(
-            f"| {CORPUS_NAMES.get(corpus, corpus)} ({first['speakers']}) | {first['plain']:.1f} | "
-            + " | ".join(_cell(rows.get(name), "served", first["plain"]) for name, _ in COLUMNS)
-            + " |"
-        )
-    lines += [
+        *_table(table, "served"),
         "",
         "The same profiles forced on every speaker (the usable rule ignored), to show what the "
         "rule guards against:",
         "",
-        header,
-        "|---|---|" + "---|" * len(COLUMNS),
+        *_table(table, "forced"),
     ]
-    for corpus, rows in table.items():
-        first = next(iter(rows.values()))
-        lines.append(
-            f"| {CORPUS_NAMES.get(corpus, corpus)} ({first['speakers']}) | {first['plain']:.1f} | "
-            + " | ".join(_cell(rows.get(name), "forced", first["plain"]) for name, _ in COLUMNS)
-            + " |"
-        )
     lines += [
         "",
         "Enrolment clips are scored too (no label is used to build a profile; labels only "
