@@ -65,7 +65,7 @@ def run(data: Path, model: Path, corpora: list[str]) -> dict:
                 draw = "neutral_60_30" if corpus != "turev" else "random_30"
                 rng = np.random.default_rng([0, hash_corpus(corpus)])
                 right = {"plain": 0, "served": 0}
-                total = used = 0
+                total = used = enrolled = 0
                 for speaker in sorted(speakers):
                     utterances = speakers[speaker]
                     labels = np.array([u.label for u in utterances])
@@ -74,9 +74,10 @@ def run(data: Path, model: Path, corpora: list[str]) -> dict:
                         continue
                     files = [("files", (utterances[i].path.name, utterances[i].path.read_bytes(),
                                         "application/octet-stream")) for i in chosen]  # fmt: skip
-                    enrolled = client.post("/speakers", files=files)
-                    enrolled.raise_for_status()
-                    profile = enrolled.json()
+                    response = client.post("/speakers", files=files)
+                    response.raise_for_status()
+                    profile = response.json()
+                    enrolled += 1
                     used += profile["usable"]
                     for u in utterances:
                         answer = client.post(
@@ -90,9 +91,8 @@ def run(data: Path, model: Path, corpora: list[str]) -> dict:
                         right["plain"] += plain == u.label
                         total += 1
                     client.delete(f"/speakers/{profile['speaker']}").raise_for_status()
-                n_speakers = sum(1 for s in speakers if s)
                 table[corpus] = {
-                    "enrolment": draw, "speakers": n_speakers, "clips": total,
+                    "enrolment": draw, "speakers": enrolled, "clips": total,
                     "usable_profiles": used,
                     "plain": round(100.0 * right["plain"] / total, 2),
                     "adapted_as_served": round(100.0 * right["served"] / total, 2),
