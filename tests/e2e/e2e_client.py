@@ -120,6 +120,58 @@ def predict(url: str, wav: Path) -> None:
     )
 
 
+def enrol(api: str, wav: Path) -> None:
+    """POST /speakers with the clip twice (two files); prints the new profile's id."""
+    data = wav.read_bytes()
+    boundary = uuid.uuid4().hex
+    body = (
+        b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+            f"Content-Type: audio/wav\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+            for name in ("one.wav", "two.wav")
+        )
+        + f"--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        f"{api}/speakers", data=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            status, result = response.status, json.load(response)
+    except urllib.error.HTTPError as e:
+        sys.exit(f"POST {api}/speakers: HTTP {e.code}: {e.read()[:300]!r}")
+    if status != 201 or result.get("clips") != 2:
+        sys.exit(f"POST {api}/speakers: {status} {json.dumps(result)[:300]}")
+    print(result["speaker"])
+
+
+def speaker(api: str, speaker_id: str, expected: int) -> None:
+    """GET /speakers/{id} must answer ``expected`` (200 while it exists, 404 once deleted)."""
+    try:
+        with urllib.request.urlopen(f"{api}/speakers/{speaker_id}", timeout=10) as response:
+            status, body = response.status, response.read(200)
+    except urllib.error.HTTPError as e:
+        status, body = e.code, e.read(200)
+    if status != expected:
+        sys.exit(f"GET {api}/speakers/{speaker_id}: {status}, expected {expected}: {body!r}")
+    print(f"GET /speakers/{speaker_id}: {status} {body!r}")
+
+
+def delete(api: str, speaker_id: str) -> None:
+    request = urllib.request.Request(f"{api}/speakers/{speaker_id}", method="DELETE")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status = response.status
+    except urllib.error.HTTPError as e:
+        status = e.code
+    if status != 204:
+        sys.exit(f"DELETE {api}/speakers/{speaker_id}: {status}, expected 204")
+    print(f"DELETE /speakers/{speaker_id}: 204")
+
+
 def get(url: str) -> None:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
@@ -150,6 +202,12 @@ def main(argv: list[str]) -> None:
         print(f"{make_dataset(Path(args[0]))} files")
     elif command == "predict":
         predict(args[0], Path(args[1]))
+    elif command == "enrol":
+        enrol(args[0], Path(args[1]))
+    elif command == "speaker":
+        speaker(args[0], args[1], int(args[2]))
+    elif command == "delete":
+        delete(args[0], args[1])
     elif command == "get":
         get(args[0])
     elif command == "wait":
