@@ -397,6 +397,10 @@ class EmotionClassifier:
         *, long_recording_threads: int = 1,
     ) -> None:  # fmt: skip
         self.session = session
+        # Whether the graph has the speaker-features output (issue 24): read once, asked often.
+        self._has_speaker_features = SPEAKER_FEATURES_NAME in {
+            node.name for node in session.get_outputs()
+        }
         self.metadata = metadata
         self.model_path = model_path
         self.extractor = FeatureExtractor(metadata.feature_config)
@@ -509,8 +513,13 @@ class EmotionClassifier:
     def _dry_run(self) -> None:
         """Run a zero batch once: proves the shapes end to end and pays first-call costs."""
         batch = np.zeros((_WARMUP_BATCH, *self.config.input_shape), dtype=np.float32)
+        speaker_features = None
         try:
-            output = self.run(batch)
+            # A model with the adapted head gives both from one encoder pass.
+            if self.adaptation is None:
+                output = self.run(batch)
+            else:
+                output, speaker_features = self.embed(batch)
         except Exception as error:
             raise ModelLoadError(
                 f"model {self.model_path} fails on a batch of shape {batch.shape}: "
@@ -528,13 +537,12 @@ class EmotionClassifier:
                 f"model {self.model_path} output '{OUTPUT_NAME}' is not a probability "
                 f"distribution (row sums {sums.tolist()}); export it with its softmax"
             )
-        if self.adaptation is not None:
-            _, speaker_features = self.embed(batch)
-            if speaker_features.shape != (_WARMUP_BATCH, self.adaptation.n_features):
-                raise ModelLoadError(
-                    f"model {self.model_path} returns speaker features of shape "
-                    f"{speaker_features.shape}, its metadata says {self.adaptation.n_features}"
-                )
+        expected_features = (_WARMUP_BATCH, self.adaptation.n_features) if self.adaptation else None
+        if speaker_features is not None and speaker_features.shape != expected_features:
+            raise ModelLoadError(
+                f"model {self.model_path} returns speaker features of shape "
+                f"{speaker_features.shape}, its metadata says {self.adaptation.n_features}"
+            )
 
     def run(self, features: np.ndarray) -> np.ndarray:
         """Probabilities of a batch of windows in one ``session.run`` call.
@@ -559,12 +567,24 @@ class EmotionClassifier:
     def _run_in_chunks(self, features: np.ndarray) -> np.ndarray:
         """``session.run`` on WINDOWS_PER_SESSION_RUN windows at a time, in order:
         (n_windows, n_frames, n_features) → (n_windows, n_labels) float32."""
+        (probabilities,) = self._outputs_in_chunks([OUTPUT_NAME], features)
+        return probabilities
+
+    def _outputs_in_chunks(
+        self, names: list[str], features: np.ndarray, feeds: dict[str, np.ndarray] | None = None
+    ) -> tuple[np.ndarray, ...]:
+        """The graph's ``names`` outputs for WINDOWS_PER_SESSION_RUN windows at a time, in
+        order, each concatenated over the chunks as float32; ``feeds`` are further inputs
+        given to every chunk (a speaker profile)."""
         step = WINDOWS_PER_SESSION_RUN
-        outputs = [
-            self.session.run([OUTPUT_NAME], {INPUT_NAME: features[lo : lo + step]})[0]
+        parts = [
+            self.session.run(names, {INPUT_NAME: features[lo : lo + step], **(feeds or {})})
             for lo in range(0, max(len(features), 1), step)
         ]
-        return np.concatenate([np.asarray(o, dtype=np.float32) for o in outputs])
+        return tuple(
+            np.concatenate([np.asarray(part[i], dtype=np.float32) for part in parts])
+            for i in range(len(names))
+        )
 
     def embed(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The plain probabilities and the speaker features of a batch of windows, from one
@@ -579,17 +599,12 @@ class EmotionClassifier:
         probabilities : np.ndarray, shape (n_windows, n_labels), float32
         speaker_features : np.ndarray, shape (n_windows, n_speaker_features), float32
         """
-        if SPEAKER_FEATURES_NAME not in {node.name for node in self.session.get_outputs()}:
+        if not self._has_speaker_features:
             raise AdaptationUnavailableError(
                 f"model {self.model_version} has no '{SPEAKER_FEATURES_NAME}' output; speaker "
                 "profiles need a model exported with 'ser-train adapt'"
             )
-        names = [OUTPUT_NAME, SPEAKER_FEATURES_NAME]
-        parts = [
-            self.session.run(names, {INPUT_NAME: features[lo : lo + WINDOWS_PER_SESSION_RUN]})
-            for lo in range(0, max(len(features), 1), WINDOWS_PER_SESSION_RUN)
-        ]
-        return tuple(np.concatenate([np.asarray(p[i], np.float32) for p in parts]) for i in (0, 1))
+        return self._outputs_in_chunks([OUTPUT_NAME, SPEAKER_FEATURES_NAME], features)
 
     def run_adapted(
         self, features: np.ndarray, stats: SpeakerStats
@@ -608,14 +623,11 @@ class EmotionClassifier:
         rule = self.require_adaptation()
         mean, std = stats.mean_std(rule.std_floor)
         profile = {PROFILE_MEAN_NAME: mean[None, :], PROFILE_STD_NAME: std[None, :]}
-        names = [OUTPUT_NAME, ADAPTED_OUTPUT_NAME]
-        parts = [
-            self.session.run(
-                names, {INPUT_NAME: features[lo : lo + WINDOWS_PER_SESSION_RUN], **profile}
-            )
-            for lo in range(0, max(len(features), 1), WINDOWS_PER_SESSION_RUN)
-        ]
-        return tuple(np.concatenate([np.asarray(p[i], np.float32) for p in parts]) for i in (0, 1))
+        return self._outputs_in_chunks([OUTPUT_NAME, ADAPTED_OUTPUT_NAME], features, profile)
+
+    def empty_profile(self) -> SpeakerStats:
+        """The statistics of no windows, of this model's shape: where enrolments add up."""
+        return SpeakerStats.empty(self.require_adaptation().n_features, len(self.labels))
 
     def profile_of(self, prepared: PreparedAudio) -> SpeakerStats:
         """The speaker statistics of one prepared recording's voiced windows (one clip)."""
@@ -645,15 +657,21 @@ class EmotionClassifier:
         usable one the adapted answer with the plain one beside it (``plain``).
         """
         started = time.perf_counter()
+        features = prepared.utterance.features
+        window_probabilities = None  # the plain answer, once computed
         if stats is None:
-            stats = self.profile_of(prepared)
+            window_probabilities, speaker_features = self.embed(features)
+            stats = SpeakerStats.of_windows(
+                speaker_features, window_probabilities, prepared.duration_s
+            )
         reason = self.unusable_reason(stats)
         if reason is not None:
-            window_probabilities = self.run(prepared.utterance.features)
+            if window_probabilities is None:
+                window_probabilities = self.run(features)
             inference_ms = (time.perf_counter() - started) * 1e3
             plain = self.assemble(prepared, window_probabilities, inference_ms)
             return dataclasses.replace(plain, adaptation_reason=reason)
-        plain_windows, adapted_windows = self.run_adapted(prepared.utterance.features, stats)
+        plain_windows, adapted_windows = self.run_adapted(features, stats)
         inference_ms = (time.perf_counter() - started) * 1e3
         plain = self.assemble(prepared, plain_windows, inference_ms)
         adapted = self.assemble(
