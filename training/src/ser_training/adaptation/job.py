@@ -24,10 +24,12 @@ from ser_training.adaptation.graph_io import write_features_model
 from ser_training.adaptation.head import STD_FLOOR, AdaptedHead, choose_head, standardised
 from ser_training.adaptation.protocol import (
     ENROLMENTS,
-    draw_enrolment,
+    enrolment_draws,
     evaluate,
+    label_indices,
     speaker_answers,
     stats_of,
+    windows_of,
 )
 from ser_training.calibration.temperature import (
     CalibrationSet,
@@ -70,31 +72,18 @@ def _speakers(embeddings: ClipEmbeddings, utterances) -> list[str]:
     return sorted(s for s in set(embeddings.speaker.tolist()) if s in wanted)
 
 
-def _windows_of(embeddings: ClipEmbeddings, clips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices of the clips' windows and each row's position among ``clips``."""
-    rows = [np.arange(embeddings.offsets[c], embeddings.offsets[c + 1]) for c in clips]
-    return np.concatenate(rows), np.concatenate([np.full(len(r), i) for i, r in enumerate(rows)])
-
-
 def standardised_set(
     embeddings: ClipEmbeddings, speakers: Sequence[str], profiles: Sequence[str],
     labels: tuple[str, ...], seed: int,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:  # fmt: skip
     """Per (speaker, profile): (standardised windows, clip index per window, clip labels), every
     clip of the speaker standardised with a profile drawn as users enrol."""
-    index = {label: i for i, label in enumerate(labels)}
-    rng = np.random.default_rng(seed)
     sets = []
-    for speaker in speakers:
-        clips = np.flatnonzero(embeddings.speaker == speaker)
-        for name in profiles:
-            enrolment = draw_enrolment(name, clips, embeddings.label[clips], rng)
-            if enrolment is None:
-                continue
-            stats = stats_of(embeddings, enrolment)
-            rows, clip = _windows_of(embeddings, clips)
-            x = standardised(embeddings.features[rows], stats, STD_FLOOR)
-            sets.append((x, clip, np.array([index[lab] for lab in embeddings.label[clips]])))
+    rng = np.random.default_rng(seed)
+    for clips, _, enrolment in enrolment_draws(embeddings, speakers, profiles, rng):
+        rows, clip = windows_of(embeddings, clips)
+        x = standardised(embeddings.features[rows], stats_of(embeddings, enrolment), STD_FLOOR)
+        sets.append((x, clip, label_indices(embeddings, clips, labels)))
     return sets
 
 
@@ -120,19 +109,13 @@ def choose_rule(
     draws = []  # (n_windows, dominant share, gain in % of the speaker's clips, draw name)
     for seed in seeds:
         rng = np.random.default_rng(seed)
-        for speaker in speakers:
-            clips = np.flatnonzero(embeddings.speaker == speaker)
-            for name in RULE_DRAWS:
-                enrolment = draw_enrolment(name, clips, embeddings.label[clips], rng)
-                if enrolment is None:
-                    continue
-                stats = stats_of(embeddings, enrolment)
-                answers = speaker_answers(embeddings, clips, enrolment, head, lax, labels)
-                gain = 100.0 * float(
-                    (answers.forced == answers.truth).mean()
-                    - (answers.plain == answers.truth).mean()
-                )
-                draws.append((stats.n_windows, stats.dominant_share, gain, name))
+        for clips, name, enrolment in enrolment_draws(embeddings, speakers, RULE_DRAWS, rng):
+            answers = speaker_answers(embeddings, clips, enrolment, head, lax, labels)
+            gain = 100.0 * float(
+                (answers.forced == answers.truth).mean() - (answers.plain == answers.truth).mean()
+            )
+            profile = answers.profile
+            draws.append((profile.n_windows, profile.dominant_share, gain, name))
     windows = np.array([d[0] for d in draws])
     share = np.array([d[1] for d in draws])
     gain = np.array([d[2] for d in draws])

@@ -16,7 +16,7 @@ gets the plain answer, as the API does), ``forced`` adapts whatever the profile.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +60,35 @@ def draw_enrolment(
     raise ValueError(f"unknown enrolment set {name!r}")
 
 
+def enrolment_draws(
+    embeddings: ClipEmbeddings, speakers: Sequence[str], names: Sequence[str],
+    rng: np.random.Generator,
+) -> Iterator[tuple[np.ndarray, str, np.ndarray]]:  # fmt: skip
+    """Speaker by speaker, each of ``names``' enrolment draws (one generator, in that order):
+    (the speaker's clips, the draw's name, its clips); a draw the speaker cannot give (no
+    neutral clip) is skipped."""
+    for speaker in speakers:
+        clips = np.flatnonzero(embeddings.speaker == speaker)
+        for name in names:
+            enrolment = draw_enrolment(name, clips, embeddings.label[clips], rng)
+            if enrolment is not None:
+                yield clips, name, enrolment
+
+
+def windows_of(embeddings: ClipEmbeddings, clips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of the clips' windows, and each row's position among ``clips``."""
+    rows = [np.arange(embeddings.offsets[c], embeddings.offsets[c + 1]) for c in clips]
+    return np.concatenate(rows), np.concatenate([np.full(len(r), i) for i, r in enumerate(rows)])
+
+
+def label_indices(
+    embeddings: ClipEmbeddings, clips: np.ndarray, labels: tuple[str, ...]
+) -> np.ndarray:
+    """(n_clips,) the clips' labels as indices into ``labels``."""
+    index = {label: i for i, label in enumerate(labels)}
+    return np.array([index[label] for label in embeddings.label[clips]])
+
+
 def stats_of(embeddings: ClipEmbeddings, clips: np.ndarray) -> SpeakerStats:
     """The profile of these clips' windows, as the API builds it clip by clip."""
     stats = SpeakerStats.empty(embeddings.features.shape[1], embeddings.probabilities.shape[1])
@@ -83,6 +112,7 @@ class Answers:
     served: np.ndarray  # adapted only when the profile is usable
     usable: bool
     reason: str | None
+    profile: SpeakerStats | None = None  # the enrolment's statistics; None for adapt=self
 
 
 def speaker_answers(
@@ -91,17 +121,14 @@ def speaker_answers(
 ) -> Answers:  # fmt: skip
     """Answers for every clip in ``clips`` adapted to the profile of ``enrolment`` (None: each
     clip to itself, ``adapt=self``)."""
-    index = {label: i for i, label in enumerate(labels)}
-    truth = np.array([index[label] for label in embeddings.label[clips]])
-    rows = [np.arange(embeddings.offsets[c], embeddings.offsets[c + 1]) for c in clips]
-    window_clip = np.concatenate([np.full(len(r), i) for i, r in enumerate(rows)])
-    all_rows = np.concatenate(rows)
+    truth = label_indices(embeddings, clips, labels)
+    all_rows, window_clip = windows_of(embeddings, clips)
     plain = utterance_probabilities(embeddings.probabilities[all_rows], window_clip).argmax(1)
     if enrolment is None:  # adapt=self: one profile per clip
         forced, served, reasons = [], [], []
         for i, c in enumerate(clips):
             stats = stats_of(embeddings, np.array([c]))
-            x = standardised(embeddings.features[rows[i]], stats, rule.std_floor)
+            x = standardised(embeddings.features[embeddings.windows(int(c))], stats, rule.std_floor)
             answer = int(utterance_probabilities(head.probabilities(x, rule.temperature)).argmax())
             reason = usability(stats, rule, labels)
             forced.append(answer)
@@ -115,7 +142,7 @@ def speaker_answers(
     forced = utterance_probabilities(head.probabilities(x, rule.temperature), window_clip)
     forced = forced.argmax(1)
     return Answers(
-        truth, plain, forced, forced if reason is None else plain, reason is None, reason
+        truth, plain, forced, forced if reason is None else plain, reason is None, reason, stats
     )
 
 
