@@ -88,21 +88,26 @@ def make_archive(root: Path) -> int:
     return 5
 
 
-def multipart(field: str, filename: str, data: bytes, content_type: str) -> tuple[bytes, str]:
+def multipart(field: str, files: list[tuple[str, bytes]], content_type: str) -> tuple[bytes, str]:
+    """A multipart/form-data body with each (filename, data) of ``files`` in form ``field``,
+    and its Content-Type header."""
     boundary = uuid.uuid4().hex
-    body = (
+    parts = [
         (
             f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
             f'filename="{filename}"\r\nContent-Type: {content_type}\r\n\r\n'
         ).encode()
         + data
-        + f"\r\n--{boundary}--\r\n".encode()
+        + b"\r\n"
+        for filename, data in files
+    ]
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), (
+        f"multipart/form-data; boundary={boundary}"
     )
-    return body, f"multipart/form-data; boundary={boundary}"
 
 
 def predict(url: str, wav: Path) -> None:
-    body, ctype = multipart("file", wav.name, wav.read_bytes(), "audio/wav")
+    body, ctype = multipart("file", [(wav.name, wav.read_bytes())], "audio/wav")
     request = urllib.request.Request(url, data=body, headers={"Content-Type": ctype})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
@@ -123,21 +128,8 @@ def predict(url: str, wav: Path) -> None:
 def enrol(api: str, wav: Path) -> None:
     """POST /speakers with the clip twice (two files); prints the new profile's id."""
     data = wav.read_bytes()
-    boundary = uuid.uuid4().hex
-    body = (
-        b"".join(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
-            f"Content-Type: audio/wav\r\n\r\n".encode()
-            + data
-            + b"\r\n"
-            for name in ("one.wav", "two.wav")
-        )
-        + f"--{boundary}--\r\n".encode()
-    )
-    request = urllib.request.Request(
-        f"{api}/speakers", data=body,
-        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
-    )  # fmt: skip
+    body, ctype = multipart("files", [("one.wav", data), ("two.wav", data)], "audio/wav")
+    request = urllib.request.Request(f"{api}/speakers", data=body, headers={"Content-Type": ctype})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             status, result = response.status, json.load(response)
