@@ -173,7 +173,7 @@ async def enrol_uploads(
         except ApiError as error:
             detail = f"file {index} of {n}: {error.detail}; nothing was stored"
             raise ApiError(error.status_code, detail, error.reason) from None
-    stats = SpeakerStats.empty(model_identity(classifier).n_features, len(classifier.labels))
+    stats = classifier.empty_profile()
     for index, upload in enumerate(uploads, start=1):
         data = await upload.read()  # one clip in memory at a time
         try:

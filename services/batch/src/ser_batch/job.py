@@ -32,7 +32,7 @@ from ser_batch.inputs import InputError, list_named_inputs
 from ser_batch.report import Progress, summary
 from ser_batch.results import ResultStore
 from ser_batch.scoring import ADAPTED_COLUMN, Adaptation, score_files
-from ser_batch.speakers import SpeakerRule, empty_profile, enrol_files, merge_profiles
+from ser_batch.speakers import SpeakerRule, enrol_files, merge_profiles
 from ser_inference import (
     AdaptationUnavailableError,
     AudioLimits,
@@ -301,7 +301,7 @@ def run_job(config: JobConfig, echo: Callable[[str], None] = print) -> JobResult
     rule = config.speaker_from
     if rule is not None:
         try:
-            empty = empty_profile(classifier)
+            empty = classifier.empty_profile()
         except AdaptationUnavailableError as error:
             raise AdaptationUnavailableError(f"--speaker-from: {error}") from None
     named = list_named_inputs(config.input)

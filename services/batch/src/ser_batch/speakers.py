@@ -108,11 +108,6 @@ PROFILE_SCHEMA = pa.schema(
 )
 
 
-def empty_profile(classifier: EmotionClassifier) -> SpeakerStats:
-    """The profile of no windows, of this classifier's shape."""
-    return SpeakerStats.empty(classifier.require_adaptation().n_features, len(classifier.labels))
-
-
 def enrol_files(
     classifier: EmotionClassifier,
     paths: Sequence[str],
@@ -134,9 +129,9 @@ def enrol_files(
     for path, speaker in zip(paths, speakers, strict=True):
         count = counts.setdefault(speaker, [0, 0])
         count[0] += 1
-        stats = sums.setdefault(speaker, empty_profile(classifier))
+        stats = sums.setdefault(speaker, classifier.empty_profile())
         try:
-            clip = classifier.profile_of(classifier.prepare(path, limits))
+            clip = classifier.enrol(path, limits)
         except Exception as error:  # AudioError, OSError, a bug: scoring names and logs it
             logger.debug("%s left out of speaker %s's profile: %r", path, speaker, error)
             count[1] += 1
