@@ -136,10 +136,13 @@ def test_the_file_holds_only_the_statistics_columns(store: SpeakerStore) -> None
     store.create(OWNER, stats_of(1), MODEL, max_speakers=10)
     with sqlite3.connect(store.path) as db:
         tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        columns = {row[1]: row[2] for row in db.execute("PRAGMA table_info(speakers)")}
+        columns = {
+            table: {row[1]: row[2] for row in db.execute(f"PRAGMA table_info({table})")}
+            for table in tables
+        }
         (mode,) = db.execute("PRAGMA journal_mode").fetchone()
-    assert tables == ["speakers"]
-    assert columns == {
+    assert tables == ["speakers", "domains"]  # the same statistics, one table per kind
+    assert columns["speakers"] == columns["domains"] == {
         "owner": "TEXT", "id": "TEXT", "model_version": "TEXT", "n_features": "INTEGER",
         "n_labels": "INTEGER", "n_windows": "INTEGER", "total": "BLOB", "total_sq": "BLOB",
         "label_counts": "BLOB", "clips": "INTEGER", "seconds": "REAL", "created_at": "TEXT",

@@ -78,7 +78,9 @@ def stream_all(client: TestClient, url: str, frames: list[bytes]) -> tuple[dict,
     return start, windows, StreamSummary.model_validate(messages[-1]).model_dump()
 
 
-def assert_matches_predict(windows: list[dict], summary: dict, answer: dict) -> None:
+def assert_matches_predict(
+    windows: list[dict], summary: dict, answer: dict, tolerance: float = TOLERANCE
+) -> None:
     segments = answer["segments"]
     assert len(windows) == len(segments)
     for index, (got, want) in enumerate(zip(windows, segments, strict=True)):
@@ -91,14 +93,14 @@ def assert_matches_predict(windows: list[dict], summary: dict, answer: dict) -> 
             assert got["probabilities"] is None and got["confidence"] is None
             continue
         for label, p in want["probabilities"].items():
-            assert abs(got["probabilities"][label] - p) <= TOLERANCE
+            assert abs(got["probabilities"][label] - p) <= tolerance
         for field in ("confidence", "arousal", "valence"):
-            assert abs(got[field] - want[field]) <= TOLERANCE
+            assert abs(got[field] - want[field]) <= tolerance
     assert summary["emotion"] == answer["emotion"] and not summary["silent"]
     for label, p in answer["probabilities"].items():
-        assert abs(summary["probabilities"][label] - p) <= TOLERANCE
+        assert abs(summary["probabilities"][label] - p) <= tolerance
     for field in ("confidence", "arousal", "valence"):
-        assert abs(summary[field] - answer[field]) <= TOLERANCE
+        assert abs(summary[field] - answer[field]) <= tolerance
     assert summary["windows"] == len(segments)
     assert summary["duration_s"] == pytest.approx(answer["duration_s"], abs=1e-4)
 

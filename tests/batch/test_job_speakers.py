@@ -31,7 +31,9 @@ pytestmark = [
 
 LIMITS = AudioLimits()
 ATOL = 1e-6  # as the plain parity of tests/batch/test_scoring.py
-SPEAKER_COLUMNS = ["speaker", "adapted", "adaptation_reason", "plain_emotion", "plain_confidence"]
+SPEAKER_COLUMNS = [
+    "speaker", "adapted", "adaptation_reason", "plain_emotion", "plain_confidence", "adaptation",
+]  # fmt: skip
 ANSWER_COLUMNS = ["emotion", "confidence", "uncertain", "arousal", "valence"]
 
 
@@ -239,3 +241,71 @@ def test_a_model_without_an_adapted_head_is_refused_before_any_work(
     ):
         run_job(_config(archive, out, tiny_v3_model, "folder"), lambda _: None)
     assert not out.exists() and not Path(f"{out}.parts").exists()
+
+
+def test_domain_from_input_adapts_every_file_to_the_archive_s_profile_and_each_speaker_s(
+    tiny_v3_adapted_model: Path, tmp_path: Path
+) -> None:
+    """--domain-from-input (issue 30): one domain profile from every decodable file of the
+    input; alone it adapts every file to it, with --speaker-from a usable speaker's files use
+    the speaker's windows with the domain as prior, the others the domain alone."""
+    archive = tmp_path / "archive"
+    ann = [
+        _write(archive / "ann" / "a1.wav", harmonic_tone(4.5, f0_hz=120.0, seed=1)),
+        _write(archive / "ann" / "a2.wav", _quiet_whistle(4.5)),
+    ]
+    bob = _write(archive / "bob" / "b1.wav", harmonic_tone(1.0, f0_hz=180.0, seed=3))
+    lone = _write(archive / "lone.wav", harmonic_tone(3.0, f0_hz=150.0, seed=4))
+    (archive / "broken.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(100))
+    everything = [*ann, bob, lone]
+    classifier = EmotionClassifier.load(tiny_v3_adapted_model)
+    domain = _profile(classifier, everything)
+    assert classifier.unusable_reason(domain, "domain") is None  # the test audio must allow it
+
+    out = tmp_path / "domain.parquet"
+    lines: list[str] = []
+    options = {"limits": LIMITS, "workers": 2, "files_per_batch": 2}
+    run_job(JobConfig(input=archive, out=out, model=tiny_v3_adapted_model,
+                      domain_from_input=True, **options), lines.append)  # fmt: skip
+    rows = {Path(row["path"]).name: row for row in pq.read_table(out).to_pylist()}
+    for path in everything:
+        expected = classifier.predict_adapted(
+            classifier.prepare(path, LIMITS), None, domain, own_voice=False
+        )
+        assert expected.adapted and expected.adaptation == "domain"
+        row = rows[path.name]
+        assert (row["adapted"], row["adaptation"], row["speaker"]) == (True, "domain", None)
+        _assert_answer(row, expected, classifier.labels)
+    assert rows["broken.wav"]["error"] == "undecodable"
+    assert "domain profile from all 5 file(s) of " + str(archive) in lines
+    assert any("4 of 4 classified files adapted to domain 4" in line for line in lines)
+
+    both_out = tmp_path / "both.parquet"
+    run_job(_config(archive, both_out, tiny_v3_adapted_model, "folder", domain_from_input=True),
+            lambda _: None)  # fmt: skip
+    rows = {Path(row["path"]).name: row for row in pq.read_table(both_out).to_pylist()}
+    speaker_ann = _profile(classifier, ann)
+    for path in ann:
+        expected = classifier.predict_adapted(classifier.prepare(path, LIMITS), speaker_ann, domain)
+        assert expected.adaptation == "speaker+domain"
+        assert rows[path.name]["adaptation"] == "speaker+domain"
+        _assert_answer(rows[path.name], expected, classifier.labels)
+    # bob's one window is no usable profile: the domain answers, saying why not the speaker.
+    assert rows["b1.wav"]["adaptation"] == "domain"
+    assert rows["b1.wav"]["adaptation_reason"].startswith("speaker profile not used: too little")
+    assert (rows["lone.wav"]["speaker"], rows["lone.wav"]["adaptation"]) == (None, "domain")
+
+
+def test_domain_from_input_needs_a_head_trained_for_domains(
+    tiny_v3_model: Path, tmp_path: Path
+) -> None:
+    from tests.support.v3_model import export_adapted_v3_model
+
+    archive = tmp_path / "archive"
+    _write(archive / "a.wav", harmonic_tone(2.0, seed=1))
+    old = export_adapted_v3_model(tiny_v3_model, tmp_path / "old.onnx", domain_min_windows=0)
+    config = JobConfig(input=archive, out=tmp_path / "r.parquet", model=old, limits=LIMITS,
+                       domain_from_input=True)  # fmt: skip
+    with pytest.raises(AdaptationUnavailableError, match=r"--domain-from-input: .*not trained"):
+        run_job(config, lambda _: None)
+    assert not (tmp_path / "r.parquet").exists()

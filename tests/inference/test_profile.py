@@ -1,13 +1,16 @@
-"""Speaker profile maths against numpy, and the usable / unusable rule (issue 24)."""
+"""Speaker profile maths against numpy, the usable / unusable rule (issue 24), and speaker
+and domain statistics together (issue 30)."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
 
 from ser_features import EMOTIONS
 from ser_features.model_metadata import AdaptationMetadata
-from ser_inference.profile import SpeakerStats, usability
+from ser_inference.profile import DOMAIN, SpeakerStats, standardisation, usability
 
 RULE = AdaptationMetadata(
     n_features=6, layers=("block_1",), statistics="test", std_floor=0.05, min_windows=4,
@@ -76,3 +79,65 @@ def test_one_manner_of_speaking_only_is_unusable_with_a_reason_naming_it() -> No
     # At the limit it is still usable: 7 of 10 neutral.
     stats = _clip(rng, 7, label=neutral).merged(_clip(rng, 3, label=0))
     assert usability(stats, RULE, EMOTIONS) is None
+
+
+def test_a_prior_counts_as_extra_windows_of_its_mean_and_second_moment() -> None:
+    """Speaker + domain (issue 30): the speaker's windows and ``k`` windows of the domain's
+    moments, against numpy on the pooled arrays; the usable rule still sees the speaker's."""
+    rng = np.random.default_rng(4)
+    own = rng.normal(1.0, 2.0, (5, RULE.n_features))
+    place = rng.normal(-3.0, 1.0, (40, RULE.n_features))
+    speaker = SpeakerStats.of_windows(own, np.eye(7)[[0, 1, 0, 2, 3]], seconds=7.5)
+    domain = SpeakerStats.of_windows(place, rng.dirichlet(np.ones(7), 40), seconds=60.0)
+    k = 8
+    combined = speaker.with_prior(domain, k)
+    mean_d, second_d = place.mean(axis=0), np.square(place).mean(axis=0)
+    mean = (own.sum(axis=0) + k * mean_d) / (5 + k)
+    second = (np.square(own).sum(axis=0) + k * second_d) / (5 + k)
+    got_mean, got_std = combined.mean_std(std_floor=1e-9)
+    np.testing.assert_allclose(got_mean, mean, rtol=1e-5)
+    np.testing.assert_allclose(got_std, np.sqrt(second - mean**2), rtol=1e-4)
+    assert combined.label_counts.tolist() == speaker.label_counts.tolist()
+    assert combined.dominant_share == speaker.dominant_share == 0.4
+    assert (combined.clips, combined.seconds) == (1, 7.5)
+    assert speaker.with_prior(domain, 0).mean_std(1e-9)[0] == pytest.approx(own.mean(axis=0))
+    with pytest.raises(ValueError, match="without windows"):
+        speaker.with_prior(SpeakerStats.empty(RULE.n_features, 7), 4)
+
+
+DOMAIN_RULE = dataclasses.replace(RULE, domain_min_windows=10, domain_prior_windows=8)
+
+
+def _varied(rng: np.random.Generator, n: int) -> SpeakerStats:
+    stats = SpeakerStats.empty(RULE.n_features, 7)
+    for i in range(n):
+        stats = stats.merged(_clip(rng, 1, label=i % 4))
+    return stats
+
+
+def test_speaker_and_domain_statistics_are_chosen_by_the_rule() -> None:
+    rng = np.random.default_rng(5)
+    speaker, domain = _varied(rng, 6), _varied(rng, 12)
+    few = _varied(rng, 2)  # unusable as speaker (< 4) and as domain (< 10)
+    both = standardisation(speaker, domain, DOMAIN_RULE, EMOTIONS)
+    assert (both.used, both.reason) == ("speaker+domain", None)
+    np.testing.assert_allclose(both.stats.total, speaker.with_prior(domain, 8).total)
+    only_domain = standardisation(few, domain, DOMAIN_RULE, EMOTIONS)
+    assert only_domain.used == "domain" and only_domain.stats is domain
+    assert only_domain.reason.startswith("speaker profile not used: too little speech")
+    only_speaker = standardisation(speaker, _varied(rng, 8), DOMAIN_RULE, EMOTIONS)
+    assert only_speaker.used == "speaker" and only_speaker.stats is speaker
+    assert only_speaker.reason.startswith("domain profile not used: too little speech: 8")
+    neither = standardisation(few, few, DOMAIN_RULE, EMOTIONS)
+    assert neither.stats is None and neither.used is None and ";" in neither.reason
+    # One profile asked for: its own reason, unprefixed, as before domains existed.
+    alone = standardisation(few, None, DOMAIN_RULE, EMOTIONS)
+    assert alone.reason == usability(few, DOMAIN_RULE, EMOTIONS)
+    assert standardisation(None, domain, DOMAIN_RULE, EMOTIONS).used == "domain"
+
+
+def test_a_head_not_trained_for_domains_never_uses_a_domain_profile() -> None:
+    rng = np.random.default_rng(6)
+    reason = usability(_varied(rng, 20), RULE, EMOTIONS, kind=DOMAIN)
+    assert reason == "this model's adapted head was not trained for domain profiles"
+    assert usability(_varied(rng, 20), DOMAIN_RULE, EMOTIONS, kind=DOMAIN) is None

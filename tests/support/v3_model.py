@@ -137,9 +137,11 @@ def with_tampered_encoder_weight(source: Path, target: Path) -> Path:
 def export_adapted_v3_model(
     source: Path, target: Path, *, min_windows: int = 2, max_dominant_share: float = 1.0,
     temperature: float = 1.0, std_floor: float = 1e-3, seed: int = 0,
+    domain_min_windows: int = 3, domain_prior_windows: int = 2,
 ) -> Path:  # fmt: skip
     """A copy of the v3 model ``source`` with a random speaker-adapted head (issue 24) and an
-    ``adaptation`` metadata section with this usable rule; the plain head is untouched."""
+    ``adaptation`` metadata section with this usable rule; the plain head is untouched.
+    ``domain_min_windows`` 0: a head not trained for domain profiles (issue 30)."""
     import onnx
 
     from ser_features.model_metadata import AdaptationMetadata
@@ -159,5 +161,6 @@ def export_adapted_v3_model(
         statistics="per layer: mean then std over pooled encoder steps",
         std_floor=std_floor, min_windows=min_windows, max_dominant_share=max_dominant_share,
         temperature=temperature, uncertain_below=0.3, fitted_on="none: random test head",
+        domain_min_windows=domain_min_windows, domain_prior_windows=domain_prior_windows,
     )  # fmt: skip
     return write_adapted_model(proto, metadata, weights, bias, adaptation, target)

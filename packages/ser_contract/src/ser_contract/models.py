@@ -101,6 +101,15 @@ class PredictionResponse(BaseModel):
     adaptation_reason: str | None = Field(
         None, description="Why a profile that was asked for was not used; null otherwise."
     )
+    domain: str | None = Field(
+        None, description="The domain profile asked for (`?domain=ID`); null otherwise."
+    )
+    adaptation: Literal["speaker", "domain", "speaker+domain"] | None = Field(
+        None,
+        description="With `adapted: true`, which statistics standardised the adapted head's "
+        "input: the speaker's, the domain's (recordings of the same place), or the speaker's "
+        "with the domain's as a prior; null otherwise.",
+    )
     plain: PlainAnswer | None = Field(
         None,
         description="With `adapted: true`, the plain head's answer for the same recording, "
@@ -108,10 +117,10 @@ class PredictionResponse(BaseModel):
     )
 
 
-class SpeakerResponse(BaseModel):
-    """A speaker profile: statistics of the enrolled clips' voiced windows, never audio."""
+class ProfileSummary(BaseModel):
+    """What a profile (speaker or domain) holds: statistics of the enrolled clips' voiced
+    windows, never audio."""
 
-    speaker: str = Field(description="The profile's id: use it as `/predict?speaker=ID`.")
     clips: int = Field(description="Clips enrolled so far.")
     seconds: float = Field(description="Seconds of audio enrolled (decoded length).")
     windows: int = Field(description="Voiced 3-s model windows the statistics summarise.")
@@ -122,6 +131,30 @@ class SpeakerResponse(BaseModel):
     reason: str | None = Field(description="Why the profile is not usable yet; null if it is.")
     created_at: str = Field(description="ISO 8601, UTC.")
     updated_at: str = Field(description="ISO 8601, UTC: the last enrolment.")
+
+
+class SpeakerResponse(ProfileSummary):
+    """A speaker profile: one voice."""
+
+    speaker: str = Field(description="The profile's id: use it as `/predict?speaker=ID`.")
+
+
+class DomainResponse(ProfileSummary):
+    """A domain profile: a sample of one place's recordings (microphone, room, language)."""
+
+    domain: str = Field(description="The profile's id: use it as `/predict?domain=ID`.")
+
+
+class SpeakerList(BaseModel):
+    """The caller's speaker profiles, oldest first."""
+
+    speakers: list[SpeakerResponse]
+
+
+class DomainList(BaseModel):
+    """The caller's domain profiles, oldest first."""
+
+    domains: list[DomainResponse]
 
 
 class BatchItem(BaseModel):

@@ -82,6 +82,12 @@ class StreamStart(BaseModel):
     adaptation_reason: str | None = Field(
         None, description="Why a profile that was asked for is not used (plain answers)."
     )
+    domain: str | None = Field(
+        None, description="The domain profile asked for (`?domain=ID`); null otherwise."
+    )
+    adaptation: Literal["speaker", "domain", "speaker+domain"] | None = Field(
+        None, description="With `adapted`: which statistics standardise the adapted head's input."
+    )
 
 
 class StreamWindow(BaseModel):

@@ -156,6 +156,18 @@ class AdaptationMetadata:
     uncertain_below: float  # "not sure" threshold of adapted answers
     fitted_on: str  # protocol: which speakers trained the head and chose the rule
     metrics: dict[str, Any] = field(default_factory=dict)  # the adaptation protocol's results
+    # Domain profiles (issue 30): the same head standardised with a place's statistics (many
+    # recordings of one deployment). 0 = this head was not trained for them (a model adapted
+    # before issue 30): /domains is refused. A usable domain profile has at least
+    # ``domain_min_windows`` voiced windows (and the same dominant-share limit); with a speaker
+    # profile it counts as ``domain_prior_windows`` extra windows of the speaker's.
+    domain_min_windows: int = 0
+    domain_prior_windows: int = 0
+
+    @property
+    def serves_domains(self) -> bool:
+        """Whether this head was trained to read domain profiles."""
+        return self.domain_min_windows > 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"layers": list(self.layers)}
@@ -165,11 +177,20 @@ class AdaptationMetadata:
         """Parse and type-check; raises :class:`ModelMetadataError` with the reason."""
         types = {"n_features": int, "layers": list, "statistics": str, "std_floor": float,
                  "min_windows": int, "max_dominant_share": float, "temperature": float,
-                 "uncertain_below": float, "fitted_on": str, "metrics": dict}  # fmt: skip
-        values = _typed_section("adaptation", data, types, {"metrics": {}})
+                 "uncertain_below": float, "fitted_on": str, "metrics": dict,
+                 "domain_min_windows": int, "domain_prior_windows": int}  # fmt: skip
+        values = _typed_section(
+            "adaptation", data, types,
+            {"metrics": {}, "domain_min_windows": 0, "domain_prior_windows": 0},
+        )  # fmt: skip
         if values["n_features"] < 1 or values["min_windows"] < 1:
             raise ModelMetadataError(
                 "model metadata 'adaptation.n_features' and 'min_windows' must be at least 1"
+            )
+        if values["domain_min_windows"] < 0 or values["domain_prior_windows"] < 0:
+            raise ModelMetadataError(
+                "model metadata 'adaptation.domain_min_windows' and 'domain_prior_windows' "
+                "must not be negative"
             )
         if not 0 < values["max_dominant_share"] <= 1 or not 0 <= values["uncertain_below"] <= 1:
             raise ModelMetadataError(

@@ -21,12 +21,21 @@ from ser_inference.classifier import (
     answer_fields,
     judge,
 )
-from ser_inference.profile import SpeakerStats, usability
+from ser_inference.profile import (
+    DOMAIN,
+    SPEAKER,
+    SpeakerStats,
+    Standardisation,
+    standardisation,
+    usability,
+)
 
 __all__ = [
     "DEFAULT_MAX_DURATION_S",
     "DEFAULT_MIN_DURATION_S",
     "DEFAULT_MODEL_PATH",
+    "DOMAIN",
+    "SPEAKER",
     "AdaptationUnavailableError",
     "AudioLimits",
     "AudioTooLongError",
@@ -38,8 +47,10 @@ __all__ = [
     "Prediction",
     "PreparedAudio",
     "SpeakerStats",
+    "Standardisation",
     "WindowPrediction",
     "answer_fields",
     "judge",
+    "standardisation",
     "usability",
 ]

@@ -61,7 +61,7 @@ from ser_features.model_metadata import (
 )
 from ser_features.pipeline import map_in_parts
 from ser_inference.affect import Calibration, arousal_valence, uncertain
-from ser_inference.profile import SpeakerStats, usability
+from ser_inference.profile import SPEAKER, SpeakerStats, Standardisation, standardisation, usability
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +193,7 @@ class Prediction:
     adapted: bool = False
     adaptation_reason: str | None = None
     plain: Prediction | None = None
+    adaptation: str | None = None  # with adapted: "speaker", "domain" or "speaker+domain"
 
     @property
     def emotion(self) -> str:
@@ -645,39 +646,67 @@ class EmotionClassifier:
         self.require_adaptation()  # before decoding: a model without the head refuses at once
         return self.profile_of(self.prepare(data, limits))
 
-    def unusable_reason(self, stats: SpeakerStats) -> str | None:
-        """None when ``stats`` may adapt answers, else why not (the model's usable rule)."""
-        return usability(stats, self.require_adaptation(), self.labels)
+    def unusable_reason(self, stats: SpeakerStats, kind: str = SPEAKER) -> str | None:
+        """None when ``stats`` may adapt answers, else why not (the model's usable rule for a
+        ``kind`` of profile: "speaker" or "domain")."""
+        return usability(stats, self.require_adaptation(), self.labels, kind)
 
-    def predict_adapted(self, prepared: PreparedAudio, stats: SpeakerStats | None) -> Prediction:
-        """The answer for a prepared recording adapted to the profile ``stats``
-        (None: to the recording itself, ``adapt=self``).
+    def require_domains(self) -> AdaptationMetadata:
+        """The adaptation metadata of a head trained for domain profiles, or
+        :class:`AdaptationUnavailableError` saying why not."""
+        rule = self.require_adaptation()
+        if not rule.serves_domains:
+            raise AdaptationUnavailableError(
+                f"model {self.model_version}'s adapted head was not trained for domain profiles; "
+                "they need a model exported with 'ser-train adapt' from issue 30 on"
+            )
+        return rule
 
-        An unusable profile gives the plain answer with ``adapted`` False and the reason; a
-        usable one the adapted answer with the plain one beside it (``plain``).
+    def standardisation(
+        self, speaker: SpeakerStats | None, domain: SpeakerStats | None = None
+    ) -> Standardisation:
+        """Which statistics answers adapted to these profiles use (the model's rule)."""
+        return standardisation(speaker, domain, self.require_adaptation(), self.labels)
+
+    def predict_adapted(
+        self, prepared: PreparedAudio, stats: SpeakerStats | None,
+        domain: SpeakerStats | None = None, *, own_voice: bool | None = None,
+    ) -> Prediction:  # fmt: skip
+        """The answer for a prepared recording adapted to the speaker profile ``stats``
+        (None: to the recording itself, ``adapt=self``, unless ``own_voice`` is False) and/or
+        the domain profile ``domain``.
+
+        Profiles the rule refuses are left out (:func:`ser_inference.profile.standardisation`);
+        with none left the answer is the plain one with ``adapted`` False and the reason; else
+        the adapted answer with ``adaptation`` naming the statistics used and the plain answer
+        beside it (``plain``).
         """
         started = time.perf_counter()
         features = prepared.utterance.features
         window_probabilities = None  # the plain answer, once computed
-        if stats is None:
+        own_voice = stats is None if own_voice is None else own_voice
+        if own_voice:
             window_probabilities, speaker_features = self.embed(features)
             stats = SpeakerStats.of_windows(
                 speaker_features, window_probabilities, prepared.duration_s
             )
-        reason = self.unusable_reason(stats)
-        if reason is not None:
+        chosen = self.standardisation(stats, domain)
+        if chosen.stats is None:
             if window_probabilities is None:
                 window_probabilities = self.run(features)
             inference_ms = (time.perf_counter() - started) * 1e3
             plain = self.assemble(prepared, window_probabilities, inference_ms)
-            return dataclasses.replace(plain, adaptation_reason=reason)
-        plain_windows, adapted_windows = self.run_adapted(features, stats)
+            return dataclasses.replace(plain, adaptation_reason=chosen.reason)
+        plain_windows, adapted_windows = self.run_adapted(features, chosen.stats)
         inference_ms = (time.perf_counter() - started) * 1e3
         plain = self.assemble(prepared, plain_windows, inference_ms)
         adapted = self.assemble(
             prepared, adapted_windows, inference_ms, calibration=self.adapted_calibration
         )
-        return dataclasses.replace(adapted, adapted=True, plain=plain)
+        return dataclasses.replace(
+            adapted, adapted=True, plain=plain, adaptation=chosen.used,
+            adaptation_reason=chosen.reason,
+        )  # fmt: skip
 
     def check_header(self, data: AudioSource, limits: AudioLimits) -> AudioInfo:
         """Refuse too short / too long / too large recordings from the header alone.

@@ -97,22 +97,61 @@ class SpeakerStats:
         std = np.maximum(np.sqrt(variance), std_floor)
         return mean.astype(np.float32), std.astype(np.float32)
 
+    def with_prior(self, prior: SpeakerStats, prior_windows: int) -> SpeakerStats:
+        """These statistics with ``prior``'s first and second moments counted as
+        ``prior_windows`` extra windows (a speaker's profile shrunk towards their place's):
+        few own windows lean on the place, many on the voice. Answer counts, clips and
+        seconds stay this profile's, so the usable rule still judges the speaker's own
+        enrolment.
+
+        Raises
+        ------
+        ValueError : ``prior`` has no windows, or another model's shape.
+        """
+        if prior.n_windows < 1:
+            raise ValueError("a prior without windows has no statistics")
+        if prior.total.shape != self.total.shape:
+            raise ValueError("profiles of different models cannot be combined")
+        scale = prior_windows / prior.n_windows
+        return SpeakerStats(
+            self.n_windows + int(prior_windows),
+            self.total + scale * prior.total,
+            self.total_sq + scale * prior.total_sq,
+            self.label_counts.copy(),
+            self.clips,
+            self.seconds,
+        )
+
     @property
     def dominant_share(self) -> float:
-        """Share of windows taken by the plain head's most frequent answer (0 without any)."""
-        return float(self.label_counts.max() / self.n_windows) if self.n_windows else 0.0
+        """Share of windows taken by the plain head's most frequent answer (0 without any);
+        of the profile's own windows (a prior's count none, :meth:`with_prior`)."""
+        answered = int(self.label_counts.sum())
+        return float(self.label_counts.max() / answered) if answered else 0.0
 
 
-def usability(stats: SpeakerStats, rule: AdaptationMetadata, labels: tuple[str, ...]) -> str | None:
+SPEAKER = "speaker"  # kinds of profile: one voice
+DOMAIN = "domain"  # many recordings of one place (microphone, room, language)
+
+
+def usability(
+    stats: SpeakerStats, rule: AdaptationMetadata, labels: tuple[str, ...], kind: str = SPEAKER
+) -> str | None:
     """None when the profile may be used, else the reason it may not, for a person to read.
 
-    The rule is the model's (its metadata's ``min_windows`` and ``max_dominant_share``,
-    chosen by measurement on training speakers; README, "Speaker adaptation").
+    The rule is the model's (its metadata's ``min_windows`` — ``domain_min_windows`` for a
+    domain profile — and ``max_dominant_share``, chosen by measurement; README, "Speaker
+    adaptation" and "Domain profiles").
     """
-    if stats.n_windows < rule.min_windows:
+    if kind not in (SPEAKER, DOMAIN):
+        raise ValueError(f"unknown profile kind {kind!r}")
+    min_windows = rule.min_windows if kind == SPEAKER else rule.domain_min_windows
+    if kind == DOMAIN and not rule.serves_domains:
+        return "this model's adapted head was not trained for domain profiles"
+    if stats.n_windows < min_windows:
         return (
             f"too little speech: {stats.n_windows} voiced window(s), at least "
-            f"{rule.min_windows} needed (add clips)"
+            f"{min_windows} needed (add clips)"
         )
     if stats.dominant_share > rule.max_dominant_share:
         label = labels[int(np.argmax(stats.label_counts))]
@@ -122,3 +161,50 @@ def usability(stats: SpeakerStats, rule: AdaptationMetadata, labels: tuple[str, 
             "would skew answers, add clips with other emotions"
         )
     return None
+
+
+@dataclass(frozen=True)
+class Standardisation:
+    """Which statistics an adapted answer uses, from a speaker and/or a domain profile.
+
+    ``stats`` is None when neither may be used (the answer stays plain); ``used`` names what
+    was used ("speaker", "domain", "speaker+domain"), ``reason`` why a profile that was asked
+    for was left out (None when everything asked for was used).
+    """
+
+    stats: SpeakerStats | None
+    used: str | None
+    reason: str | None
+
+
+def standardisation(
+    speaker: SpeakerStats | None, domain: SpeakerStats | None, rule: AdaptationMetadata,
+    labels: tuple[str, ...],
+) -> Standardisation:  # fmt: skip
+    """The statistics to adapt with, by the model's rule:
+
+    * a usable speaker profile with a usable domain profile: the speaker's windows with the
+      domain's moments as ``domain_prior_windows`` extra windows ("speaker+domain");
+    * only one of them usable: that one alone, and the other's reason;
+    * neither: None (plain), with the reasons.
+    """
+    speaker_reason = None if speaker is None else usability(speaker, rule, labels, SPEAKER)
+    domain_reason = None if domain is None else usability(domain, rule, labels, DOMAIN)
+    use_speaker = speaker is not None and speaker_reason is None
+    use_domain = domain is not None and domain_reason is None
+    reasons = [
+        f"{kind} profile not used: {reason}"
+        for kind, reason in ((SPEAKER, speaker_reason), (DOMAIN, domain_reason))
+        if reason is not None
+    ]
+    # One profile asked for: its reason as it is; both: each named.
+    reason = "; ".join(reasons) if speaker is not None and domain is not None else None
+    reason = reason or speaker_reason or domain_reason
+    if use_speaker and use_domain:
+        combined = speaker.with_prior(domain, rule.domain_prior_windows)
+        return Standardisation(combined, "speaker+domain", reason)
+    if use_speaker:
+        return Standardisation(speaker, SPEAKER, reason)
+    if use_domain:
+        return Standardisation(domain, DOMAIN, reason)
+    return Standardisation(None, None, reason)

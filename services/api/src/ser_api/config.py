@@ -44,6 +44,10 @@ DEFAULT_MAX_SPEAKERS_PER_KEY = 100
 # The adaptation protocol enrols up to 60 clips at once (ser_training.adaptation.protocol);
 # 200 leave room for a profile grown over several sessions.
 DEFAULT_MAX_CLIPS_PER_SPEAKER = 200
+# A domain profile is a sample of a deployment's recordings (issue 30 measured 30–300 clips);
+# more clips than that change its statistics little, so the cap is about storage and abuse.
+DEFAULT_MAX_DOMAINS_PER_KEY = 20
+DEFAULT_MAX_CLIPS_PER_DOMAIN = 5000
 DEFAULT_MAX_ENROL_FILES = 64  # clips per POST /speakers or /speakers/{id}/clips request
 MIN_API_KEY_CHARS = 16  # shorter keys are guessable; refused at startup
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
@@ -167,11 +171,24 @@ class Settings(BaseSettings):
         le=100_000,
         description="Clips one speaker profile may hold; an enrolment beyond is refused with 409.",
     )
+    max_domains_per_key: int = Field(
+        DEFAULT_MAX_DOMAINS_PER_KEY,
+        ge=1,
+        le=1_000_000,
+        description="Domain profiles (POST /domains) per API key (per service without keys); "
+        "one more is refused with 409.",
+    )
+    max_clips_per_domain: int = Field(
+        DEFAULT_MAX_CLIPS_PER_DOMAIN,
+        ge=1,
+        le=1_000_000,
+        description="Clips one domain profile may hold; an enrolment beyond is refused with 409.",
+    )
     max_enrol_files: int = Field(
         DEFAULT_MAX_ENROL_FILES,
         ge=1,
         le=1000,
-        description="Clips per POST /speakers or /speakers/{id}/clips request.",
+        description="Clips per POST /speakers, /domains or their /{id}/clips request.",
     )
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,

@@ -36,9 +36,15 @@ def get_speaker_store(request: Request) -> SpeakerStore | None:
     return request.app.state.speakers
 
 
+def get_domain_store(request: Request) -> SpeakerStore | None:
+    # None when the model's adapted head was not trained for domain profiles.
+    return request.app.state.domains
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_from_app)]
 ClassifierDep = Annotated[EmotionClassifier, Depends(get_classifier)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 AdmissionDep = Annotated[Admission, Depends(get_admission)]
 StoreDep = Annotated[SpeakerStore | None, Depends(get_speaker_store)]
+DomainStoreDep = Annotated[SpeakerStore | None, Depends(get_domain_store)]
 OwnerDep = Annotated[str, Depends(request_owner)]  # sha256 hex of the caller's key, or ""

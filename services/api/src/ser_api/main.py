@@ -30,7 +30,7 @@ from ser_api.middleware import (
     RequestContextMiddleware,
 )
 from ser_api.routes import public_router, router
-from ser_api.speakers import speakers_router
+from ser_api.speakers import domains_router, speakers_router
 from ser_api.speakers_store import SpeakerStore, SpeakerStoreError
 from ser_api.streaming import stream_router
 from ser_inference import EmotionClassifier, ModelLoadError
@@ -40,8 +40,8 @@ logger = logging.getLogger("ser_api")
 MAX_FORM_FIELDS = 16  # non-file form fields: the API reads none, a few are tolerated
 MAX_FORM_PART_BYTES = 64 * 1024  # bytes per non-file form field
 # Behind the bounded queue: these paths, and the enrolment of more clips into a profile.
-COMPUTE_PATHS = frozenset({"/predict", "/predict/batch", "/speakers"})
-COMPUTE_PATTERN = re.compile(r"/speakers/[^/]+/clips")
+COMPUTE_PATHS = frozenset({"/predict", "/predict/batch", "/speakers", "/domains"})
+COMPUTE_PATTERN = re.compile(r"/(speakers|domains)/[^/]+/clips")
 
 
 class StartupError(RuntimeError):
@@ -76,7 +76,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 f"cannot start the SER API: {error} (set SER_SPEAKER_DB to a writable file)"
             ) from None
         logger.info("speaker profiles in %s", speakers.path)
+    # Domain profiles (issue 30): the same file, their own table; only for a head trained
+    # for them.
+    domains = None
+    if classifier.adaptation is not None and classifier.adaptation.serves_domains:
+        try:
+            domains = SpeakerStore.open(settings.speaker_db, table="domains")
+        except SpeakerStoreError as error:
+            speakers.close()
+            raise StartupError(
+                f"cannot start the SER API: {error} (set SER_SPEAKER_DB to a writable file)"
+            ) from None
     app.state.speakers = speakers
+    app.state.domains = domains
     app.state.admission = Admission(
         CapacityLimiter(settings.max_concurrent_inferences),
         max_queued=settings.max_queued_requests,
@@ -101,8 +113,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        if speakers is not None:
-            speakers.close()
+        for store in (speakers, domains):
+            if store is not None:
+                store.close()
     logger.info("shutting down")
 
 
@@ -127,11 +140,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.api_key_digests = key_digests(settings)
     app.state.open_streams = 0  # live streams of this worker (WS /stream)
     app.state.speakers = None  # the profile store, opened by the lifespan for an adapted model
+    app.state.domains = None  # likewise, for a head trained for domain profiles
     install_error_handlers(app)
     app.include_router(public_router)
     app.include_router(router)
     # An enrolment may carry more clips than a batch: its own cap on the files parsed.
     app.include_router(speakers_router, form_limits={"max_files": settings.max_enrol_files})
+    app.include_router(domains_router, form_limits={"max_files": settings.max_enrol_files})
     app.include_router(stream_router)  # checks the key itself: a WebSocket has no Request
     # Added innermost first: the request context wraps everything, so a 413 from the body
     # limit or an early 503 still gets a request id, an access line and a metric.

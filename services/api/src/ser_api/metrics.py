@@ -104,7 +104,8 @@ class Metrics:
         )
         self.speaker_profiles = Counter(
             "ser_speaker_profiles",
-            "Speaker profile changes: created, clips_added, deleted.",
+            "Profile changes: created, clips_added, deleted (speakers); domain_created, "
+            "domain_clips_added, domain_deleted (domains).",
             ["action"],
             registry=self.registry,
         )

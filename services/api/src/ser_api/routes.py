@@ -15,6 +15,7 @@ from ser_api.auth import KEY_RESPONSES, require_api_key
 from ser_api.deps import (
     AdmissionDep,
     ClassifierDep,
+    DomainStoreDep,
     MetricsDep,
     OwnerDep,
     SettingsDep,
@@ -58,11 +59,15 @@ _PREDICT_ERRORS = {
         "description": "Missing form field, not exactly one file, ?speaker with ?adapt, or "
         "?adapt other than 'self'.",
     },
-    404: {"model": ErrorResponse, "description": "?speaker: no such profile for this API key."},
+    404: {
+        "model": ErrorResponse,
+        "description": "?speaker or ?domain: no such profile for this API key.",
+    },
     409: {
         "model": ErrorResponse,
-        "description": "?speaker or ?adapt: the model has no speaker-adapted head, or the "
-        "profile was made by another model.",
+        "description": "?speaker, ?adapt or ?domain: the model has no speaker-adapted head "
+        "(for ?domain: none trained for domain profiles), or the profile was made by another "
+        "model.",
     },
 }
 
@@ -81,11 +86,13 @@ def _plain_answer(prediction: Prediction | None) -> PlainAnswer | None:
 
 
 def to_response(
-    prediction: Prediction, model_version: str, speaker: str | None = None
-) -> PredictionResponse:
+    prediction: Prediction, model_version: str, speaker: str | None = None,
+    domain: str | None = None,
+) -> PredictionResponse:  # fmt: skip
     """Shape the classifier's answer; every value in it was decided by the classifier.
 
-    ``speaker``: the profile asked for (its id, or ``self``); None for a plain request.
+    ``speaker``: the speaker profile asked for (its id, or ``self``), ``domain`` the domain
+    profile's id; None when not asked for.
     """
     labels = prediction.labels
     segments = []
@@ -116,6 +123,8 @@ def to_response(
         speaker=speaker,
         adapted=prediction.adapted,
         adaptation_reason=prediction.adaptation_reason,
+        domain=domain,
+        adaptation=prediction.adaptation if prediction.adapted else None,
         plain=_plain_answer(prediction.plain),
     )
 
@@ -142,7 +151,7 @@ async def _classify(
     metrics.predictions.labels(prediction.emotion).inc()
     head = "adapted" if prediction.adapted else "plain"
     metrics.answer_heads.labels(head, adaptation.asked).inc()
-    return to_response(prediction, classifier.model_version, adaptation.speaker)
+    return to_response(prediction, classifier.model_version, adaptation.speaker, adaptation.domain)
 
 
 @router.post(
@@ -164,6 +173,7 @@ async def predict(
     metrics: MetricsDep,
     admission: AdmissionDep,
     store: StoreDep,
+    domains: DomainStoreDep,
     owner: OwnerDep,
     speaker: Annotated[
         str | None,
@@ -176,6 +186,14 @@ async def predict(
         str | None,
         Query(description="'self': adapt the answer to the recording's own voice."),
     ] = None,
+    domain: Annotated[
+        str | None,
+        Query(
+            description="Adapt the answer to this domain profile (POST /domains: recordings "
+            "of the same place), alone or with ?speaker / ?adapt=self; `adaptation` says which "
+            "statistics were used."
+        ),
+    ] = None,
 ) -> PredictionResponse:
     # FastAPI keeps the last of repeated fields; silently ignoring the others would be wrong.
     if len((await request.form()).getlist(FILE_FIELD)) != 1:
@@ -185,7 +203,7 @@ async def predict(
             f"use /predict/batch with field '{FILES_FIELD}' for several",
             reason="several_files",
         )
-    adaptation = await adaptation_asked(speaker, adapt, classifier, store, owner)
+    adaptation = await adaptation_asked(speaker, adapt, classifier, store, owner, domain, domains)
     # One queue place per request (a batch too), taken once the body is in: a slow upload
     # holds no place, and a full queue refuses at once with 503 + Retry-After.
     async with admission.slot() as deadline:

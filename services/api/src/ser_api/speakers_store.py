@@ -1,4 +1,6 @@
-"""Speaker profiles on disk: one SQLite row of statistics per (API key, speaker), never audio.
+"""Profiles on disk: one SQLite row of statistics per (API key, profile), never audio. Speaker
+profiles (one voice) and domain profiles (one place: many recordings of a deployment, issue 30)
+hold the same statistics in two tables of one file (:data:`TABLES`); a store serves one table.
 
 A row holds exactly a :class:`ser_inference.SpeakerStats` (window count, per-feature sums and
 sums of squares, the plain head's answer counts, clips and seconds) with the identity of the
@@ -34,8 +36,9 @@ ID_BYTES = 16  # secrets.token_urlsafe(16): 22 URL-safe characters, 128 random b
 _SUMS = np.dtype("<f8")  # total, total_sq
 _COUNTS = np.dtype("<i8")  # label_counts
 
+TABLES = ("speakers", "domains")  # the kinds of profile, each its own table of the same columns
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS speakers (
+CREATE TABLE IF NOT EXISTS {table} (
     owner TEXT NOT NULL,              -- sha256 hex of the API key; '' without keys
     id TEXT NOT NULL,                 -- secrets.token_urlsafe
     model_version TEXT NOT NULL,      -- the model whose speaker features these are
@@ -156,14 +159,18 @@ class SpeakerStore:
     Use :meth:`open`; close with :meth:`close`.
     """
 
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, connection: sqlite3.Connection, path: Path, table: str = "speakers") -> None:
+        if table not in TABLES:
+            raise ValueError(f"unknown profile table {table!r}; one of {TABLES}")
         self._db = connection
         self.path = path
+        self.table = table  # one of TABLES, never from a request
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, path: Path) -> SpeakerStore:
-        """Create the folder, the file and the table if needed; prove the file is writable.
+    def open(cls, path: Path, table: str = "speakers") -> SpeakerStore:
+        """Create the folder, the file and the tables if needed; prove the file is writable.
+        The store serves ``table`` (one of :data:`TABLES`); each kind opens its own store.
 
         Raises
         ------
@@ -198,7 +205,8 @@ class SpeakerStore:
                     f"service's {SCHEMA_VERSION}; run the version that wrote it"
                 )
             connection.execute("BEGIN IMMEDIATE")
-            connection.execute(_SCHEMA)
+            for name in TABLES:
+                connection.execute(_SCHEMA.format(table=name))
             # A real write, every start: a read-only file or folder is refused now, not at
             # the first enrolment.
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -211,7 +219,7 @@ class SpeakerStore:
         except SpeakerStoreError:
             connection.close()
             raise
-        return cls(connection, where)
+        return cls(connection, where, table)
 
     def close(self) -> None:
         with self._lock:
@@ -221,14 +229,24 @@ class SpeakerStore:
         """Profiles of ``owner``."""
         with self._lock:
             return self._db.execute(
-                "SELECT COUNT(*) FROM speakers WHERE owner = ?", (owner,)
+                f"SELECT COUNT(*) FROM {self.table} WHERE owner = ?", (owner,)
             ).fetchone()[0]
+
+    def list(self, owner: str) -> list[SpeakerRecord]:
+        """Every profile of ``owner``, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM {self.table} WHERE owner = ? ORDER BY created_at, id",
+                (owner,),
+            ).fetchall()
+        return [_record(row) for row in rows]
 
     def get(self, owner: str, speaker_id: str) -> SpeakerRecord | None:
         """The profile, or None when ``owner`` has none by that id."""
         with self._lock:
             row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM speakers WHERE owner = ? AND id = ?", (owner, speaker_id)
+                f"SELECT {_COLUMNS} FROM {self.table} WHERE owner = ? AND id = ?",
+                (owner, speaker_id),
             ).fetchone()
         return None if row is None else _record(row)
 
@@ -245,19 +263,19 @@ class SpeakerStore:
         now = _now()
         with self._lock, self._transaction():
             held = self._db.execute(
-                "SELECT COUNT(*) FROM speakers WHERE owner = ?", (owner,)
+                f"SELECT COUNT(*) FROM {self.table} WHERE owner = ?", (owner,)
             ).fetchone()[0]
             if held >= max_speakers:
                 raise TooManySpeakersError(max_speakers)
             while True:  # 128 random bits: a collision is a formality, but never an overwrite
                 speaker_id = secrets.token_urlsafe(ID_BYTES)
                 taken = self._db.execute(
-                    "SELECT 1 FROM speakers WHERE owner = ? AND id = ?", (owner, speaker_id)
+                    f"SELECT 1 FROM {self.table} WHERE owner = ? AND id = ?", (owner, speaker_id)
                 ).fetchone()
                 if taken is None:
                     break
             self._db.execute(
-                f"INSERT INTO speakers (owner, {_COLUMNS}) "
+                f"INSERT INTO {self.table} (owner, {_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (owner, speaker_id, *self._values(stats, model), now, now),
             )
@@ -279,7 +297,8 @@ class SpeakerStore:
         _check_shapes(stats, model)
         with self._lock, self._transaction():
             row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM speakers WHERE owner = ? AND id = ?", (owner, speaker_id)
+                f"SELECT {_COLUMNS} FROM {self.table} WHERE owner = ? AND id = ?",
+                (owner, speaker_id),
             ).fetchone()
             if row is None:
                 raise SpeakerNotFoundError(speaker_id)
@@ -291,7 +310,7 @@ class SpeakerStore:
             merged = stored.stats.merged(stats)
             now = _now()
             self._db.execute(
-                "UPDATE speakers SET model_version = ?, n_features = ?, n_labels = ?, "
+                f"UPDATE {self.table} SET model_version = ?, n_features = ?, n_labels = ?, "
                 "n_windows = ?, total = ?, total_sq = ?, label_counts = ?, clips = ?, "
                 "seconds = ?, updated_at = ? WHERE owner = ? AND id = ?",
                 (*self._values(merged, model), now, owner, speaker_id),
@@ -302,7 +321,7 @@ class SpeakerStore:
         """Remove the profile; False when ``owner`` had none by that id."""
         with self._lock, self._transaction():
             cursor = self._db.execute(
-                "DELETE FROM speakers WHERE owner = ? AND id = ?", (owner, speaker_id)
+                f"DELETE FROM {self.table} WHERE owner = ? AND id = ?", (owner, speaker_id)
             )
         return cursor.rowcount > 0
 

@@ -12,8 +12,10 @@ Every end is one close code and reason (``ser_contract.stream.CLOSES``), counted
 ``?speaker=ID`` (issue 24) answers every window, and the summary, with the speaker-adapted head
 standardised by that profile, as ``/predict?speaker=ID`` answers its segments; the start
 message then says ``speaker``, ``adapted`` and, for a profile not usable yet (answered by the
-plain head), ``adaptation_reason``. A profile that cannot be used at all (unknown id, another
-model's, a model without the head) closes the stream before any audio, like a bad format.
+plain head), ``adaptation_reason``. ``?domain=ID`` (issue 30) does the same with a domain
+profile, alone or with ``?speaker`` (``adaptation`` says which statistics were used). A
+profile that cannot be used at all (unknown id, another model's, a model without the head)
+closes the stream before any audio, like a bad format.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from ser_api.config import Settings
 from ser_api.errors import ApiError
 from ser_api.metrics import Metrics
 from ser_api.pcm import MalformedFrameError, PcmDecoder, PcmFormatError
-from ser_api.speaker_profiles import find_profile, require_store
+from ser_api.speaker_profiles import DOMAINS, find_profile, require_store
 from ser_contract.stream import (
     BUSY,
     DONE,
@@ -53,7 +55,7 @@ from ser_contract.stream import (
     StreamSummary,
     StreamWindow,
 )
-from ser_inference import EmotionClassifier, SpeakerStats, WindowPrediction, answer_fields
+from ser_inference import EmotionClassifier, Standardisation, WindowPrediction, answer_fields
 from ser_inference.stream import StreamAnswer, StreamScorer
 
 logger = logging.getLogger("ser_api.stream")
@@ -112,11 +114,15 @@ def summary_message(answer: StreamAnswer, labels: tuple[str, ...], model_version
 
 @dataclass(frozen=True, slots=True)
 class StreamProfile:
-    """The profile a stream asked for, and how its windows will be answered."""
+    """The profiles a stream asked for, and how its windows will be answered."""
 
-    speaker: str
-    stats: SpeakerStats
-    reason: str | None  # why the profile is not usable yet (plain answers); None: adapted
+    speaker: str | None
+    domain: str | None
+    chosen: Standardisation  # the statistics used (None: plain) and why any was left out
+
+    @property
+    def adapted(self) -> bool:
+        return self.chosen.stats is not None
 
 
 class LiveStream:
@@ -139,8 +145,7 @@ class LiveStream:
         self.admission = admission
         self.metrics = metrics
         self.profile = profile
-        adapted = profile is not None and profile.reason is None
-        self.scorer = StreamScorer(classifier, profile.stats if adapted else None)
+        self.scorer = StreamScorer(classifier, None if profile is None else profile.chosen.stats)
         self.started = time.monotonic()
         self.sent = 0  # windows sent
 
@@ -158,8 +163,10 @@ class LiveStream:
             max_duration_s=settings.stream_max_duration_s,
             idle_timeout_s=settings.stream_idle_timeout_s,
             speaker=None if profile is None else profile.speaker,
-            adapted=profile is not None and profile.reason is None,
-            adaptation_reason=None if profile is None else profile.reason,
+            adapted=profile is not None and profile.adapted,
+            adaptation_reason=None if profile is None else profile.chosen.reason,
+            domain=None if profile is None else profile.domain,
+            adaptation=None if profile is None else profile.chosen.used,
         ).model_dump_json()
 
     async def run(self) -> None:
@@ -260,22 +267,31 @@ async def _close(websocket: WebSocket, close: StreamClose, detail: str) -> None:
 async def _stream_profile(
     websocket: WebSocket, classifier: EmotionClassifier
 ) -> StreamProfile | None:
-    """The ``?speaker=ID`` profile, None without one; refuses (UNSUPPORTED, as a bad format)
-    what /predict refuses with 404/409, and ``?adapt``, which needs the whole recording."""
+    """The ``?speaker=ID`` and ``?domain=ID`` profiles, None without either; refuses
+    (UNSUPPORTED, as a bad format) what /predict refuses with 404/409, and ``?adapt``, which
+    needs the whole recording."""
     params = websocket.query_params
     if "adapt" in params:
         raise StreamEnded(
             UNSUPPORTED, "adapt=self needs the whole recording: use ?speaker=ID or /predict"
         )
-    speaker = params.get("speaker")
-    if speaker is None:
+    speaker, domain = params.get("speaker"), params.get("domain")
+    if speaker is None and domain is None:
         return None
+    owner = websocket_owner(websocket)
+    state = websocket.app.state
     try:
-        store = require_store(classifier, websocket.app.state.speakers)
-        record = await find_profile(store, websocket_owner(websocket), speaker, classifier)
+        speaker_stats = domain_stats = None
+        if speaker is not None:
+            store = require_store(classifier, state.speakers)
+            speaker_stats = (await find_profile(store, owner, speaker, classifier)).stats
+        if domain is not None:
+            store = require_store(classifier, state.domains, DOMAINS)
+            record = await find_profile(store, owner, domain, classifier, DOMAINS)
+            domain_stats = record.stats
     except ApiError as error:
         raise StreamEnded(UNSUPPORTED, error.detail) from None
-    return StreamProfile(speaker, record.stats, classifier.unusable_reason(record.stats))
+    return StreamProfile(speaker, domain, classifier.standardisation(speaker_stats, domain_stats))
 
 
 @stream_router.websocket("/stream")

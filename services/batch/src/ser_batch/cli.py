@@ -57,6 +57,14 @@ def main(
         "regex searched in the path relative to INPUT (or as the manifest writes it) whose "
         "group 'speaker' or first group is the speaker, e.g. '^(\\w+)_\\d+\\.wav$'.",
     ),
+    domain_from_input: bool = typer.Option(
+        False,
+        "--domain-from-input",
+        help="Adapt answers to the archive's own place (microphone, room, language): a domain "
+        "profile from all of INPUT's files first (needs a model whose adapted head serves "
+        "domain profiles; two passes). With --speaker-from, each speaker's profile uses it as "
+        "a prior.",
+    ),
 ) -> None:
     """Classify every recording of INPUT; bad files become rows with their error."""
     try:
@@ -70,6 +78,7 @@ def main(
             workers=workers,
             files_per_batch=files_per_batch,
             speaker_from=None if speaker_from is None else SpeakerRule.parse(speaker_from),
+            domain_from_input=domain_from_input,
         )
         run_job(config, echo=typer.echo)
     except (InputError, ModelLoadError, SpeakerRuleError, AdaptationUnavailableError) as error:

@@ -65,6 +65,13 @@ class JobConfig:
     workers: int | None = None  # scoring actors; None: one per CPU Ray sees
     files_per_batch: int = DEFAULT_FILES_PER_BATCH
     speaker_from: SpeakerRule | None = None  # None: plain answers, no speaker columns
+    # --domain-from-input: one domain profile from every file of the input (an archive is
+    # usually one place), every file answered adapted to it (and to its speaker's).
+    domain_from_input: bool = False
+
+    @property
+    def adapted(self) -> bool:
+        return self.speaker_from is not None or self.domain_from_input
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +88,15 @@ class JobResult:
     summary: str  # the text printed at the end
 
 
+@dataclass(frozen=True, slots=True)
+class Profiles:
+    """Pass 1's result: speaker → profile (``--speaker-from``) and the archive's domain
+    profile (``--domain-from-input``; None without it)."""
+
+    speakers: dict[str, SpeakerStats]
+    domain: SpeakerStats | None = None
+
+
 class Scorer:
     """A Ray actor's state: the classifier, loaded once; ``__call__`` scores one batch.
 
@@ -93,20 +109,24 @@ class Scorer:
 
     def __init__(
         self, model_path: str, limits: AudioLimits, with_segments: bool,
-        profiles: dict[str, SpeakerStats] | ray.ObjectRef | None = None,
+        profiles: Profiles | ray.ObjectRef | None = None,
     ) -> None:  # fmt: skip
         # One intra-op thread: Ray gives each actor one CPU; parallelism is across actors.
         self.classifier = EmotionClassifier.load(model_path, threads=1)
         self.limits = limits
         self.with_segments = with_segments
-        self.profiles = ray.get(profiles) if isinstance(profiles, ray.ObjectRef) else profiles
+        profiles = ray.get(profiles) if isinstance(profiles, ray.ObjectRef) else profiles
+        self.profiles = None if profiles is None else profiles.speakers
+        self.domain = None if profiles is None else profiles.domain
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         paths = batch["path"].to_pylist()
         adaptations = None
         if self.profiles is not None:
             adaptations = [
-                Adaptation(speaker, self.profiles.get(speaker) if speaker else None, reason)
+                Adaptation(
+                    speaker, self.profiles.get(speaker) if speaker else None, reason, self.domain
+                )
                 for speaker, reason in zip(
                     batch["speaker"].to_pylist(), batch["reason"].to_pylist(), strict=True
                 )
@@ -243,7 +263,8 @@ def _check_same_kind(store: ResultStore, *, with_speakers: bool) -> None:
         return
     written = "without" if with_speakers else "with"
     raise InputError(
-        f"{store.out} was written {written} --speaker-from; resume it as it was started, or "
+        f"{store.out} was written {written} --speaker-from/--domain-from-input; resume it as "
+        "it was started, or "
         "write to another --out"
     )
 
@@ -256,31 +277,57 @@ def _score_passes(config: JobConfig, todo: list[str], store: ResultStore) -> Non
         progress.close()
 
 
+# Pass 1's group of the files that have no speaker: they count towards the domain profile.
+_NO_SPEAKER = "\x00no speaker"
+
+
 def _adapted_passes(
     config: JobConfig, paths: list[str], todo: list[str],
     speakers: dict[str, tuple[str | None, str | None]], empty: SpeakerStats,
     store: ResultStore, echo: Callable[[str], None],
 ) -> None:  # fmt: skip
     """Pass 1, the profiles of the speakers of ``todo`` from all their files in ``paths``
-    (already scored ones included); pass 2, ``todo`` scored adapted to them."""
+    (already scored ones included) and, with ``--domain-from-input``, the domain profile of
+    every file in ``paths``; pass 2, ``todo`` scored adapted to them."""
     wanted = {speakers[path][0] for path in todo} - {None}
-    enrol = [path for path in paths if speakers[path][0] in wanted]
-    echo(
-        f"speaker profiles from {len(enrol)} file(s) of {len(wanted)} speaker(s); "
-        f"{sum(speakers[p][0] is None for p in todo)} file(s) without a speaker answered plain"
-    )
+    if config.domain_from_input:  # every file: its speaker's group, or the speakerless one
+        enrol = list(paths)
+        groups = {path: (speakers[path][0] or _NO_SPEAKER, None) for path in enrol}
+    else:
+        enrol = [path for path in paths if speakers[path][0] in wanted]
+        groups = speakers
+    if config.speaker_from is not None:
+        echo(
+            f"speaker profiles from {len(enrol)} file(s) of {len(wanted)} speaker(s); "
+            f"{sum(speakers[p][0] is None for p in todo)} file(s) without a speaker "
+            + ("answered with the domain profile" if config.domain_from_input else "answered plain")
+        )
+    if config.domain_from_input:
+        echo(f"domain profile from all {len(enrol)} file(s) of {config.input}")
     profiles: dict[str, SpeakerStats] = {}
     if enrol:
         progress = Progress(len(enrol), label="profiles: ")
         try:
             profiles = _profiles_on_ray(
-                config, _speaker_table(enrol, speakers), wanted, empty, progress
-            )
+                config, _speaker_table(enrol, groups), {groups[p][0] for p in enrol},
+                empty, progress,
+            )  # fmt: skip
         finally:
             progress.close()
+    domain = None
+    if config.domain_from_input:
+        domain = empty
+        for stats in profiles.values():
+            domain = domain.merged(stats)
+        profiles.pop(_NO_SPEAKER, None)
+        if domain.n_windows == 0:
+            domain = None  # not one file decoded: every answer plain, each with its error
     progress = Progress(len(todo))
     try:
-        _score_on_ray(config, _speaker_table(todo, speakers), store, progress, ray.put(profiles))
+        _score_on_ray(
+            config, _speaker_table(todo, speakers), store, progress,
+            ray.put(Profiles(profiles, domain)),
+        )  # fmt: skip
     finally:
         progress.close()
 
@@ -304,10 +351,16 @@ def run_job(config: JobConfig, echo: Callable[[str], None] = print) -> JobResult
             empty = classifier.empty_profile()
         except AdaptationUnavailableError as error:
             raise AdaptationUnavailableError(f"--speaker-from: {error}") from None
+    if config.domain_from_input:
+        try:
+            classifier.require_domains()
+            empty = classifier.empty_profile()
+        except AdaptationUnavailableError as error:
+            raise AdaptationUnavailableError(f"--domain-from-input: {error}") from None
     named = list_named_inputs(config.input)
     paths = list(named)
     store = ResultStore(config.out)
-    _check_same_kind(store, with_speakers=rule is not None)
+    _check_same_kind(store, with_speakers=config.adapted)
     done = store.done_paths()
     todo = [path for path in paths if path not in done]
     skipped = len(paths) - len(todo)
@@ -321,10 +374,13 @@ def run_job(config: JobConfig, echo: Callable[[str], None] = print) -> JobResult
         _quiet_ray_data()
         scoring = time.monotonic()
         try:
-            if rule is None:
+            if not config.adapted:
                 _score_passes(config, todo, store)
             else:
-                speakers = {path: rule.speaker_of(name) for path, name in named.items()}
+                speakers = {
+                    path: (None, None) if rule is None else rule.speaker_of(name)
+                    for path, name in named.items()
+                }
                 _adapted_passes(config, paths, todo, speakers, empty, store, echo)
         finally:
             scoring_s = time.monotonic() - scoring

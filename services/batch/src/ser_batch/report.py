@@ -73,19 +73,29 @@ class Progress:
 
 
 def _adaptation_line(table: pa.Table, classified: int) -> str:
-    """How many classified files were answered adapted to their speaker, and why not the rest."""
+    """How many classified files were answered adapted, to which statistics, and why not the
+    rest."""
     rows = [
-        (row["speaker"], row[ADAPTED_COLUMN])
-        for row in table.select(["speaker", ADAPTED_COLUMN]).to_pylist()
+        (row["speaker"], row[ADAPTED_COLUMN], row.get("adaptation"))
+        for row in table.select(
+            [c for c in ("speaker", ADAPTED_COLUMN, "adaptation") if c in table.column_names]
+        ).to_pylist()
         if row[ADAPTED_COLUMN] is not None  # None: an error, no answer
     ]
-    adapted = sum(1 for _, was in rows if was)
-    no_speaker = sum(1 for speaker, _ in rows if speaker is None)
-    unusable = len(rows) - adapted - no_speaker
-    speakers = {speaker for speaker, _ in rows if speaker is not None}
-    usable = {speaker for speaker, was in rows if was}
+    adapted = sum(1 for _, was, _ in rows if was)
+    plain = [speaker for speaker, was, _ in rows if not was]
+    no_speaker = sum(1 for speaker in plain if speaker is None)
+    unusable = len(plain) - no_speaker
+    speakers = {speaker for speaker, _, _ in rows if speaker is not None}
+    usable = {speaker for speaker, was, used in rows if was and used != "domain"}
+    used = Counter(kind for _, was, kind in rows if was and kind)
+    kinds = (
+        " to " + ", ".join(f"{kind} {n}" for kind, n in sorted(used.items()))
+        if set(used) - {"speaker"}
+        else ""
+    )
     return (
-        f"speaker adaptation: {adapted} of {classified} classified files adapted "
+        f"speaker adaptation: {adapted} of {classified} classified files adapted{kinds} "
         f"({len(usable)} of {len(speakers)} speakers with a usable profile); plain: "
         f"{unusable} with an unusable profile, {no_speaker} without a speaker"
     )

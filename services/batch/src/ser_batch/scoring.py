@@ -6,10 +6,10 @@ gathered and sent to the model together (up to ``MAX_WINDOWS_PER_RUN`` per call)
 where batching pays: one ``session.run`` for many short clips instead of one each.
 
 With speaker adaptation (``--speaker-from``, :mod:`ser_batch.speakers`) each file comes with
-its speaker and that speaker's profile: a file with a profile is answered by
-:meth:`EmotionClassifier.predict_adapted` (adapted where the model's usable rule allows,
-else plain with the reason), a file without a speaker plain (batched as above) with the
-reason it has none.
+its speaker and that speaker's profile, and with ``--domain-from-input`` with the archive's
+domain profile: a file with either is answered by :meth:`EmotionClassifier.predict_adapted`
+(adapted where the model's usable rule allows, else plain with the reason), a file with
+neither plain (batched as above) with the reason it has no speaker.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def segment_type(labels: tuple[str, ...]) -> pa.StructType:
     )
 
 
-# With --speaker-from only, after the columns of every run (whose meaning stays: with
+# With --speaker-from or --domain-from-input only, after the columns of every run (whose meaning stays: with
 # adaptation the answer above is the adapted one when ``adapted``).
 _SPEAKER_FIELDS: list[tuple[str, pa.DataType]] = [
     ("speaker", pa.string()),  # null: the file has no speaker (adaptation_reason says why)
@@ -89,16 +89,22 @@ _SPEAKER_FIELDS: list[tuple[str, pa.DataType]] = [
     ("adaptation_reason", pa.string()),  # why a plain answer; null when adapted
     ("plain_emotion", pa.string()),  # the plain head's answer (= emotion when not adapted)
     ("plain_confidence", pa.float64()),
+    ("adaptation", pa.string()),  # when adapted: speaker, domain or speaker+domain
 ]
 
 
 @dataclass(frozen=True, slots=True)
 class Adaptation:
-    """What to adapt one file's answer to (``--speaker-from``)."""
+    """What to adapt one file's answer to (``--speaker-from``, ``--domain-from-input``)."""
 
-    speaker: str | None  # None: no speaker, a plain answer with ``reason``
+    speaker: str | None  # None: no speaker (``reason`` says why, with --speaker-from)
     profile: SpeakerStats | None  # the speaker's profile (all its files); None without one
     reason: str | None = None  # why a file without a profile is answered plain
+    domain: SpeakerStats | None = None  # the archive's domain profile (all its files)
+
+    @property
+    def adapts(self) -> bool:
+        return self.profile is not None or self.domain is not None
 
 
 def result_schema(
@@ -145,6 +151,7 @@ def _speaker_values(adaptation: Adaptation | None, prediction: Prediction | None
         "adaptation_reason": prediction.adaptation_reason,
         "plain_emotion": plain.emotion,
         "plain_confidence": plain.confidence,
+        "adaptation": prediction.adaptation if prediction.adapted else None,
     }
 
 
@@ -264,8 +271,10 @@ def score_files(
         adaptation = adapt[index]
         try:
             audio = classifier.prepare(path, limits)
-            if adaptation is not None and adaptation.profile is not None:
-                prediction = classifier.predict_adapted(audio, adaptation.profile)
+            if adaptation is not None and adaptation.adapts:
+                prediction = classifier.predict_adapted(
+                    audio, adaptation.profile, adaptation.domain, own_voice=False
+                )
                 rows[index] = _row(path, prediction, version, with_segments, adaptation)
                 continue
         except AudioError as error:

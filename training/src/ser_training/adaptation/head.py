@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import minimize
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
@@ -65,6 +66,59 @@ def fit_head(x: np.ndarray, y: np.ndarray, n_labels: int, c: float, seed: int = 
     w[:, model.classes_] = coef
     b[model.classes_] = intercept - scaler.mean_ @ coef
     return AdaptedHead(w.astype(np.float32), b.astype(np.float32), c)
+
+
+def fit_masked_head(
+    x: np.ndarray, y: np.ndarray, present: np.ndarray, c: float, max_iter: int = 300
+) -> AdaptedHead:
+    """Multinomial logistic regression where each window chooses only among the labels its
+    corpus has: a corpus without disgust (nEMO) or neutral (TurEV-DB) is no evidence *against*
+    those labels, so they are left out of its windows' softmax (absent, not negative).
+
+    Parameters
+    ----------
+    x : (n, n_features) standardised windows
+    y : (n,) label index per window
+    present : (n, n_labels) bool, the labels the window's corpus has (its own label among them)
+    c : inverse L2 strength, as scikit-learn's (classes weighted "balanced" like fit_head)
+
+    The objective is scikit-learn's: C · Σ weightᵢ · cross-entropyᵢ + ½‖W‖², on features
+    scaled to unit variance first and the scaling folded into the returned weights.
+    """
+    n, d = x.shape
+    n_labels = present.shape[1]
+    if not present[np.arange(n), y].all():
+        raise ValueError("every window's label must be among its corpus's labels")
+    scaler = StandardScaler().fit(x)
+    z = scaler.transform(x).astype(np.float32)
+    counts = np.bincount(y, minlength=n_labels)
+    seen = counts > 0
+    weight = (n / (seen.sum() * np.maximum(counts, 1)))[y].astype(np.float32)  # "balanced"
+    # Labels no window has keep a very negative bias, as fit_head does.
+    allowed = present & seen[None, :]
+    penalty = np.where(allowed, 0.0, -np.inf).astype(np.float32)
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w = theta[: d * n_labels].reshape(d, n_labels).astype(np.float32)
+        b = theta[d * n_labels :].astype(np.float32)
+        logits = z @ w + b + penalty
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(axis=1, keepdims=True)
+        nll = -np.log(np.maximum(p[np.arange(n), y], 1e-30))
+        value = c * float(weight @ nll) + 0.5 * float(np.square(theta[: d * n_labels]).sum())
+        p[np.arange(n), y] -= 1.0
+        g = (c * weight)[:, None] * p
+        grad_w = z.T @ g + w
+        return value, np.concatenate([grad_w.ravel(), g.sum(axis=0)]).astype(np.float64)
+
+    theta0 = np.zeros(d * n_labels + n_labels)
+    result = minimize(loss, theta0, jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
+    coef = result.x[: d * n_labels].reshape(d, n_labels)
+    intercept = np.where(seen, result.x[d * n_labels :], -30.0)
+    coef = np.where(seen[None, :], coef, 0.0) / scaler.scale_[:, None]
+    bias = intercept - scaler.mean_ @ coef
+    return AdaptedHead(coef.astype(np.float32), bias.astype(np.float32), c)
 
 
 def choose_head(

@@ -4,8 +4,8 @@ is then answered adapted, and compared with the same model's single-clip (plain)
 
 Enrolment sets (drawn per speaker and seed, without replacement, capped at the speaker's clips):
 
-* ``random_5``, ``random_10``, ``random_30``: clips drawn at random;
-* ``neutral_60_30``: 30 clips, 60 % of them neutral (a realistic mix);
+* ``random_5``, ``random_10``, ``random_30`` (``random_N``): clips drawn at random;
+* ``neutral_60_30`` (``neutral_60_N``): 30 (N) clips, 60 % of them neutral (a realistic mix);
 * ``neutral_only_10``, ``neutral_only_30``: neutral clips only (the trap: calm speech only);
 * ``all``: every clip of the speaker;
 * ``self``: each clip adapted to its own windows (``adapt=self``).
@@ -51,9 +51,10 @@ def draw_enrolment(
     if name.startswith("neutral_only_"):
         n = int(name.rsplit("_", 1)[1])
         return rng.choice(neutral, size=min(n, len(neutral)), replace=False)
-    if name == "neutral_60_30":
-        n_neutral = min(18, len(neutral))
-        n_other = min(len(other), round(n_neutral * 12 / 18))
+    if name.startswith("neutral_60_"):  # N clips, 60 % neutral (30: 18 neutral + 12 other)
+        n = int(name.rsplit("_", 1)[1])
+        n_neutral = min(round(0.6 * n), len(neutral))
+        n_other = min(len(other), round(n_neutral * 2 / 3))
         return np.concatenate([
             rng.choice(neutral, n_neutral, replace=False), rng.choice(other, n_other, replace=False)
         ])  # fmt: skip
