@@ -17,7 +17,7 @@ SERVE_API = rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR) && \
 	SER_HOST=$(API_HOST) SER_PORT=$(API_PORT) SER_WORKERS=$(SER_WORKERS) exec $(BIN)/ser-api
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lint format test test-fast train tune evaluate compare adapt calibrate bench bench-speakers fuzz soak reliability run api batch ui e2e browser speech lock clean
+.PHONY: help setup lint format test test-fast train tune evaluate compare adapt adapt-compare calibrate bench bench-speakers bench-domains fuzz soak reliability run api batch ui e2e browser speech lock clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | column -t -s $$'\t'
@@ -61,8 +61,11 @@ SEEDS ?= 3
 compare: $(STAMP)  ## recipes x seeds: validation + held-out-corpus table (RECIPES=a,b SEEDS=3 SCREEN=1)
 	$(BIN)/ser-train compare --data $(DATA) --recipes $(RECIPES) --seeds $(SEEDS) $(if $(SCREEN),--screen)
 
-adapt: $(STAMP)  ## fit the speaker-adapted head into models/ser_model.onnx and measure it (evaluation/adaptation.json)
+adapt: $(STAMP)  ## fit the normalised head (speaker + domain profiles) into models/ser_model.onnx and measure it (evaluation/adaptation.json)
 	$(BIN)/ser-train adapt --data $(DATA) --out models
+
+adapt-compare: $(STAMP)  ## compare the normalised head's recipes, 3 seeds (evaluation/adaptation_compare.json; RECIPES=a,b)
+	$(BIN)/ser-train adapt --data $(DATA) --out models --compare $(RECIPES)
 
 calibrate: $(STAMP)  ## re-fit the shipped model's temperature and "not sure" threshold
 	$(BIN)/ser-train calibrate --data $(DATA) --out models
@@ -83,6 +86,9 @@ bench: $(STAMP) $(filter $(V3_BENCH_MODEL),$(COMPARE_MODEL))  ## speed benchmark
 
 bench-speakers: $(STAMP)  ## speaker profiles: 30-clip enrolment, /predict?speaker vs /predict (bench/results/speakers.*; ANY_PROFILE=1)
 	$(BIN)/python -m bench.speakers $(if $(ANY_PROFILE),--any-profile)
+
+bench-domains: $(STAMP)  ## domain profiles through the API: 100-clip profile per corpus, /predict?domain vs plain (bench/results/domains_api.*)
+	$(BIN)/python -m bench.domains_api --data $(DATA)
 
 fuzz: $(STAMP)  ## schemathesis against a live API, 500 examples per endpoint (bench/results/fuzz.md)
 	$(BIN)/python -m bench.fuzz

@@ -110,8 +110,9 @@ def test_an_encoder_recipe_is_refused_without_its_front_end(tmp_path: Path) -> N
 def test_ser_train_adapt_adds_a_speaker_adapted_head_to_the_trained_model(
     trained_v3: Path, toy_corpora: Path, tmp_path: Path
 ) -> None:
-    """`ser-train adapt` (README, "Speaker adaptation") on the trained toy model: one graph
-    with both heads, its rule and protocol in the metadata; re-running replaces the head."""
+    """`ser-train adapt` (README, "Domain and speaker profiles") on the trained toy model: one
+    graph with both heads, its rules and protocol in the metadata; re-running replaces the
+    head; `--compare` runs the protocol for several recipes instead."""
     import shutil
 
     from ser_inference import AudioLimits, EmotionClassifier, SpeakerStats
@@ -126,18 +127,34 @@ def test_ser_train_adapt_adds_a_speaker_adapted_head_to_the_trained_model(
     for _ in range(2):  # the second run starts from the first run's output
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
-    assert "ravdess: plain" in result.output
+    assert "held_out:ravdess: plain" in result.output
 
     adapted = EmotionClassifier.load(out / "ser_model.onnx")
     rule = adapted.adaptation
     assert rule is not None and rule.n_features == 3 * 2 * TINY_SHAPE["d_model"]
     assert rule.min_windows >= 1 and 0 < rule.max_dominant_share <= 1
+    assert rule.serves_domains and rule.domain_prior_windows > 0
     summary = json.loads((out / "evaluation" / "adaptation.json").read_text())
     assert set(summary["table"]) == {"ravdess", "emodb", "tess"}  # test speakers only
     assert summary["test_speakers"]["ravdess"] == ["01", "02", "11", "12", "21", "22"]
     row = summary["table"]["ravdess"]["random_5"]
     assert row["seeds"] == 2 and 0 <= row["served"] <= 100
-    assert rule.metrics["ravdess"]["random_5"]["plain"] == row["plain"]
+    domain = summary["domain_table"]
+    assert set(domain) == {
+        f"{k}:{c}" for k in ("held_out", "trained") for c in ("ravdess", "emodb", "tess")
+    }
+    assert domain["held_out:tess"]["domain:random_100"]["seeds"] == 2
+    assert rule.metrics["held_out:tess"]["plain"] == domain["held_out:tess"]["plain"]["mean"]
+    assert "Domain and speaker profiles" in (out / "MODEL_CARD.md").read_text()
+
+    compare = [*args, "--compare", "domain_core,speaker_core", "--seeds", "1"]
+    result = CliRunner().invoke(app, compare)
+    assert result.exit_code == 0, result.output
+    compared = json.loads((out / "evaluation" / "adaptation_compare.json").read_text())
+    assert set(compared["recipes"]) == {"domain_core", "speaker_core"}
+    assert "held_out:emodb" in compared["recipes"]["speaker_core"]["runs"]
+    wrong = CliRunner().invoke(app, [*args, "--compare", "nonsense"])
+    assert wrong.exit_code == 2 and "unknown recipe" in wrong.output
 
     # Plain answers are the plain model's; a usable profile changes them.
     clips = sorted((toy_corpora / "ravdess" / "Actor_01").glob("*.wav"))

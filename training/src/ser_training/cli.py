@@ -453,14 +453,24 @@ def adapt(
     work: Annotated[Path, typer.Option(help="embeddings cache folder")] = Path(
         "artifacts/adaptation"
     ),
-    seeds: Annotated[int, typer.Option(help="enrolment draws per speaker (seeds 0 … n − 1)")] = 3,
+    seeds: Annotated[int, typer.Option(help="seeds of the protocol (0 … n − 1)")] = 3,
     threads: Annotated[int, typer.Option(help="clips embedded at once")] = 2,
+    compare: Annotated[
+        str | None,
+        typer.Option(
+            "--compare",
+            help="instead of fitting the shipped head, run the protocol for these recipes "
+            "(comma-separated, or 'all') into <out>/evaluation/adaptation_compare.json",
+        ),
+    ] = None,
 ) -> None:
-    """Fit the speaker-adapted head (issue 24) on <out>'s model's training speakers, measure it
-    on held-out speakers and corpora, and write it into <out>/ser_model.onnx (one graph) with
-    <out>/evaluation/adaptation.json; re-running replaces an earlier head."""
+    """Fit the normalised head (speaker and domain profiles, issues 24 and 30): measure it with
+    speakers and corpora held out, refit it on every speaker of its corpora and write it into
+    <out>/ser_model.onnx (one graph) with <out>/evaluation/adaptation.json; re-running replaces
+    an earlier head."""
     from ser_features.model_metadata import ModelMetadataError
-    from ser_training.adaptation.job import AdaptConfig, run_adaptation
+    from ser_training.adaptation.job import RECIPES, AdaptConfig, run_adaptation
+    from ser_training.adaptation.job import compare as compare_recipes
     from ser_training.model.adaptation_graph import AdaptationGraphError
 
     if seeds < 1:
@@ -469,18 +479,32 @@ def adapt(
         model=model or out / "ser_model.onnx", data_dir=data, out=out, work=work,
         seeds=tuple(range(seeds)), threads=threads,
     )  # fmt: skip
+    recipes = None
+    if compare is not None:
+        recipes = list(RECIPES) if compare == "all" else [r.strip() for r in compare.split(",")]
+        unknown = [r for r in recipes if r not in RECIPES]
+        if unknown or not recipes:
+            raise fail(f"--compare: unknown recipe(s) {unknown}; one of {', '.join(RECIPES)}", 2)
     try:
+        if recipes is not None:
+            result = compare_recipes(config, recipes, progress=typer.echo)
+            for name, row in result["recipes"].items():
+                cells = ", ".join(
+                    f"{c} {m:.1f} ± {sd:.1f}" for c, (m, sd) in row["held_out_mean"].items()
+                )
+                typer.echo(f"{name}: held-out corpora mean {cells}")
+            typer.echo(f"wrote {out / 'evaluation' / 'adaptation_compare.json'}")
+            return
         summary = run_adaptation(config, progress=typer.echo)
     except (FileNotFoundError, ValueError, ModelMetadataError, AdaptationGraphError) as error:
         raise fail(f"adaptation failed: {error}") from error
-    for corpus, rows in summary["table"].items():
+    for key, row in summary["domain_table"].items():
         cells = ", ".join(
-            f"{name} {row['served']:.1f}"
-            for name, row in rows.items()
-            if name in ("random_10", "neutral_60_30", "neutral_only_10")
+            f"{column} {row[column]['mean']:.1f}"
+            for column in ("domain:random_100", "domain:neutral_60_100", "speaker", "both")
+            if column in row
         )
-        plain = next(iter(rows.values()))["plain"] if rows else float("nan")
-        typer.echo(f"{corpus}: plain {plain:.1f}; adapted {cells}")
+        typer.echo(f"{key}: plain {row['plain']['mean']:.1f}; {cells}")
     typer.echo(f"wrote {out / 'ser_model.onnx'} and {out / 'evaluation' / 'adaptation.json'}")
 
 

@@ -37,6 +37,7 @@ from ser_training.adaptation.protocol import (
     stats_of,
     windows_of,
 )
+from ser_training.calibration.temperature import CalibrationSet
 
 DOMAIN_TRAINING_DRAWS = ("all", "random_100", "neutral_60_100")  # per training corpus
 SPEAKER_TRAINING_DRAWS = ("all", "random_30", "neutral_60_30")  # per training speaker
@@ -122,22 +123,34 @@ class ScoredAnswers:
     chosen: np.ndarray  # (n_clips,) best label index as served
     probabilities: np.ndarray  # (n_clips, n_labels) as served (plain where not adapted)
     adapted: np.ndarray  # (n_clips,) bool
+    windows: np.ndarray  # (n_windows, n_labels) the served windows' probabilities
+    window_clip: np.ndarray  # (n_windows,) each window's clip (index into truth)
+
+    def calibration_set(self) -> CalibrationSet:
+        """The answers as a temperature fit reads them (window probabilities at T = 1 when
+        the rule's temperature is 1)."""
+        return CalibrationSet(self.windows, self.window_clip, self.truth)
 
 
 def answer_clips(
     embeddings: ClipEmbeddings, clips: np.ndarray, stats: SpeakerStats | None,
     head: AdaptedHead, rule: AdaptationMetadata, labels: tuple[str, ...],
     min_windows: int | None = None,
-) -> tuple[np.ndarray, bool]:  # fmt: skip
-    """(n_clips, n_labels) served clip probabilities of ``clips`` adapted to ``stats`` when
-    the rule (``min_windows`` overriding the rule's, for domain profiles) accepts it, else the
-    plain head's; and whether they were adapted."""
+) -> tuple[np.ndarray, bool, np.ndarray]:  # fmt: skip
+    """``clips`` answered as served: adapted to ``stats`` when the rule (``min_windows``
+    overriding the rule's, for domain profiles) accepts it, else by the plain head.
+
+    Returns (n_clips, n_labels) clip probabilities, whether they were adapted, and the
+    (n_windows, n_labels) window probabilities they average (windows in ``windows_of`` order).
+    """
     rows, clip_of_row = windows_of(embeddings, clips)
     usable = stats is not None and usability(stats, _with_min(rule, min_windows), labels) is None
     if not usable:
-        return utterance_probabilities(embeddings.probabilities[rows], clip_of_row), False
-    x = standardised(embeddings.features[rows], stats, rule.std_floor)
-    return utterance_probabilities(head.probabilities(x, rule.temperature), clip_of_row), True
+        windows = embeddings.probabilities[rows].astype(np.float64)
+    else:
+        x = standardised(embeddings.features[rows], stats, rule.std_floor)
+        windows = head.probabilities(x, rule.temperature)
+    return utterance_probabilities(windows, clip_of_row), usable, windows
 
 
 def _with_min(rule: AdaptationMetadata, min_windows: int | None) -> AdaptationMetadata:
@@ -166,26 +179,31 @@ def score_corpus(
     truth = label_indices(embeddings, clips, labels)
     out: dict[str, ScoredAnswers] = {}
 
-    def record(name: str, parts: list[tuple[np.ndarray, np.ndarray, bool]]) -> None:
-        order = np.concatenate([p[0] for p in parts])
-        probabilities = np.concatenate([p[1] for p in parts])
-        adapted = np.concatenate([np.full(len(p[0]), p[2]) for p in parts])
-        position = np.argsort(order)
-        probabilities, adapted = probabilities[position], adapted[position]
-        out[name] = ScoredAnswers(truth, probabilities.argmax(1), probabilities, adapted)
+    def record(name: str, parts: list[tuple[np.ndarray, tuple]]) -> None:
+        """``parts``: (positions among ``clips``, answer_clips' result) per group of clips."""
+        order = np.concatenate([where for where, _ in parts])
+        probabilities = np.concatenate([answer[0] for _, answer in parts])[np.argsort(order)]
+        adapted = np.concatenate([np.full(len(w), a[1]) for w, a in parts])[np.argsort(order)]
+        windows = np.concatenate([answer[2] for _, answer in parts])
+        window_clip = np.concatenate(
+            [where[windows_of(embeddings, clips[where])[1]] for where, _ in parts]
+        )
+        out[name] = ScoredAnswers(
+            truth, probabilities.argmax(1), probabilities, adapted, windows, window_clip
+        )
 
-    plain, _ = answer_clips(embeddings, clips, None, head, rule, labels)
-    record("plain", [(np.arange(len(clips)), plain, False)])
+    everything = np.arange(len(clips))
+    record("plain", [(everything, answer_clips(embeddings, clips, None, head, rule, labels))])
     domains = {}
     for name in DOMAIN_DRAWS:
         sample = draw_enrolment(name, clips, embeddings.label[clips], rng)
         if sample is None:
             continue
         domains[name] = stats_of(embeddings, sample)
-        p, adapted = answer_clips(
+        answer = answer_clips(
             embeddings, clips, domains[name], head, rule, labels, domain_min_windows
         )
-        record(f"domain:{name}", [(np.arange(len(clips)), p, adapted)])
+        record(f"domain:{name}", [(everything, answer)])
     domain = domains.get(BOTH_DOMAIN_DRAW) or domains.get("random_100")
     speaker_parts, both_parts = [], []
     for speaker in sorted(set(speakers)):
@@ -194,16 +212,16 @@ def score_corpus(
             continue
         sample = draw_enrolment(SPEAKER_DRAW, clips[mine], embeddings.label[clips[mine]], rng)
         own = stats_of(embeddings, sample)
-        p, adapted = answer_clips(embeddings, clips[mine], own, head, rule, labels)
-        speaker_parts.append((mine, p, adapted))
-        if adapted:
-            combined = own.with_prior(domain, prior_windows) if domain is not None else own
-            p, adapted = answer_clips(embeddings, clips[mine], combined, head, rule, labels)
-        elif domain is not None:
-            p, adapted = answer_clips(
+        answer = answer_clips(embeddings, clips[mine], own, head, rule, labels)
+        speaker_parts.append((mine, answer))
+        if answer[1] and domain is not None:  # usable speaker: the domain as its prior
+            combined = own.with_prior(domain, prior_windows)
+            answer = answer_clips(embeddings, clips[mine], combined, head, rule, labels)
+        elif not answer[1] and domain is not None:  # else the domain alone, if usable
+            answer = answer_clips(
                 embeddings, clips[mine], domain, head, rule, labels, domain_min_windows
             )
-        both_parts.append((mine, p, adapted))
+        both_parts.append((mine, answer))
     record("speaker", speaker_parts)
     record("both", both_parts)
     return out

@@ -1,0 +1,142 @@
+"""Issue 30's "done when", through the API: per corpus, one domain profile of 100 clips (60 %
+neutral; 100 random for a corpus without neutral clips) drawn from the scored clips and sent
+to ``POST /domains``, then every scored clip sent to ``POST /predict?domain=ID``; accuracy of
+the answers as served (an unusable profile is answered plain) beside the same model's plain
+answer of each clip (``plain`` in the response, or the answer itself when not adapted).
+
+Scored clips: the test speakers of the corpora the plain head trained on (RAVDESS, EMO-DB,
+TESS), every speaker of the others (nEMO, TurEV-DB, URDU), as ``bench.adaptation_api``. The
+draw is the protocol's own for seed 0 (``ser_training.adaptation.domains.score_corpus``: the
+same generator, its draws in the same order), so the figures should equal the seed-0
+``domain:neutral_60_100`` cells of the protocol's head trained without the test speakers;
+through the shipped head (refitted on every speaker of its corpora) they differ by what the
+refit learnt. Needs the corpora (``--data``) and ``ser_training`` (no TensorFlow).
+
+Usage: python -m bench.domains_api [--data DIR] [--model PATH] [--corpora a,b]
+Writes bench/results/domains_api.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from fastapi.testclient import TestClient
+
+from bench.adaptation_api import HELD_OUT, TRAINED_ON, speakers_of
+from bench.common import REPO, machine
+from ser_api.config import Settings
+from ser_api.main import create_app
+from ser_training.adaptation.domains import DOMAIN_DRAWS
+from ser_training.adaptation.protocol import draw_enrolment, hash_corpus
+from ser_training.data.corpora import find_corpora
+
+RESULTS = REPO / "bench" / "results"
+DRAW = "neutral_60_100"  # the done-when's profile
+FALLBACK = "random_100"  # for a corpus without neutral clips
+
+
+def domain_draw(utterances: list, corpus: str, seed: int = 0) -> tuple[str, np.ndarray]:
+    """(draw name, indices into ``utterances``): the protocol's draws replayed in order."""
+    rng = np.random.default_rng([seed, hash_corpus(corpus)])
+    labels = np.array([u.label for u in utterances])
+    clips = np.arange(len(utterances))
+    drawn = {}
+    for name in DOMAIN_DRAWS:
+        sample = draw_enrolment(name, clips, labels, rng)
+        if sample is not None:
+            drawn[name] = sample
+    name = DRAW if DRAW in drawn else FALLBACK
+    return name, drawn[name]
+
+
+def _file(u) -> tuple:
+    return (u.path.name, u.path.read_bytes(), "application/octet-stream")
+
+
+def run(data: Path, model: Path, corpora: list[str], chunk: int = 50) -> dict:
+    table: dict = {}
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(
+            _env_file=None, model_path=model, speaker_db=Path(folder) / "profiles.sqlite3"
+        )
+        with TestClient(create_app(settings)) as client:
+            for corpus, speakers in speakers_of(data, corpora).items():
+                started = time.perf_counter()
+                utterances = [u for s in sorted(speakers) for u in speakers[s]]
+                utterances.sort(key=lambda u: str(u.path))  # the protocol's clip order
+                draw, chosen = domain_draw(utterances, corpus)
+                # A profile of more clips than one request takes: created, then added to.
+                files = [("files", _file(utterances[i])) for i in chosen]
+                response = client.post("/domains", files=files[:chunk])
+                response.raise_for_status()
+                domain = response.json()["domain"]
+                for start in range(chunk, len(files), chunk):
+                    more = client.post(
+                        f"/domains/{domain}/clips", files=files[start : start + chunk]
+                    )
+                    more.raise_for_status()
+                profile = client.get(f"/domains/{domain}").json()
+                right = {"plain": 0, "served": 0}
+                adapted = 0
+                for u in utterances:
+                    answer = client.post("/predict", params={"domain": domain},
+                                         files={"file": _file(u)})  # fmt: skip
+                    answer.raise_for_status()
+                    body = answer.json()
+                    plain = body["plain"]["emotion"] if body["adapted"] else body["emotion"]
+                    right["served"] += body["emotion"] == u.label
+                    right["plain"] += plain == u.label
+                    adapted += body["adapted"]
+                client.delete(f"/domains/{domain}").raise_for_status()
+                total = len(utterances)
+                table[corpus] = {
+                    "profile": draw, "profile_clips": profile["clips"],
+                    "profile_windows": profile["windows"], "usable": profile["usable"],
+                    "reason": profile["reason"], "speakers": len(speakers), "clips": total,
+                    "adapted_answers": adapted,
+                    "plain": round(100.0 * right["plain"] / total, 2),
+                    "domain_as_served": round(100.0 * right["served"] / total, 2),
+                    "gain": round(100.0 * (right["served"] - right["plain"]) / total, 2),
+                    "seconds": round(time.perf_counter() - started, 1),
+                }  # fmt: skip
+                print(corpus, table[corpus], flush=True)
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "datasets")
+    parser.add_argument("--model", type=Path, default=REPO / "models" / "ser_model.onnx")
+    parser.add_argument("--corpora", default=",".join(TRAINED_ON + HELD_OUT))
+    args = parser.parse_args()
+    present = find_corpora(args.data)
+    corpora = [c for c in args.corpora.split(",") if c in present]
+    table = run(args.data, args.model, corpora)
+    result = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": machine(), "model": str(args.model), "command": "python -m bench.domains_api",
+        "protocol": __doc__.split("\n\n")[0].replace("\n", " "), "table": table,
+    }  # fmt: skip
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "domains_api.json").write_text(json.dumps(result, indent=2) + "\n")
+    lines = [
+        "# Domain profiles through the API", "", result["protocol"], "",
+        f"{result['date']}, {result['machine']}, `{result['command']}`", "",
+        "| corpus | profile | clips (windows) | usable | speakers | clips scored | plain % | domain as served % | gain |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *[f"| {c} | {r['profile']} | {r['profile_clips']} ({r['profile_windows']}) | "
+          f"{'yes' if r['usable'] else 'no: ' + str(r['reason'])} | {r['speakers']} | "
+          f"{r['clips']} | {r['plain']:.1f} | {r['domain_as_served']:.1f} | {r['gain']:+.1f} |"
+          for c, r in table.items()],
+    ]  # fmt: skip
+    (RESULTS / "domains_api.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
