@@ -107,6 +107,7 @@ ADAPTATION = AdaptationMetadata(
     uncertain_below=0.4, fitted_on="validation speakers",
 ).to_dict()  # fmt: skip
 WINDOWS_PER_CLIP = 3  # voiced windows the stub counts for each enrolled clip
+DOMAIN_MIN_WINDOWS = 12  # the stub model's domain rule: 4 recordings
 
 
 def make_model_info(adaptation: dict[str, Any] | None = None) -> api.ModelInfo:
@@ -147,6 +148,7 @@ def make_model_info(adaptation: dict[str, Any] | None = None) -> api.ModelInfo:
             "min_duration_s": 0.25,
             "max_duration_s": 600.0,
             "max_batch_files": 64,
+            "max_enrol_files": 64,
         },
     )
 
@@ -195,11 +197,23 @@ class StubApiClient:
     # the next speaker call instead of answering.
     speakers: dict[str, int] = field(default_factory=dict)
     speaker_error: api.ApiError | None = None
+    domains: dict[str, int] = field(default_factory=dict)  # id → recordings
+    domain_error: api.ApiError | None = None  # raised by the next create_domain
     calls: list[str] = field(default_factory=list)
 
     def predict(
-        self, audio: api.AudioFile, *, speaker: str | None = None, adapt_self: bool = False
-    ) -> api.Prediction:
+        self, audio: api.AudioFile, *, speaker: str | None = None, adapt_self: bool = False,
+        domain: str | None = None,
+    ) -> api.Prediction:  # fmt: skip
+        if domain is not None:
+            self.calls.append(f"predict:{audio.name}?domain={domain}")
+            if domain not in self.domains:
+                raise api.ApiRejectedError(
+                    f"no domain profile '{domain}' for this API key", status_code=404,
+                    endpoint="POST /predict",
+                )  # fmt: skip
+            return make_prediction(adapted=True, plain=make_plain(), domain=domain,
+                                   adaptation="domain")  # fmt: skip
         if speaker is None and not adapt_self:
             self.calls.append(f"predict:{audio.name}")
             return self.predict_fn(audio)
@@ -245,6 +259,36 @@ class StubApiClient:
         self._speaker_call(f"delete_speaker:{speaker_id}")
         self._profile(speaker_id, "DELETE /speakers/{id}")
         del self.speakers[speaker_id]
+
+    def _domain(self, domain_id: str) -> api.Domain:
+        clips = self.domains[domain_id]
+        windows = WINDOWS_PER_CLIP * clips
+        needed = DOMAIN_MIN_WINDOWS
+        return api.Domain(
+            domain=domain_id, clips=clips, seconds=3.0 * clips, windows=windows,
+            usable=windows >= needed,
+            reason=None if windows >= needed else f"too little speech: {windows} voiced "
+            f"window(s), at least {needed} needed (add clips)",
+            created_at=f"2026-12-07T10:00:{len(self.domains):02d}+00:00",
+            updated_at="2026-12-07T10:00:00+00:00",
+        )  # fmt: skip
+
+    def list_domains(self) -> list[api.Domain]:
+        self.calls.append("list_domains")
+        return [self._domain(d) for d in self.domains]
+
+    def create_domain(self, audios: Sequence[api.AudioFile]) -> api.Domain:
+        self.calls.append("create_domain:" + ",".join(audio.name for audio in audios))
+        if self.domain_error is not None:
+            error, self.domain_error = self.domain_error, None
+            raise error
+        domain_id = f"dom-{len(self.domains) + 1}"
+        self.domains[domain_id] = len(audios)
+        return self._domain(domain_id)
+
+    def delete_domain(self, domain_id: str) -> None:
+        self.calls.append(f"delete_domain:{domain_id}")
+        del self.domains[domain_id]
 
     def predict_batch(self, audios: Sequence[api.AudioFile]) -> list[api.BatchItem]:
         self.calls.append("batch:" + ",".join(audio.name for audio in audios))

@@ -215,6 +215,9 @@ class ServiceLimits(BaseModel):
     min_duration_s: float = Field(description="Shortest recording, seconds.")
     max_duration_s: float = Field(description="Longest recording, seconds.")
     max_batch_files: int = Field(description="Most files in one /predict/batch request.")
+    max_enrol_files: int | None = Field(
+        None, description="Most files in one /speakers or /domains enrolment request."
+    )
 
 
 class ModelResponse(BaseModel):

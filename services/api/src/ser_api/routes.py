@@ -289,6 +289,7 @@ async def model_info(classifier: ClassifierDep, settings: SettingsDep) -> ModelR
             min_duration_s=settings.min_duration_s,
             max_duration_s=settings.max_duration_s,
             max_batch_files=settings.max_batch_files,
+            max_enrol_files=settings.max_enrol_files,
         ),
         adaptation=None if classifier.adaptation is None else classifier.adaptation.to_dict(),
     )

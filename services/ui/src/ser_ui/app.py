@@ -63,6 +63,13 @@ ENROLLED_KEY = "ser_enrolled_clips"  # digests of the clips in the profile: neve
 # it was about the profile itself).
 VOICE_ERROR_KEY = "ser_voice_error"
 VOICE_NOTICE_KEY = "ser_voice_notice"  # one-off news about the profile, shown once
+# Domain profiles (issue 30): the key's profiles as GET /domains last listed them (None: ask
+# again), the one answers are adapted to, and one-off news / the last failure.
+DOMAINS_KEY = "ser_domains"
+DOMAIN_ID_KEY = "ser_domain_id"
+PLACE_NOTICE_KEY = "ser_place_notice"
+PLACE_ERROR_KEY = "ser_place_error"
+NO_DOMAIN = "No: answer every clip on its own"
 
 HONEST_NOTE = (
     "The model hears *how* something is said, not *what* is said. It was trained on acted "
@@ -73,6 +80,11 @@ HONEST_NOTE = (
 ADAPTED_CAPTION = (
     "The adapted answer uses the voice profile you enrolled: the model reads this clip "
     "against how you usually sound. The plain answer is what it says for any speaker."
+)
+DOMAIN_CAPTION = (
+    "The adapted answer uses the profile of your recordings: the model reads this clip "
+    "against how recordings from your setting usually sound. The plain answer is what it "
+    "says for any recording."
 )
 NO_ADAPTATION_NOTE = (
     "This model cannot adapt to a speaker's voice (it has no speaker-adapted head), so "
@@ -379,17 +391,32 @@ def render_single(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> 
     if speaker is not None:
         # Each version of the profile gives its own answer (more clips, new statistics).
         key = _digest(key.encode(), speaker.speaker.encode(), speaker.updated_at.encode())
+    domain = _chosen_domain()
+    if domain is not None:
+        key = _digest(key.encode(), domain.domain.encode(), domain.updated_at.encode())
     predictions = _predictions()
     outcome = predictions.get(key)
     if outcome is None:
         with st.spinner(f"Analysing {name}…", show_time=True), busy_notice(client):
             try:
-                if speaker is None:
-                    outcome = client.predict(api.AudioFile(name, content))
-                else:
-                    outcome = client.predict(api.AudioFile(name, content), speaker=speaker.speaker)
+                outcome = client.predict(
+                    api.AudioFile(name, content),
+                    speaker=None if speaker is None else speaker.speaker,
+                    domain=None if domain is None else domain.domain,
+                )
             except api.ApiError as error:
                 outcome = error
+        if (
+            domain is not None
+            and isinstance(outcome, api.ApiRejectedError)
+            and outcome.status_code == 404
+            and "domain profile" in outcome.detail
+        ):
+            _forget_domains(
+                "The recordings' profile you chose is no longer on the analysis service, so "
+                f"the clip was analysed without it. ({outcome.detail})"
+            )
+            st.rerun()
         if (
             speaker is not None
             and isinstance(outcome, api.ApiRejectedError)
@@ -425,10 +452,13 @@ def render_prediction(
     if compared:
         render_comparison(prediction)
     else:
-        if prediction.speaker is not None and not prediction.adapted:
+        if (prediction.speaker is not None or prediction.domain is not None) and not (
+            prediction.adapted
+        ):
             reason = prediction.adaptation_reason or "the service did not say why"
+            what = "your voice" if prediction.domain is None else "your profiles"
             st.warning(
-                f"**Not adapted to your voice:** {reason}. The answer below is the plain model's.",
+                f"**Not adapted to {what}:** {reason}. The answer below is the plain model's.",
                 icon=":material/record_voice_over:",
             )
         render_headline(prediction)
@@ -532,8 +562,12 @@ def render_comparison(prediction: api.Prediction) -> None:
     emotion, confidence and probability bars."""
     assert prediction.plain is not None  # only called for adapted answers
     adapted_col, plain_col = st.columns(2, gap="large")
+    adapted_to = {
+        "domain": "your recordings",
+        "speaker+domain": "your voice and recordings",
+    }.get(prediction.adaptation or "", "your voice")
     for column, title, answer in (
-        (adapted_col, "Adapted to your voice", prediction),
+        (adapted_col, f"Adapted to {adapted_to}", prediction),
         (plain_col, "Plain model", prediction.plain),
     ):
         with column:
@@ -548,8 +582,11 @@ def render_comparison(prediction: api.Prediction) -> None:
                 width="stretch",
                 height=charts.bar_chart_height(len(answer.probabilities)),
             )
+    caption = ADAPTED_CAPTION if prediction.adaptation != "domain" else DOMAIN_CAPTION
+    if prediction.adaptation_reason:
+        caption += f" ({prediction.adaptation_reason}.)"
     st.caption(
-        f"{ADAPTED_CAPTION} Clip {prediction.duration_s:.1f} s · {prediction.sample_rate} Hz "
+        f"{caption} Clip {prediction.duration_s:.1f} s · {prediction.sample_rate} Hz "
         f"· model {prediction.model_version}."
     )
 
@@ -907,6 +944,129 @@ def forget_voice(client: api.ApiClient, speaker_id: str) -> None:
     _forget_speaker("Your voice profile was deleted from the analysis service.")
 
 
+def _chosen_domain() -> api.Domain | None:
+    """The domain profile answers are adapted to (chosen in "Your recordings"), if any."""
+    chosen = st.session_state.get(DOMAIN_ID_KEY)
+    domains = st.session_state.get(DOMAINS_KEY) or []
+    return next((d for d in domains if d.domain == chosen and d.usable), None)
+
+
+def _forget_domains(notice: str | None = None) -> None:
+    """List the key's domain profiles again on the next run (and drop the choice)."""
+    st.session_state.pop(DOMAINS_KEY, None)
+    st.session_state.pop(DOMAIN_ID_KEY, None)
+    if notice:
+        st.session_state[PLACE_NOTICE_KEY] = notice
+
+
+def _domain_label(domain: api.Domain) -> str:
+    ready = "ready" if domain.usable else "not used yet"
+    return (
+        f"{domain.clips} recording{'s' if domain.clips != 1 else ''} · "
+        f"{domain.windows} windows · {ready} · {domain.created_at[:16].replace('T', ' ')}"
+    )
+
+
+def render_place(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> None:
+    """The sidebar's "Your recordings" step (issue 30): a profile of the place the person's
+    recordings come from (their microphone, room, language), made from a sample of them;
+    answers can then be adapted to it. The profiles are listed from the API on every new
+    session, so a reload loses none, and each can be deleted."""
+    if not isinstance(info, api.ModelInfo) or not (info.adaptation or {}).get("domain_min_windows"):
+        return  # a model whose head was not trained for domain profiles: no step
+    st.header("Your recordings")
+    notice = st.session_state.pop(PLACE_NOTICE_KEY, None)
+    if notice:
+        st.info(notice, icon=":material/info:")
+    needed = info.adaptation["domain_min_windows"]
+    st.caption(
+        "This is how my recordings sound: upload a sample of recordings from your setting "
+        "(same microphone, room and language; any speakers, several moods) and answers can "
+        f"be adapted to it. A profile is used once it holds at least {needed:g} windows of "
+        "speech (about that many clips of a few seconds), not mostly one emotion. On "
+        "recordings unlike the training data this measured +8 to +20 points; the service "
+        "keeps statistics of the recordings, never the audio."
+    )
+    if DOMAINS_KEY not in st.session_state:
+        try:
+            st.session_state[DOMAINS_KEY] = client.list_domains()
+        except api.ApiError as error:
+            show_api_error(error, subject="your recordings' profiles")
+            return
+    domains: list[api.Domain] = st.session_state[DOMAINS_KEY]
+    if domains:
+        labels = {d.domain: _domain_label(d) for d in domains}
+        options = [None, *labels]
+        current = st.session_state.get(DOMAIN_ID_KEY)
+        chosen = st.selectbox(
+            "Adapt answers to",
+            options,
+            index=options.index(current) if current in options else 0,
+            format_func=lambda d: NO_DOMAIN if d is None else labels[d],
+            key="domain_choice",
+        )
+        st.session_state[DOMAIN_ID_KEY] = chosen
+        picked = next((d for d in domains if d.domain == chosen), None)
+        if picked is not None and not picked.usable:
+            st.warning(
+                f"**Not used yet:** {picked.reason or 'the service did not say why'}.",
+                icon=":material/hourglass_empty:",
+            )
+        if picked is not None and st.button(
+            "Delete this profile",
+            key="domain_delete",
+            icon=":material/delete:",
+            help="Deletes the profile's statistics from the analysis service.",
+        ):
+            try:
+                client.delete_domain(picked.domain)
+            except api.ApiError as error:
+                if not (isinstance(error, api.ApiRejectedError) and error.status_code == 404):
+                    st.session_state[PLACE_ERROR_KEY] = error
+            _forget_domains("The recordings' profile was deleted from the analysis service.")
+            st.rerun()
+    limits = service_limits(info)
+    max_files = limits.max_enrol_files if limits is not None else None
+    uploaded = st.file_uploader(
+        "A sample of your recordings",
+        type=AUDIO_TYPES,
+        accept_multiple_files=True,
+        key="domain_files",
+        max_upload_size=upload_limit_mb(limits),
+        help=" ".join(filter(None, [ACCEPTED_FORMATS, limits_hint(limits)])),
+    )
+    files = [api.AudioFile(file.name, file.getvalue()) for file in uploaded or ()]
+    too_many = max_files is not None and len(files) > max_files
+    if too_many:
+        st.warning(
+            f"{len(files)} files chosen; one profile is made from at most {max_files} at a "
+            "time. Choose fewer.",
+            icon=":material/warning:",
+        )
+    if st.button(
+        f"Make a profile of {len(files)} recording{'s' if len(files) != 1 else ''}",
+        key="domain_run",
+        type="primary",
+        disabled=not files or too_many,
+        icon=":material/library_add:",
+    ):
+        st.session_state.pop(PLACE_ERROR_KEY, None)
+        with st.spinner("Profiling the recordings…", show_time=True), busy_notice(client):
+            try:
+                created = client.create_domain(files)  # all files or none: one request
+            except api.ApiError as error:
+                st.session_state[PLACE_ERROR_KEY] = error
+            else:
+                _forget_domains(
+                    f"Profile made from {created.clips} recordings ({created.windows} windows)."
+                )
+                st.session_state[DOMAIN_ID_KEY] = created.domain
+        st.rerun()
+    error = st.session_state.get(PLACE_ERROR_KEY)
+    if error is not None:
+        show_api_error(error, subject="the recordings (nothing was stored)")
+
+
 def render_speaker(speaker: api.Speaker) -> None:
     """What the profile holds and whether answers are adapted to it."""
     clips = f"{speaker.clips} clip{'s' if speaker.clips != 1 else ''}"
@@ -1079,6 +1239,7 @@ def main() -> None:
         status_area = st.sidebar.container()
         with st.sidebar:
             render_voice(client, info)
+            render_place(client, info)
         with single_tab:
             render_single(client, info)
         if MODEL_INFO_KEY not in st.session_state:

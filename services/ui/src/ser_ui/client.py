@@ -24,6 +24,8 @@ from pydantic import BaseModel, ValidationError
 
 from ser_contract import (
     BatchResponse,
+    DomainList,
+    DomainResponse,
     HealthResponse,
     ModelResponse,
     PlainAnswer,
@@ -116,6 +118,7 @@ Segment = ContractSegment  # one window of a prediction's timeline
 ModelInfo = ModelResponse  # GET /model, with typed service limits (ServiceLimits)
 Health = HealthResponse  # GET /health
 Speaker = SpeakerResponse  # POST /speakers, GET /speakers/{id}: a speaker profile
+Domain = DomainResponse  # POST /domains, GET /domains/{id}: a place's profile (issue 30)
 Plain = PlainAnswer  # the plain head's answer beside an adapted prediction
 
 
@@ -259,8 +262,9 @@ class ApiClient:
         return parse(ModelResponse, response, "GET /model")
 
     def predict(
-        self, audio: AudioFile, *, speaker: str | None = None, adapt_self: bool = False
-    ) -> Prediction:
+        self, audio: AudioFile, *, speaker: str | None = None, adapt_self: bool = False,
+        domain: str | None = None,
+    ) -> Prediction:  # fmt: skip
         """``POST /predict`` with one file; raises :class:`ApiRejectedError` on a 4xx.
 
         Parameters
@@ -271,6 +275,10 @@ class ApiClient:
             ``adaptation_reason`` say what happened). An unknown id is a 404.
         adapt_self
             ``?adapt=self``: adapt a long recording to its own speaker.
+        domain
+            A domain profile id from :meth:`create_domain` (``?domain=ID``): the answer is
+            adapted to that place's recordings (with ``speaker``: to both; ``adaptation``
+            says which statistics were used).
         """
         if speaker is not None and adapt_self:
             raise ValueError("ask for a speaker profile or for adapt_self, not both")
@@ -279,6 +287,8 @@ class ApiClient:
             params["speaker"] = speaker
         if adapt_self:
             params["adapt"] = "self"
+        if domain is not None:
+            params["domain"] = domain
         response = self._send(
             "POST", "/predict", files=[("file", _multipart(audio))], params=params
         )
@@ -331,7 +341,35 @@ class ApiClient:
             endpoint="DELETE /speakers/{id}",
         )
 
-    def _enrolment(self, endpoint: str, path: str, audios: Sequence[AudioFile]) -> Speaker:
+    def create_domain(self, audios: Sequence[AudioFile]) -> Domain:
+        """``POST /domains``: a profile of a place from a sample of its recordings (any
+        speakers, any emotions); statistics only, all files or none."""
+        return self._enrolment("POST /domains", "/domains", audios, DomainResponse)
+
+    def add_domain_clips(self, domain_id: str, audios: Sequence[AudioFile]) -> Domain:
+        """``POST /domains/{id}/clips``: more recordings for a domain profile."""
+        path = f"{_profile_path('/domains', domain_id)}/clips"
+        return self._enrolment("POST /domains/{id}/clips", path, audios, DomainResponse)
+
+    def list_domains(self) -> list[Domain]:
+        """``GET /domains``: this key's domain profiles, oldest first."""
+        endpoint = "GET /domains"
+        response = self._send("GET", "/domains", timeout=HEALTH_TIMEOUT_S, endpoint=endpoint)
+        return parse(DomainList, response, endpoint).domains
+
+    def delete_domain(self, domain_id: str) -> None:
+        """``DELETE /domains/{id}`` (204); an unknown profile is a 404."""
+        self._send(
+            "DELETE",
+            _profile_path("/domains", domain_id),
+            timeout=HEALTH_TIMEOUT_S,
+            endpoint="DELETE /domains/{id}",
+        )
+
+    def _enrolment(
+        self, endpoint: str, path: str, audios: Sequence[AudioFile],
+        model: type[SpeakerResponse | DomainResponse] = SpeakerResponse,
+    ) -> SpeakerResponse | DomainResponse:  # fmt: skip
         if not audios:
             raise ValueError("enrolment needs at least one clip")
         files = [("files", _multipart(audio)) for audio in audios]
@@ -340,7 +378,7 @@ class ApiClient:
         response = self._send(
             "POST", path, files=files, timeout=timeout, idempotent=False, endpoint=endpoint
         )
-        return parse(SpeakerResponse, response, endpoint)
+        return parse(model, response, endpoint)
 
     # -- transport ---------------------------------------------------------------------
 
@@ -512,11 +550,16 @@ def batch_items(
     return items
 
 
+def _profile_path(route: str, profile_id: str) -> str:
+    """``/speakers/{id}`` (or ``/domains/{id}``) with the id escaped: it is the API's, but it
+    goes into a URL."""
+    if not profile_id:
+        raise ValueError(f"a {route.strip('/')[:-1]} id is needed")
+    return f"{route}/{quote(profile_id, safe='')}"
+
+
 def _speaker_path(speaker_id: str) -> str:
-    """``/speakers/{id}`` with the id escaped: it is the API's, but it goes into a URL."""
-    if not speaker_id:
-        raise ValueError("a speaker id is needed")
-    return f"/speakers/{quote(speaker_id, safe='')}"
+    return _profile_path("/speakers", speaker_id)
 
 
 def _multipart(audio: AudioFile) -> tuple[str, bytes, str]:
