@@ -45,8 +45,10 @@ def api_schema(fuzzed_app: FastAPI) -> schemathesis.BaseSchema:
 OPERATIONS = [
     ("GET", "/health"), ("GET", "/model"), ("GET", "/metrics"),
     ("POST", "/predict"), ("POST", "/predict/batch"),
-    ("POST", "/speakers"), ("GET", "/speakers/{speaker_id}"),
-    ("POST", "/speakers/{speaker_id}/clips"), ("DELETE", "/speakers/{speaker_id}"),
+    ("POST", "/speakers"), ("GET", "/speakers"), ("GET", "/speakers/{profile_id}"),
+    ("POST", "/speakers/{profile_id}/clips"), ("DELETE", "/speakers/{profile_id}"),
+    ("POST", "/domains"), ("GET", "/domains"), ("GET", "/domains/{profile_id}"),
+    ("POST", "/domains/{profile_id}/clips"), ("DELETE", "/domains/{profile_id}"),
 ]  # fmt: skip
 
 

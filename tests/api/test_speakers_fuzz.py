@@ -1,6 +1,7 @@
-"""Property-based fuzzing (schemathesis, as tests/api/test_fuzz.py) of the speaker profile
-operations and /predict's adaptation queries, against a model WITH a speaker-adapted head, so
-that the generated requests reach the profile store and not only the 409 of a plain model."""
+"""Property-based fuzzing (schemathesis, as tests/api/test_fuzz.py) of the speaker and domain
+profile operations and /predict's adaptation queries, against a model WITH an adapted head
+trained for both, so that the generated requests reach the profile store and not only the 409
+of a plain model."""
 
 from __future__ import annotations
 
@@ -22,8 +23,10 @@ pytestmark = pytest.mark.training  # the tiny v3 model is exported with TensorFl
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 OPERATIONS = [
-    ("POST", "/speakers"), ("GET", "/speakers/{speaker_id}"),
-    ("POST", "/speakers/{speaker_id}/clips"), ("DELETE", "/speakers/{speaker_id}"),
+    ("POST", "/speakers"), ("GET", "/speakers"), ("GET", "/speakers/{profile_id}"),
+    ("POST", "/speakers/{profile_id}/clips"), ("DELETE", "/speakers/{profile_id}"),
+    ("POST", "/domains"), ("GET", "/domains"), ("GET", "/domains/{profile_id}"),
+    ("POST", "/domains/{profile_id}/clips"), ("DELETE", "/domains/{profile_id}"),
     ("POST", "/predict"),
 ]  # fmt: skip
 
