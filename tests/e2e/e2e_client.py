@@ -125,43 +125,44 @@ def predict(url: str, wav: Path) -> None:
     )
 
 
-def enrol(api: str, wav: Path) -> None:
-    """POST /speakers with the clip twice (two files); prints the new profile's id."""
+def enrol(api: str, wav: Path, kind: str = "speakers") -> None:
+    """POST /speakers (or /domains) with the clip twice (two files); prints the new id."""
     data = wav.read_bytes()
     body, ctype = multipart("files", [("one.wav", data), ("two.wav", data)], "audio/wav")
-    request = urllib.request.Request(f"{api}/speakers", data=body, headers={"Content-Type": ctype})
+    request = urllib.request.Request(f"{api}/{kind}", data=body, headers={"Content-Type": ctype})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             status, result = response.status, json.load(response)
     except urllib.error.HTTPError as e:
-        sys.exit(f"POST {api}/speakers: HTTP {e.code}: {e.read()[:300]!r}")
+        sys.exit(f"POST {api}/{kind}: HTTP {e.code}: {e.read()[:300]!r}")
     if status != 201 or result.get("clips") != 2:
-        sys.exit(f"POST {api}/speakers: {status} {json.dumps(result)[:300]}")
-    print(result["speaker"])
+        sys.exit(f"POST {api}/{kind}: {status} {json.dumps(result)[:300]}")
+    print(result["speaker" if kind == "speakers" else "domain"])
 
 
-def speaker(api: str, speaker_id: str, expected: int) -> None:
-    """GET /speakers/{id} must answer ``expected`` (200 while it exists, 404 once deleted)."""
+def profile(api: str, profile_id: str, expected: int, kind: str = "speakers") -> None:
+    """GET /speakers/{id} (or /domains/{id}) must answer ``expected`` (200 while it exists,
+    404 once deleted)."""
     try:
-        with urllib.request.urlopen(f"{api}/speakers/{speaker_id}", timeout=10) as response:
+        with urllib.request.urlopen(f"{api}/{kind}/{profile_id}", timeout=10) as response:
             status, body = response.status, response.read(200)
     except urllib.error.HTTPError as e:
         status, body = e.code, e.read(200)
     if status != expected:
-        sys.exit(f"GET {api}/speakers/{speaker_id}: {status}, expected {expected}: {body!r}")
-    print(f"GET /speakers/{speaker_id}: {status} {body!r}")
+        sys.exit(f"GET {api}/{kind}/{profile_id}: {status}, expected {expected}: {body!r}")
+    print(f"GET /{kind}/{profile_id}: {status} {body!r}")
 
 
-def delete(api: str, speaker_id: str) -> None:
-    request = urllib.request.Request(f"{api}/speakers/{speaker_id}", method="DELETE")
+def delete(api: str, profile_id: str, kind: str = "speakers") -> None:
+    request = urllib.request.Request(f"{api}/{kind}/{profile_id}", method="DELETE")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             status = response.status
     except urllib.error.HTTPError as e:
         status = e.code
     if status != 204:
-        sys.exit(f"DELETE {api}/speakers/{speaker_id}: {status}, expected 204")
-    print(f"DELETE /speakers/{speaker_id}: 204")
+        sys.exit(f"DELETE {api}/{kind}/{profile_id}: {status}, expected 204")
+    print(f"DELETE /{kind}/{profile_id}: 204")
 
 
 def get(url: str) -> None:
@@ -194,12 +195,12 @@ def main(argv: list[str]) -> None:
         print(f"{make_dataset(Path(args[0]))} files")
     elif command == "predict":
         predict(args[0], Path(args[1]))
-    elif command == "enrol":
-        enrol(args[0], Path(args[1]))
-    elif command == "speaker":
-        speaker(args[0], args[1], int(args[2]))
-    elif command == "delete":
-        delete(args[0], args[1])
+    elif command == "enrol":  # API WAV [speakers|domains]
+        enrol(args[0], Path(args[1]), *args[2:])
+    elif command == "speaker":  # API ID STATUS [speakers|domains]
+        profile(args[0], args[1], int(args[2]), *args[3:])
+    elif command == "delete":  # API ID [speakers|domains]
+        delete(args[0], args[1], *args[2:])
     elif command == "get":
         get(args[0])
     elif command == "wait":

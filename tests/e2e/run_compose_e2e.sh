@@ -176,17 +176,23 @@ out=$(client predict "$API/predict" "$TMP/clip.wav" 2>&1) || fail "POST /predict
 log "POST $API/predict -> $out"
 SUMMARY+=("api /predict ok ($out)")
 
-# Speaker profiles (issue 24): written to the api's volume, still there after a restart,
-# gone after DELETE.
+# Speaker and domain profiles (issues 24, 30): written to the api's volume, still there
+# after a restart, gone after DELETE.
 sid=$(client enrol "$API" "$TMP/clip.wav" 2>&1) || fail "POST /speakers: $sid"
 log "POST $API/speakers -> profile $sid"
+did=$(client enrol "$API" "$TMP/clip.wav" domains 2>&1) || fail "POST /domains: $did"
+log "POST $API/domains -> profile $did"
 compose restart api 2>&1 | sed 's/^/    /'
 out=$(client wait "$API/health" 120 2>&1) || fail "api not back after restart: $out"
 out=$(client speaker "$API" "$sid" 200 2>&1) || fail "profile lost across a restart: $out"
 log "after docker compose restart api: $out"
+out=$(client speaker "$API" "$did" 200 domains 2>&1) || fail "domain lost across a restart: $out"
+log "after docker compose restart api: $out"
 out=$(client delete "$API" "$sid" 2>&1) || fail "$out"
 out=$(client speaker "$API" "$sid" 404 2>&1) || fail "profile still there after DELETE: $out"
-SUMMARY+=("api /speakers ok (enrolled, survived a restart, deleted)")
+out=$(client delete "$API" "$did" domains 2>&1) || fail "$out"
+out=$(client speaker "$API" "$did" 404 domains 2>&1) || fail "domain still there after DELETE: $out"
+SUMMARY+=("api /speakers and /domains ok (enrolled, survived a restart, deleted)")
 
 # ---------------------------------------------------------------- 3. UI
 out=$(client get "$UI/_stcore/health" 2>&1) || fail "UI health: $out"

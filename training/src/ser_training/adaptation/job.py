@@ -86,6 +86,7 @@ RECIPES = {
     "mixed_core": Recipe(CORE, DOMAIN_TRAINING_DRAWS, SPEAKER_TRAINING_DRAWS),
     "mixed_core_nemo": Recipe((*CORE, "nemo"), DOMAIN_TRAINING_DRAWS, SPEAKER_TRAINING_DRAWS),
     "mixed_all": Recipe((*CORE, *EXTRA_CORPORA), DOMAIN_TRAINING_DRAWS, SPEAKER_TRAINING_DRAWS),
+    "domain_all": Recipe((*CORE, *EXTRA_CORPORA), DOMAIN_TRAINING_DRAWS, ()),
 }
 CHOSEN = "domain_core"  # by COMPARE_RULE on `ser-train adapt --compare` (README)
 COMPARE_RULE = (
