@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -26,14 +25,13 @@ from pathlib import Path
 import numpy as np
 from fastapi.testclient import TestClient
 
-from bench.common import REPO, machine
+from bench.common import REPO, machine, write_report
 from ser_api.config import Settings
 from ser_api.main import create_app
 from ser_training.adaptation.protocol import draw_enrolment, hash_corpus
 from ser_training.data.corpora import find_corpora, scan_data_dir
 from ser_training.data.splits import TEST_SPEAKERS
 
-RESULTS = REPO / "bench" / "results"
 TRAINED_ON = ("ravdess", "emodb", "tess")  # the shipped model's corpora: test speakers only
 HELD_OUT = ("nemo", "turev", "urdu")  # never trained on: every speaker
 
@@ -117,18 +115,13 @@ def main() -> None:
         "machine": machine(), "model": str(args.model), "command": "python -m bench.adaptation_api",
         "protocol": __doc__.split("\n\n")[0].replace("\n", " "), "table": table,
     }  # fmt: skip
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "adaptation_api.json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = [
-        "# Speaker adaptation through the API", "", result["protocol"], "",
-        f"{result['date']}, {result['machine']}, `{result['command']}`", "",
+    write_report(
+        "adaptation_api", result, "Speaker adaptation through the API",
         "| corpus | enrolment | speakers | clips | profiles usable | plain % | adapted as served % | gain |",
-        "|---|---|---|---|---|---|---|---|",
-        *[f"| {c} | {r['enrolment']} | {r['speakers']} | {r['clips']} | {r['usable_profiles']} "
+        [f"| {c} | {r['enrolment']} | {r['speakers']} | {r['clips']} | {r['usable_profiles']} "
           f"| {r['plain']:.1f} | {r['adapted_as_served']:.1f} | {r['gain']:+.1f} |"
           for c, r in table.items()],
-    ]  # fmt: skip
-    (RESULTS / "adaptation_api.md").write_text("\n".join(lines) + "\n")
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import sys
@@ -100,3 +101,22 @@ def percentiles(seconds: list[float], high: int = 99) -> dict[str, float]:
         "mean_ms": round(float(ms.mean()), 3),
         "n": len(ms),
     }
+
+
+def write_report(
+    stem: str, result: dict, title: str, header: str, rows: list[str],
+    folder: Path = REPO / "bench" / "results",
+) -> None:  # fmt: skip
+    """``<folder>/<stem>.json`` (the whole ``result``) and ``.md``: the title, the
+    protocol, date, machine and command, then a Markdown table (``header`` with its rule
+    line, one ``rows`` line per row). ``result`` holds ``protocol``, ``date``, ``machine``
+    and ``command``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    columns = header.count("|") - 1
+    lines = [
+        f"# {title}", "", result["protocol"], "",
+        f"{result['date']}, {result['machine']}, `{result['command']}`", "",
+        header, "|" + "---|" * columns, *rows,
+    ]  # fmt: skip
+    (folder / f"{stem}.md").write_text("\n".join(lines) + "\n")

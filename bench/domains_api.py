@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -29,14 +28,13 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from bench.adaptation_api import HELD_OUT, TRAINED_ON, speakers_of
-from bench.common import REPO, machine
+from bench.common import REPO, machine, write_report
 from ser_api.config import Settings
 from ser_api.main import create_app
 from ser_training.adaptation.domains import DOMAIN_DRAWS
 from ser_training.adaptation.protocol import draw_enrolment, hash_corpus
 from ser_training.data.corpora import find_corpora
 
-RESULTS = REPO / "bench" / "results"
 DRAW = "neutral_60_100"  # the done-when's profile
 FALLBACK = "random_100"  # for a corpus without neutral clips
 
@@ -123,19 +121,14 @@ def main() -> None:
         "machine": machine(), "model": str(args.model), "command": "python -m bench.domains_api",
         "protocol": __doc__.split("\n\n")[0].replace("\n", " "), "table": table,
     }  # fmt: skip
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "domains_api.json").write_text(json.dumps(result, indent=2) + "\n")
-    lines = [
-        "# Domain profiles through the API", "", result["protocol"], "",
-        f"{result['date']}, {result['machine']}, `{result['command']}`", "",
+    write_report(
+        "domains_api", result, "Domain profiles through the API",
         "| corpus | profile | clips (windows) | usable | speakers | clips scored | plain % | domain as served % | gain |",
-        "|---|---|---|---|---|---|---|---|---|",
-        *[f"| {c} | {r['profile']} | {r['profile_clips']} ({r['profile_windows']}) | "
+        [f"| {c} | {r['profile']} | {r['profile_clips']} ({r['profile_windows']}) | "
           f"{'yes' if r['usable'] else 'no: ' + str(r['reason'])} | {r['speakers']} | "
           f"{r['clips']} | {r['plain']:.1f} | {r['domain_as_served']:.1f} | {r['gain']:+.1f} |"
           for c, r in table.items()],
-    ]  # fmt: skip
-    (RESULTS / "domains_api.md").write_text("\n".join(lines) + "\n")
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

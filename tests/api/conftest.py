@@ -10,6 +10,8 @@ from fastapi.testclient import TestClient
 
 from ser_api.config import Settings
 from ser_api.main import create_app
+from ser_encoders import EncoderSpec
+from ser_inference import EmotionClassifier
 from tests.support.audio import harmonic_tone, wav_bytes
 from tests.support.tiny_model import build_tiny_model
 
@@ -83,3 +85,20 @@ def tiny_v3_adapted_lenient_model(
 
     target = tmp_path_factory.mktemp("v3-adapted-lenient") / "tiny_v3_adapted_lenient.onnx"
     return export_adapted_v3_model(tiny_v3_model, target, max_dominant_share=1.0)
+
+
+@pytest.fixture
+def adapted(tiny_v3_adapted_lenient_model: Path, known_tiny_encoder: EncoderSpec) -> Path:
+    """The lenient adapted model (speaker profiles usable from 2 voiced windows, domain
+    profiles from 3), its encoder pinned."""
+    return tiny_v3_adapted_lenient_model
+
+
+@pytest.fixture
+def classifier(adapted: Path) -> EmotionClassifier:
+    return EmotionClassifier.load(adapted)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "profiles" / "speakers.sqlite3"

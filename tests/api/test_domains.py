@@ -40,22 +40,6 @@ from tests.api.test_stream import UNPACED, assert_closed, assert_matches_predict
 pytestmark = pytest.mark.training  # the tiny v3 models are exported with TensorFlow
 
 
-@pytest.fixture
-def adapted(tiny_v3_adapted_lenient_model: Path, known_tiny_encoder: EncoderSpec) -> Path:
-    """Usable speaker profiles from 2 voiced windows, domain profiles from 3."""
-    return tiny_v3_adapted_lenient_model
-
-
-@pytest.fixture
-def classifier(adapted: Path) -> EmotionClassifier:
-    return EmotionClassifier.load(adapted)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "profiles" / "speakers.sqlite3"
-
-
 @pytest.fixture(scope="module")
 def speakers_only_model(tiny_v3_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An adapted head from before issue 30: not trained for domain profiles."""

@@ -51,22 +51,6 @@ def service(model: Path, db: Path, **overrides: object) -> Iterator[TestClient]:
         yield client
 
 
-@pytest.fixture
-def adapted(tiny_v3_adapted_lenient_model: Path, known_tiny_encoder: EncoderSpec) -> Path:
-    """The lenient adapted model (usable from 2 voiced windows), its encoder pinned."""
-    return tiny_v3_adapted_lenient_model
-
-
-@pytest.fixture
-def classifier(adapted: Path) -> EmotionClassifier:
-    return EmotionClassifier.load(adapted)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "profiles" / "speakers.sqlite3"
-
-
 def enrolled(classifier: EmotionClassifier, *clips: bytes) -> SpeakerStats:
     """The statistics the classifier computes for these clips, merged: what a profile holds."""
     stats = classifier.enrol(clips[0], LIMITS)

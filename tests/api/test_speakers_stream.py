@@ -15,7 +15,6 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from ser_contract.stream import DONE, UNSUPPORTED, StreamStart, StreamSummary, StreamWindow
-from ser_encoders import EncoderSpec
 from tests.api.conftest import upload
 from tests.api.test_speakers import CLIP1, CLIP2, create, service
 from tests.api.test_stream import UNPACED, assert_closed, assert_matches_predict, closed_with
@@ -50,11 +49,6 @@ def stream(client: TestClient, url: str, data: bytes) -> tuple[dict, list, dict]
         assert closed.value.code == DONE.code
     windows = [StreamWindow.model_validate(m).model_dump() for m in messages[:-1]]
     return start, windows, StreamSummary.model_validate(messages[-1]).model_dump()
-
-
-@pytest.fixture
-def adapted(tiny_v3_adapted_lenient_model: Path, known_tiny_encoder: EncoderSpec) -> Path:
-    return tiny_v3_adapted_lenient_model
 
 
 def test_a_stream_with_a_usable_profile_is_answered_by_the_adapted_head(

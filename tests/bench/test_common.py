@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,14 @@ def test_ser_bench_model_names_the_model_to_time(
     monkeypatch.delenv("SER_BENCH_MODEL")
     if SHIPPED_MODEL.is_file():
         assert model_path()[0] == SHIPPED_MODEL
+
+
+def test_a_report_is_the_result_as_json_and_a_titled_markdown_table(tmp_path: Path) -> None:
+    from bench.common import write_report
+
+    result = {"protocol": "p", "date": "d", "machine": "m", "command": "c", "table": {"x": 1}}
+    write_report("r", result, "Title", "| a | b |", ["| 1 | 2 |"], folder=tmp_path)
+    assert json.loads((tmp_path / "r.json").read_text()) == result
+    assert (
+        tmp_path / "r.md"
+    ).read_text() == "# Title\n\np\n\nd, m, `c`\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
