@@ -169,3 +169,14 @@ def test_ser_train_adapt_adds_a_speaker_adapted_head_to_the_trained_model(
     )  # fmt: skip
     forced = adapted.run_adapted(prepared.utterance.features, stats)[1]
     assert not np.allclose(forced, adapted.run(prepared.utterance.features), atol=1e-4)
+
+    # bench.domains_api --held-out: the same model with a head fitted without one corpus.
+    from bench.domains_api import fold_model
+
+    fold = EmotionClassifier.load(
+        fold_model(out / "ser_model.onnx", toy_corpora, "tess", tmp_path, work=tmp_path / "work")
+    )
+    assert fold.adaptation == rule and fold.model_version == adapted.model_version
+    without_tess = fold.run_adapted(prepared.utterance.features, stats)[1]
+    # Another head in the same graph (the toy heads saturate: compare log-probabilities).
+    assert not np.allclose(np.log(without_tess), np.log(forced), atol=1e-2)
