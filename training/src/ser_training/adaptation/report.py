@@ -133,6 +133,10 @@ def adaptation_lines(summary: dict) -> list[str]:
         "",
         *_table(summary["table"], "forced"),
         "",
+        f"Licence: this head also trained on {names}; the model inherits every one of "
+        "their non-commercial terms (nEMO CC BY-NC-SA 4.0, TurEV-DB CC BY-NC-ND 4.0, URDU "
+        "research use, where used).",
+        "",
         "Enrolment clips are scored too (no label is used to build a profile; labels only "
         "choose which clips a draw takes). A corpus without neutral clips has no neutral "
         "columns. Every run: `models/evaluation/adaptation.json`; the recipe comparison: "
