@@ -58,6 +58,7 @@ def test_a_profile_is_made_in_one_request_chosen_used_for_answers_and_deleted(
     assert "create_domain:r0.wav,r1.wav,r2.wav,r3.wav,r4.wav" in stub_client.calls  # one request
     assert "Profile made from 5 recordings (15 windows)." in sidebar_text(at)
     assert at.selectbox(key="domain_choice").value == "dom-1"  # the new one is chosen
+    assert at.button(key="domain_run").disabled  # the same files again: no second profile
 
     upload(at, "clip.wav", speech_wav(seed=1))
     assert "predict:clip.wav?domain=dom-1" in stub_client.calls

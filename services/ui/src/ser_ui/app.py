@@ -69,6 +69,9 @@ DOMAINS_KEY = "ser_domains"
 DOMAIN_ID_KEY = "ser_domain_id"
 PLACE_NOTICE_KEY = "ser_place_notice"
 PLACE_ERROR_KEY = "ser_place_error"
+DOMAIN_CHOICE = "domain_choice"  # the "Adapt answers to" selectbox
+CHOICE_CHANGED_KEY = "ser_domain_choice_changed"  # the list changed: set the selectbox anew
+PROFILED_KEY = "ser_profiled_recordings"  # digest of the files of the last profile made
 NO_DOMAIN = "No: answer every clip on its own"
 
 HONEST_NOTE = (
@@ -955,6 +958,7 @@ def _forget_domains(notice: str | None = None) -> None:
     """List the key's domain profiles again on the next run (and drop the choice)."""
     st.session_state.pop(DOMAINS_KEY, None)
     st.session_state.pop(DOMAIN_ID_KEY, None)
+    st.session_state[CHOICE_CHANGED_KEY] = True
     if notice:
         st.session_state[PLACE_NOTICE_KEY] = notice
 
@@ -983,9 +987,10 @@ def render_place(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
         "This is how my recordings sound: upload a sample of recordings from your setting "
         "(same microphone, room and language; any speakers, several moods) and answers can "
         f"be adapted to it. A profile is used once it holds at least {needed:g} windows of "
-        "speech (about that many clips of a few seconds), not mostly one emotion. On "
-        "recordings unlike the training data this measured +8 to +20 points; the service "
-        "keeps statistics of the recordings, never the audio."
+        "speech (about that many clips of a few seconds), not mostly one emotion. On six "
+        "corpora the model never trained on, 100 recordings moved accuracy by +2 to +26 "
+        "points (+12 on average; README, Domain profiles); the service keeps statistics of "
+        "the recordings, never the audio."
     )
     if DOMAINS_KEY not in st.session_state:
         try:
@@ -998,12 +1003,15 @@ def render_place(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
         labels = {d.domain: _domain_label(d) for d in domains}
         options = [None, *labels]
         current = st.session_state.get(DOMAIN_ID_KEY)
+        # The selectbox keeps its own state across reruns: after the list changed (a new
+        # profile, a deleted one) the choice made for it is written in before it is drawn.
+        if st.session_state.pop(CHOICE_CHANGED_KEY, False) or current not in options:
+            st.session_state[DOMAIN_CHOICE] = current if current in options else None
         chosen = st.selectbox(
             "Adapt answers to",
             options,
-            index=options.index(current) if current in options else 0,
             format_func=lambda d: NO_DOMAIN if d is None else labels[d],
-            key="domain_choice",
+            key=DOMAIN_CHOICE,
         )
         st.session_state[DOMAIN_ID_KEY] = chosen
         picked = next((d for d in domains if d.domain == chosen), None)
@@ -1036,6 +1044,12 @@ def render_place(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
         help=" ".join(filter(None, [ACCEPTED_FORMATS, limits_hint(limits)])),
     )
     files = [api.AudioFile(file.name, file.getvalue()) for file in uploaded or ()]
+    # The uploader keeps its files after a profile is made: the same set twice would make a
+    # second, identical profile.
+    chosen_digest = _digest(*(_clip_digest(f).encode() for f in files)) if files else None
+    made_already = chosen_digest is not None and chosen_digest == st.session_state.get(PROFILED_KEY)
+    if made_already:
+        st.caption("A profile of these recordings was just made; choose others for another.")
     too_many = max_files is not None and len(files) > max_files
     if too_many:
         st.warning(
@@ -1047,7 +1061,7 @@ def render_place(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
         f"Make a profile of {len(files)} recording{'s' if len(files) != 1 else ''}",
         key="domain_run",
         type="primary",
-        disabled=not files or too_many,
+        disabled=not files or too_many or made_already,
         icon=":material/library_add:",
     ):
         st.session_state.pop(PLACE_ERROR_KEY, None)
@@ -1061,6 +1075,7 @@ def render_place(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
                     f"Profile made from {created.clips} recordings ({created.windows} windows)."
                 )
                 st.session_state[DOMAIN_ID_KEY] = created.domain
+                st.session_state[PROFILED_KEY] = chosen_digest
         st.rerun()
     error = st.session_state.get(PLACE_ERROR_KEY)
     if error is not None:
