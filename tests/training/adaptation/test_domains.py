@@ -109,8 +109,7 @@ def test_the_protocol_answers_every_way_and_a_domain_profile_removes_a_place_s_o
     e = _toy()
     t = training_set(e, ["a:1", "a:2"], EMOTIONS, 1e-2, seed=0)
     head = fit_masked_head(t.x, t.y, t.present, c=1.0)
-    answers = score_corpus(e, "b", ["b:1", "b:2"], head, RULE, EMOTIONS, seed=0,
-                           domain_min_windows=6, prior_windows=4)  # fmt: skip
+    answers = score_corpus(e, "b", ["b:1", "b:2"], head, RULE, EMOTIONS, seed=0)
     assert set(answers) == {"plain", "speaker", "both"} | {f"domain:{d}" for d in DOMAIN_DRAWS}
     accuracy = {k: float((v.chosen == v.truth).mean()) for k, v in answers.items()}
     # Corpus b sits 5 units away: standardised by its own statistics the head trained on a

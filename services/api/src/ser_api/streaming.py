@@ -38,7 +38,7 @@ from ser_api.config import Settings
 from ser_api.errors import ApiError
 from ser_api.metrics import Metrics
 from ser_api.pcm import MalformedFrameError, PcmDecoder, PcmFormatError
-from ser_api.speaker_profiles import DOMAINS, find_profile, require_store
+from ser_api.speaker_profiles import adaptation_asked
 from ser_contract.stream import (
     BUSY,
     DONE,
@@ -278,20 +278,17 @@ async def _stream_profile(
     speaker, domain = params.get("speaker"), params.get("domain")
     if speaker is None and domain is None:
         return None
-    owner = websocket_owner(websocket)
     state = websocket.app.state
     try:
-        speaker_stats = domain_stats = None
-        if speaker is not None:
-            store = require_store(classifier, state.speakers)
-            speaker_stats = (await find_profile(store, owner, speaker, classifier)).stats
-        if domain is not None:
-            store = require_store(classifier, state.domains, DOMAINS)
-            record = await find_profile(store, owner, domain, classifier, DOMAINS)
-            domain_stats = record.stats
+        asked = await adaptation_asked(
+            speaker, None, classifier, state.speakers, websocket_owner(websocket), domain,
+            state.domains,
+        )  # fmt: skip
     except ApiError as error:
         raise StreamEnded(UNSUPPORTED, error.detail) from None
-    return StreamProfile(speaker, domain, classifier.standardisation(speaker_stats, domain_stats))
+    return StreamProfile(
+        speaker, domain, classifier.standardisation(asked.stats, asked.domain_stats)
+    )
 
 
 @stream_router.websocket("/stream")

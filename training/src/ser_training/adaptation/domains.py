@@ -27,7 +27,7 @@ import numpy as np
 
 from ser_features import utterance_probabilities
 from ser_features.model_metadata import AdaptationMetadata
-from ser_inference.profile import SpeakerStats, usability
+from ser_inference.profile import DOMAIN, SPEAKER, SpeakerStats, usability
 from ser_training.adaptation.embeddings import ClipEmbeddings
 from ser_training.adaptation.head import AdaptedHead, fit_masked_head, standardised
 from ser_training.adaptation.protocol import (
@@ -134,17 +134,16 @@ class ScoredAnswers:
 
 def answer_clips(
     embeddings: ClipEmbeddings, clips: np.ndarray, stats: SpeakerStats | None,
-    head: AdaptedHead, rule: AdaptationMetadata, labels: tuple[str, ...],
-    min_windows: int | None = None,
+    head: AdaptedHead, rule: AdaptationMetadata, labels: tuple[str, ...], kind: str = SPEAKER,
 ) -> tuple[np.ndarray, bool, np.ndarray]:  # fmt: skip
-    """``clips`` answered as served: adapted to ``stats`` when the rule (``min_windows``
-    overriding the rule's, for domain profiles) accepts it, else by the plain head.
+    """``clips`` answered as served: adapted to ``stats`` when the rule for a profile of
+    ``kind`` (:func:`ser_inference.profile.usability`) accepts it, else by the plain head.
 
     Returns (n_clips, n_labels) clip probabilities, whether they were adapted, and the
     (n_windows, n_labels) window probabilities they average (windows in ``windows_of`` order).
     """
     rows, clip_of_row = windows_of(embeddings, clips)
-    usable = stats is not None and usability(stats, _with_min(rule, min_windows), labels) is None
+    usable = stats is not None and usability(stats, rule, labels, kind) is None
     if not usable:
         windows = embeddings.probabilities[rows].astype(np.float64)
     else:
@@ -153,20 +152,12 @@ def answer_clips(
     return utterance_probabilities(windows, clip_of_row), usable, windows
 
 
-def _with_min(rule: AdaptationMetadata, min_windows: int | None) -> AdaptationMetadata:
-    if min_windows is None:
-        return rule
-    from dataclasses import replace
-
-    return replace(rule, min_windows=min_windows)
-
-
 def score_corpus(
     embeddings: ClipEmbeddings, corpus: str, speakers: Sequence[str], head: AdaptedHead,
-    rule: AdaptationMetadata, labels: tuple[str, ...], seed: int, domain_min_windows: int,
-    prior_windows: float,
+    rule: AdaptationMetadata, labels: tuple[str, ...], seed: int,
 ) -> dict[str, ScoredAnswers]:  # fmt: skip
-    """Every way of answering one corpus's scored speakers, for one draw seed.
+    """Every way of answering one corpus's scored speakers, for one draw seed, under
+    ``rule``'s usable rules and domain prior (``domain_prior_windows``).
 
     Keys: ``plain``; ``domain:<draw>`` for each of :data:`DOMAIN_DRAWS` (a domain profile
     drawn from all scored clips together, every scored clip answered with it); ``speaker``
@@ -200,9 +191,7 @@ def score_corpus(
         if sample is None:
             continue
         domains[name] = stats_of(embeddings, sample)
-        answer = answer_clips(
-            embeddings, clips, domains[name], head, rule, labels, domain_min_windows
-        )
+        answer = answer_clips(embeddings, clips, domains[name], head, rule, labels, DOMAIN)
         record(f"domain:{name}", [(everything, answer)])
     domain = domains.get(BOTH_DOMAIN_DRAW) or domains.get("random_100")
     speaker_parts, both_parts = [], []
@@ -215,12 +204,10 @@ def score_corpus(
         answer = answer_clips(embeddings, clips[mine], own, head, rule, labels)
         speaker_parts.append((mine, answer))
         if answer[1] and domain is not None:  # usable speaker: the domain as its prior
-            combined = own.with_prior(domain, prior_windows)
+            combined = own.with_prior(domain, rule.domain_prior_windows)
             answer = answer_clips(embeddings, clips[mine], combined, head, rule, labels)
         elif not answer[1] and domain is not None:  # else the domain alone, if usable
-            answer = answer_clips(
-                embeddings, clips[mine], domain, head, rule, labels, domain_min_windows
-            )
+            answer = answer_clips(embeddings, clips[mine], domain, head, rule, labels, DOMAIN)
         both_parts.append((mine, answer))
     record("speaker", speaker_parts)
     record("both", both_parts)

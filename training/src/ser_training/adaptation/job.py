@@ -187,10 +187,7 @@ def protocol(
             for corpus, (kind, speakers) in scored.items():
                 if not speakers:
                     continue
-                answers = score_corpus(
-                    embeddings, corpus, speakers, head, lax, labels, seed, DOMAIN_MIN_WINDOWS,
-                    DOMAIN_PRIOR_WINDOWS,
-                )  # fmt: skip
+                answers = score_corpus(embeddings, corpus, speakers, head, lax, labels, seed)
                 row = {name: round(accuracy(a), 2) for name, a in answers.items()}
                 row |= {f"{n}:used": round(float(a.adapted.mean()), 2)
                         for n, a in answers.items() if n != "plain"}  # fmt: skip
