@@ -17,9 +17,11 @@ Writes bench/results/adaptation_api.json and .md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -51,53 +53,64 @@ def speakers_of(data: Path, corpora: list[str]) -> dict[str, dict[str, list]]:
     return out
 
 
-def run(data: Path, model: Path, corpora: list[str]) -> dict:
-    table: dict = {}
+@contextlib.contextmanager
+def service(model: Path) -> Iterator[TestClient]:
+    """The API in this process, serving ``model`` with a throwaway profile store."""
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(
-            _env_file=None, model_path=model, speaker_db=Path(folder) / "speakers.sqlite3"
+            _env_file=None, model_path=model, speaker_db=Path(folder) / "profiles.sqlite3"
         )
         with TestClient(create_app(settings)) as client:
-            for corpus, speakers in speakers_of(data, corpora).items():
-                started = time.perf_counter()
-                draw = "neutral_60_30" if corpus != "turev" else "random_30"
-                rng = np.random.default_rng([0, hash_corpus(corpus)])
-                right = {"plain": 0, "served": 0}
-                total = used = enrolled = 0
-                for speaker in sorted(speakers):
-                    utterances = speakers[speaker]
-                    labels = np.array([u.label for u in utterances])
-                    chosen = draw_enrolment(draw, np.arange(len(utterances)), labels, rng)
-                    if chosen is None:
-                        continue
-                    files = [("files", (utterances[i].path.name, utterances[i].path.read_bytes(),
-                                        "application/octet-stream")) for i in chosen]  # fmt: skip
-                    response = client.post("/speakers", files=files)
-                    response.raise_for_status()
-                    profile = response.json()
-                    enrolled += 1
-                    used += profile["usable"]
-                    for u in utterances:
-                        answer = client.post(
-                            "/predict", params={"speaker": profile["speaker"]},
-                            files={"file": (u.path.name, u.path.read_bytes(), "application/octet-stream")},
-                        )  # fmt: skip
-                        answer.raise_for_status()
-                        body = answer.json()
-                        plain = body["plain"]["emotion"] if body["adapted"] else body["emotion"]
-                        right["served"] += body["emotion"] == u.label
-                        right["plain"] += plain == u.label
-                        total += 1
-                    client.delete(f"/speakers/{profile['speaker']}").raise_for_status()
-                table[corpus] = {
-                    "enrolment": draw, "speakers": enrolled, "clips": total,
-                    "usable_profiles": used,
-                    "plain": round(100.0 * right["plain"] / total, 2),
-                    "adapted_as_served": round(100.0 * right["served"] / total, 2),
-                    "gain": round(100.0 * (right["served"] - right["plain"]) / total, 2),
-                    "seconds": round(time.perf_counter() - started, 1),
-                }  # fmt: skip
-                print(corpus, table[corpus], flush=True)
+            yield client
+
+
+def upload(u) -> tuple[str, bytes, str]:
+    """An utterance's file as a multipart part."""
+    return (u.path.name, u.path.read_bytes(), "application/octet-stream")
+
+
+def run(data: Path, model: Path, corpora: list[str]) -> dict:
+    table: dict = {}
+    with service(model) as client:
+        for corpus, speakers in speakers_of(data, corpora).items():
+            started = time.perf_counter()
+            draw = "neutral_60_30" if corpus != "turev" else "random_30"
+            rng = np.random.default_rng([0, hash_corpus(corpus)])
+            right = {"plain": 0, "served": 0}
+            total = used = enrolled = 0
+            for speaker in sorted(speakers):
+                utterances = speakers[speaker]
+                labels = np.array([u.label for u in utterances])
+                chosen = draw_enrolment(draw, np.arange(len(utterances)), labels, rng)
+                if chosen is None:
+                    continue
+                files = [("files", upload(utterances[i])) for i in chosen]
+                response = client.post("/speakers", files=files)
+                response.raise_for_status()
+                profile = response.json()
+                enrolled += 1
+                used += profile["usable"]
+                for u in utterances:
+                    answer = client.post(
+                        "/predict", params={"speaker": profile["speaker"]},
+                        files={"file": upload(u)},
+                    )  # fmt: skip
+                    answer.raise_for_status()
+                    body = answer.json()
+                    plain = body["plain"]["emotion"] if body["adapted"] else body["emotion"]
+                    right["served"] += body["emotion"] == u.label
+                    right["plain"] += plain == u.label
+                    total += 1
+                client.delete(f"/speakers/{profile['speaker']}").raise_for_status()
+            table[corpus] = {
+                "enrolment": draw, "speakers": enrolled, "clips": total,
+                "usable_profiles": used,
+                "plain": round(100.0 * right["plain"] / total, 2),
+                "adapted_as_served": round(100.0 * right["served"] / total, 2),
+                "gain": round(100.0 * (right["served"] - right["plain"]) / total, 2),
+                "seconds": round(time.perf_counter() - started, 1),
+            }  # fmt: skip
+            print(corpus, table[corpus], flush=True)
     return table
 
 

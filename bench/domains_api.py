@@ -31,12 +31,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from fastapi.testclient import TestClient
 
-from bench.adaptation_api import HELD_OUT, TRAINED_ON, speakers_of
+from bench.adaptation_api import HELD_OUT, TRAINED_ON, service, speakers_of, upload
 from bench.common import REPO, machine, write_report
-from ser_api.config import Settings
-from ser_api.main import create_app
 from ser_training.adaptation.domains import DOMAIN_DRAWS
 from ser_training.adaptation.protocol import draw_enrolment, hash_corpus
 from ser_training.data.corpora import find_corpora
@@ -64,81 +61,75 @@ def domain_draw(utterances: list, corpus: str, seed: int = 0) -> tuple[str, np.n
     return name, drawn[name]
 
 
-def _file(u) -> tuple:
-    return (u.path.name, u.path.read_bytes(), "application/octet-stream")
-
-
 def run(data: Path, model: Path, corpora: list[str], chunk: int = 50) -> dict:
     table: dict = {}
-    with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(
-            _env_file=None, model_path=model, speaker_db=Path(folder) / "profiles.sqlite3"
-        )
-        with TestClient(create_app(settings)) as client:
-            for corpus, speakers in speakers_of(data, corpora).items():
-                started = time.perf_counter()
-                utterances = [u for s in sorted(speakers) for u in speakers[s]]
-                utterances.sort(key=lambda u: str(u.path))  # the protocol's clip order
-                draw, chosen = domain_draw(utterances, corpus)
-                # A profile of more clips than one request takes: created, then added to.
-                files = [("files", _file(utterances[i])) for i in chosen]
-                response = client.post("/domains", files=files[:chunk])
-                response.raise_for_status()
-                domain = response.json()["domain"]
-                for start in range(chunk, len(files), chunk):
-                    more = client.post(
-                        f"/domains/{domain}/clips", files=files[start : start + chunk]
-                    )
-                    more.raise_for_status()
-                profile = client.get(f"/domains/{domain}").json()
-                right = {"plain": 0, "served": 0}
-                adapted = 0
-                for u in utterances:
-                    answer = client.post("/predict", params={"domain": domain},
-                                         files={"file": _file(u)})  # fmt: skip
-                    answer.raise_for_status()
-                    body = answer.json()
-                    plain = body["plain"]["emotion"] if body["adapted"] else body["emotion"]
-                    right["served"] += body["emotion"] == u.label
-                    right["plain"] += plain == u.label
-                    adapted += body["adapted"]
-                client.delete(f"/domains/{domain}").raise_for_status()
-                total = len(utterances)
-                table[corpus] = {
-                    "profile": draw, "profile_clips": profile["clips"],
-                    "profile_windows": profile["windows"], "usable": profile["usable"],
-                    "reason": profile["reason"], "speakers": len(speakers), "clips": total,
-                    "adapted_answers": adapted,
-                    "plain": round(100.0 * right["plain"] / total, 2),
-                    "domain_as_served": round(100.0 * right["served"] / total, 2),
-                    "gain": round(100.0 * (right["served"] - right["plain"]) / total, 2),
-                    "seconds": round(time.perf_counter() - started, 1),
-                }  # fmt: skip
-                print(corpus, table[corpus], flush=True)
+    with service(model) as client:
+        for corpus, speakers in speakers_of(data, corpora).items():
+            started = time.perf_counter()
+            utterances = [u for s in sorted(speakers) for u in speakers[s]]
+            utterances.sort(key=lambda u: str(u.path))  # the protocol's clip order
+            draw, chosen = domain_draw(utterances, corpus)
+            # A profile of more clips than one request takes: created, then added to.
+            files = [("files", upload(utterances[i])) for i in chosen]
+            response = client.post("/domains", files=files[:chunk])
+            response.raise_for_status()
+            domain = response.json()["domain"]
+            for start in range(chunk, len(files), chunk):
+                more = client.post(f"/domains/{domain}/clips", files=files[start : start + chunk])
+                more.raise_for_status()
+            profile = client.get(f"/domains/{domain}").json()
+            right = {"plain": 0, "served": 0}
+            adapted = 0
+            for u in utterances:
+                answer = client.post("/predict", params={"domain": domain},
+                                     files={"file": upload(u)})  # fmt: skip
+                answer.raise_for_status()
+                body = answer.json()
+                plain = body["plain"]["emotion"] if body["adapted"] else body["emotion"]
+                right["served"] += body["emotion"] == u.label
+                right["plain"] += plain == u.label
+                adapted += body["adapted"]
+            client.delete(f"/domains/{domain}").raise_for_status()
+            total = len(utterances)
+            table[corpus] = {
+                "profile": draw, "profile_clips": profile["clips"],
+                "profile_windows": profile["windows"], "usable": profile["usable"],
+                "reason": profile["reason"], "speakers": len(speakers), "clips": total,
+                "adapted_answers": adapted,
+                "plain": round(100.0 * right["plain"] / total, 2),
+                "domain_as_served": round(100.0 * right["served"] / total, 2),
+                "gain": round(100.0 * (right["served"] - right["plain"]) / total, 2),
+                "seconds": round(time.perf_counter() - started, 1),
+            }  # fmt: skip
+            print(corpus, table[corpus], flush=True)
     return table
 
 
-def fold_model(
-    model: Path, data: Path, corpus: str, folder: Path, seed: int = 0,
+def fold_models(
+    model: Path, data: Path, corpora: list[str], folder: Path, seed: int = 0,
     work: Path = REPO / "artifacts" / "adaptation",
-) -> Path:  # fmt: skip
-    """``model`` with its normalised head refitted without ``corpus`` and the test speakers
-    (the protocol's held-out fold), written under ``folder``."""
+) -> dict[str, Path]:  # fmt: skip
+    """Per corpus, ``model`` with its normalised head refitted without that corpus and the
+    test speakers (the protocol's held-out fold), written under ``folder``; the embeddings
+    (cached in ``work``) are loaded once for all of them."""
     from ser_inference import EmotionClassifier
     from ser_training.adaptation import job
     from ser_training.model.adaptation_graph import write_adapted_model
 
-    config = job.AdaptConfig(
-        model=model, data_dir=data, out=folder, work=REPO / "artifacts" / "adaptation"
-    )
+    config = job.AdaptConfig(model=model, data_dir=data, out=folder, work=work)
     proto, metadata, embeddings = job._load(config, progress=lambda _: None)
     recipe = job.RECIPES[job.CHOSEN]
-    train = [s for c in recipe.corpora if c != corpus for s in job._speakers(embeddings, c)
-             if not job._is_test(s)]  # fmt: skip
-    head = job.fit(embeddings, recipe, train, metadata.labels, seed)
     rule = EmotionClassifier.load(model).require_domains()
-    return write_adapted_model(proto, metadata, head.weights, head.bias, rule,
-                               folder / f"without_{corpus}.onnx")  # fmt: skip
+    folds = {}
+    for corpus in corpora:
+        train = [s for c in recipe.corpora if c != corpus for s in job._speakers(embeddings, c)
+                 if not job._is_test(s)]  # fmt: skip
+        head = job.fit(embeddings, recipe, train, metadata.labels, seed)
+        graph = type(proto)()
+        graph.CopyFrom(proto)  # write_adapted_model extends the graph in place
+        folds[corpus] = write_adapted_model(graph, metadata, head.weights, head.bias, rule,
+                                            folder / f"without_{corpus}.onnx")  # fmt: skip
+    return folds
 
 
 def main() -> None:
@@ -155,8 +146,7 @@ def main() -> None:
     else:
         table = {}
         with tempfile.TemporaryDirectory() as folder:
-            for corpus in corpora:
-                fold = fold_model(args.model, args.data, corpus, Path(folder))
+            for corpus, fold in fold_models(args.model, args.data, corpora, Path(folder)).items():
                 table |= run(args.data, fold, [corpus])
     result = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

@@ -51,9 +51,7 @@ def speakers_only_model(tiny_v3_model: Path, tmp_path_factory: pytest.TempPathFa
 
 
 def create_domain(client: TestClient, *clips: bytes, **kwargs: object) -> dict:
-    response = client.post("/domains", files=files(*clips), **kwargs)
-    assert response.status_code == 201, response.text
-    return response.json()
+    return create(client, *clips, kind="domains", **kwargs)
 
 
 def rows(db: Path, table: str) -> int:

@@ -107,6 +107,69 @@ def test_an_encoder_recipe_is_refused_without_its_front_end(tmp_path: Path) -> N
     assert result.exit_code == 2 and "encoder must be one of" in result.output
 
 
+def test_ser_train_refit_learns_from_every_speaker_and_keeps_the_protocol_figures(
+    trained_v3: Path, toy_corpora: Path, tiny_encoder: Path, tmp_path: Path
+) -> None:
+    """`ser-train refit` (README, "Training your own model"): the protocol run's recipe, seed
+    and best epoch count on every speaker, test and validation speakers included; its figures
+    and calibration stay the protocol's, the speaker/domain head is carried over unchanged,
+    and calibrating the refit (on its own training speakers) is refused."""
+    import shutil
+
+    from ser_inference import AudioLimits, EmotionClassifier, SpeakerStats
+    from ser_training.cli import app
+
+    out = tmp_path / "models"
+    shutil.copytree(trained_v3, out, ignore=shutil.ignore_patterns("cache"))
+    adapt = ["adapt", "--data", str(toy_corpora), "--out", str(out), "--work",
+             str(tmp_path / "work"), "--seeds", "1", "--threads", "1"]  # fmt: skip
+    assert CliRunner().invoke(app, adapt).exit_code == 0
+    before = EmotionClassifier.load(out / "ser_model.onnx")
+    protocol = json.loads((out / "evaluation" / "summary.json").read_text())
+
+    refit = ["refit", "--data", str(toy_corpora), "--out", str(out), "--cache",
+             str(trained_v3 / "cache"), "--encoder-weights", str(tiny_encoder), "--workers", "1"]  # fmt: skip
+    result = CliRunner().invoke(app, refit)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "evaluation" / "summary.json").read_text())
+    after = EmotionClassifier.load(out / "ser_model.onnx")
+
+    record = summary["refit"]
+    assert record["epochs"] == protocol["best_epoch"] and record["seed"] == protocol["seed"]
+    protocol_speakers = {
+        c: sorted({*protocol["split"]["train"].get(c, []), *protocol["split"]["validation"].get(c, []),
+                   *protocol["split"]["test"].get(c, [])})
+        for c in protocol["split"]["train"]
+    }  # fmt: skip
+    assert record["speakers"] == protocol_speakers  # test speakers ("01", "OAF") included
+    assert summary["test"] == protocol["test"] and summary["calibration"] == protocol["calibration"]
+    assert summary["protocol_model_version"] == before.model_version != after.model_version
+    assert after.metadata.training_data["refit"]["speakers"] == protocol_speakers
+    assert after.metadata.training_data["train_speakers"] == protocol["split"]["train"]
+    assert after.calibration == before.calibration
+    assert "refit on every speaker" in (out / "MODEL_CARD.md").read_text()
+
+    # New plain weights; the normalised head reads the same encoder: the same answers.
+    clips = sorted((toy_corpora / "ravdess" / "Actor_01").glob("*.wav"))
+    limits = AudioLimits()
+    features = after.prepare(clips[0], limits).utterance.features
+    assert not np.allclose(after.run(features), before.run(features), atol=1e-4)
+    stats = SpeakerStats.empty(after.adaptation.n_features, len(after.labels))
+    for clip in clips:
+        stats = stats.merged(after.enrol(clip, limits))
+    assert after.adaptation == before.adaptation
+    np.testing.assert_allclose(
+        after.run_adapted(features, stats)[1], before.run_adapted(features, stats)[1], atol=1e-5
+    )
+
+    calibrate = ["calibrate", "--data", str(toy_corpora), "--out", str(out), "--cache",
+                 str(trained_v3 / "cache")]  # fmt: skip
+    refused = CliRunner().invoke(app, calibrate)
+    assert refused.exit_code == 1 and "refit on every speaker" in refused.output
+    bad = CliRunner().invoke(app, [*refit, "--epochs", "0"])
+    assert bad.exit_code == 2 and "--epochs" in bad.output
+
+
 def test_ser_train_adapt_adds_a_speaker_adapted_head_to_the_trained_model(
     trained_v3: Path, toy_corpora: Path, tmp_path: Path
 ) -> None:
@@ -171,12 +234,17 @@ def test_ser_train_adapt_adds_a_speaker_adapted_head_to_the_trained_model(
     assert not np.allclose(forced, adapted.run(prepared.utterance.features), atol=1e-4)
 
     # bench.domains_api --held-out: the same model with a head fitted without one corpus.
-    from bench.domains_api import fold_model
+    from bench.domains_api import fold_models
 
-    fold = EmotionClassifier.load(
-        fold_model(out / "ser_model.onnx", toy_corpora, "tess", tmp_path, work=tmp_path / "work")
+    folds = fold_models(
+        out / "ser_model.onnx", toy_corpora, ["tess", "emodb"], tmp_path, work=tmp_path / "work"
     )
+    fold = EmotionClassifier.load(folds["tess"])
     assert fold.adaptation == rule and fold.model_version == adapted.model_version
     without_tess = fold.run_adapted(prepared.utterance.features, stats)[1]
     # Another head in the same graph (the toy heads saturate: compare log-probabilities).
     assert not np.allclose(np.log(without_tess), np.log(forced), atol=1e-2)
+    without_emodb = EmotionClassifier.load(folds["emodb"]).run_adapted(
+        prepared.utterance.features, stats
+    )[1]
+    assert not np.allclose(np.log(without_emodb), np.log(without_tess), atol=1e-2)
