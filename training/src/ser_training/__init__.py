@@ -15,5 +15,6 @@ checks that no module imports in a circle):
   (``export``).
 - ``job.py``: the training job end to end (``JobConfig`` is the one source of defaults).
 - On top of the job: the recipe comparison (``evaluation/compare``), hyperparameter search
-  (``tuning``), re-calibrating an exported model (``calibration/refit``) and the CLI (``cli``).
+  (``tuning``), re-calibrating an exported model (``calibration/refit``), the shipped
+  model's refit on every speaker (``full_refit``) and the CLI (``cli``).
 """

@@ -293,6 +293,48 @@ def train(
 
 
 @app.command()
+def refit(
+    data: DataOption = Path("../shared/datasets"),
+    out: OutOption = Path("models"),
+    cache: CacheOption = None,
+    workers: WorkersOption = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(help="epochs (default: the protocol run's best epoch, as shipped)"),
+    ] = None,
+    encoder_weights: Annotated[
+        Path | None,
+        typer.Option(help="a copy of the encoder's model.bin (default: the pinned package's)"),
+    ] = None,
+) -> None:
+    """Refit <out>'s trained model on every speaker of its corpora (test and validation
+    speakers included) with its recipe, seed and best epoch count; keep its calibration,
+    figures and speaker/domain head. Run after `train` (and `calibrate`, `adapt`)."""
+    from ser_training import job
+    from ser_training.full_refit import run_refit
+    from ser_training.model.adaptation_graph import AdaptationGraphError
+
+    config = job.JobConfig(data_dir=data, out_dir=out)
+    config = dataclasses.replace(
+        config, cache_dir=cache or config.cache_dir, workers=workers,
+        encoder_weights=encoder_weights,
+    )  # fmt: skip
+    if epochs is not None and epochs < 1:
+        raise fail("--epochs must be at least 1", 2)
+    try:
+        summary = run_refit(config, epochs=epochs)
+    except (job.TrainingFailed, FileNotFoundError, AdaptationGraphError) as error:
+        raise fail(f"refit failed: {error}") from error
+    refit = summary["refit"]
+    typer.echo(
+        f"refitted {summary['model_version']} on {refit['n_speakers']} speakers "
+        f"({refit['files']} files, {refit['epochs']} epochs) in {refit['seconds']:.0f} s; "
+        f"reported figures stay {summary['protocol_model_version']}'s; wrote "
+        f"{out / 'ser_model.onnx'} and {out / 'MODEL_CARD.md'}"
+    )
+
+
+@app.command()
 def evaluate(
     data: DataOption = Path("../shared/datasets"),
     out: OutOption = Path("models"),

@@ -606,6 +606,10 @@ def make_metadata(summary: dict) -> ModelMetadata:
         "counts": summary["counts"],
         "label_map": summary["label_map"],
     }
+    if "refit" in summary:  # the weights' own speakers; train_speakers stays the protocol's
+        training_data["refit"] = {
+            k: summary["refit"][k] for k in ("speakers", "n_speakers", "files", "epochs", "seed")
+        } | {"protocol_model_version": summary["protocol_model_version"]}
     calibration = summary.get("calibration", {}).get("calibration", {})
     if calibration:
         test_all = summary["calibration"]["test"]["all"]

@@ -40,6 +40,12 @@ def calibrate_exported(
     Returns the summary's new "calibration" section.
     """
     summary = stored_summary(out_dir)
+    if "refit" in summary:
+        raise TrainingFailed(
+            f"{summary['model_version']} is a refit on every speaker (ser-train refit): its "
+            "validation and test speakers are training speakers, so no calibration can be "
+            "fitted or measured on them; calibrate the protocol run, then refit"
+        )
     model_path = out_dir / "ser_model.onnx"
     proto = onnx.load(str(model_path))
     metadata = ModelMetadata.from_properties({p.key: p.value for p in proto.metadata_props})

@@ -142,6 +142,27 @@ def features_text(summary: dict) -> str:
     )
 
 
+def refit_lines(summary: dict) -> list[str]:
+    """The paragraph saying the shipped weights are ``ser-train refit``'s (none if not)."""
+    refit = summary.get("refit")
+    if not refit:
+        return []
+    speakers = ", ".join(
+        f"{CORPUS_NAMES.get(c, c)} {len(ids)}" for c, ids in sorted(refit["speakers"].items())
+    )
+    return [
+        f"**The shipped weights are a refit on every speaker** (`ser-train refit`): the same "
+        f"recipe and seed ({refit['seed']}), trained for the protocol's best epoch count "
+        f"({refit['epochs']}, no early stopping) on all {refit['n_speakers']} speakers "
+        f"({speakers}; {refit['files']} files, {refit['windows']} windows with augmented "
+        f"copies), test and validation speakers included. Every figure below is the protocol "
+        f"run's ({summary['protocol_model_version']}, trained on the training speakers "
+        f"above): the refit leaves no speaker to measure it on, so those figures stand for it; "
+        f"its calibration is {refit['calibration']}.",
+        "",
+    ]
+
+
 def write_model_card(
     summary: dict, path: Path, license_note: str, sections: Sequence[str] = ()
 ) -> None:
@@ -181,6 +202,7 @@ def write_model_card(
         f"{summary['counts']['augmented_copies_per_train_file']} augmented copies of each file), "
         f"{summary['counts']['validation_files']} validation, {summary['counts']['test_files']} test.",
         "",
+        *refit_lines(summary),
         "Corpora the training job can read, and what this model does with each:",
         "",
         "| corpus | language | speakers | licence | use in this model |",

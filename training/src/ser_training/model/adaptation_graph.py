@@ -210,6 +210,16 @@ def set_adapted_temperature(proto: onnx.ModelProto, temperature: float) -> None:
     raise AdaptationGraphError("the graph has no adapted head")
 
 
+def read_adapted_head(proto: onnx.ModelProto) -> tuple[np.ndarray, np.ndarray]:
+    """The adapted head's weights (n_features, n_labels) and bias (n_labels,), as
+    :func:`add_adapted_head` stored them (to carry the head onto a refitted plain model)."""
+    stored = {i.name: i for i in proto.graph.initializer}
+    try:
+        return tuple(numpy_helper.to_array(stored[_PREFIX + n]) for n in ("weights", "bias"))
+    except KeyError:
+        raise AdaptationGraphError("the graph has no adapted head") from None
+
+
 def strip_adaptation(proto: onnx.ModelProto) -> None:
     """Take off, in place, everything :func:`add_speaker_features` and
     :func:`add_adapted_head` added: the plain graph again (to re-fit the head)."""
