@@ -30,7 +30,10 @@ pytestmark = [
 ]
 
 LIMITS = AudioLimits()
-ATOL = 1e-6  # as the plain parity of tests/batch/test_scoring.py
+# The plain parity of tests/batch/test_scoring.py is 1e-6; a profile here sums its windows'
+# float32 statistics in the job's order (batches of files, workers), not clip by clip, and
+# answers moved by 3e-6 in one run under load.
+ATOL = 1e-5
 SPEAKER_COLUMNS = [
     "speaker", "adapted", "adaptation_reason", "plain_emotion", "plain_confidence", "adaptation",
 ]  # fmt: skip
