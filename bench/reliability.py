@@ -229,10 +229,13 @@ def overload() -> dict:
     raw = _upload("long.wav", encode(speech_like(30.0, 16_000, seed=8), 16_000))
     runs = {}
     variants = {
-        "defaults (SER_MAX_QUEUED_REQUESTS=8, SER_MAX_QUEUE_WAIT_S=1)": {},
-        "queue length unbounded, wait bound only": {"SER_MAX_QUEUED_REQUESTS": "10000"},
-        "no bound at all (as before; for comparison)":
-            {"SER_MAX_QUEUED_REQUESTS": "10000", "SER_MAX_QUEUE_WAIT_S": "3600"},
+        "defaults (admission by work: SER_TARGET_LATENCY_S=2; SER_MAX_QUEUED_REQUESTS=8, "
+        "SER_MAX_QUEUE_WAIT_S=1)": {},
+        "requests counted only (before issue 31)": {"SER_TARGET_LATENCY_S": "inf"},
+        "no bound at all (for comparison)": {
+            "SER_TARGET_LATENCY_S": "inf", "SER_MAX_QUEUED_REQUESTS": "10000",
+            "SER_MAX_QUEUE_WAIT_S": "3600",
+        },
     }  # fmt: skip
     for label, env in variants.items():
         server = Server(model, workers=WORKERS, env=env)

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from ser_features import FeatureConfig, split_windows, voiced_bounds
+from ser_features import FeatureConfig, max_windows, split_windows, voiced_bounds
 from ser_features.segmentation import fill_window, window_starts
 from tests.support.audio import harmonic_tone
 
@@ -126,3 +126,18 @@ def test_frame_power_is_bit_for_bit_the_plain_framed_mean(seed: int) -> None:
         )
         # Equal, not close: trimming decides on these numbers, and training trimmed with them.
         np.testing.assert_array_equal(frame_power(samples), plain, err_msg=f"n = {n}")
+
+
+@pytest.mark.parametrize("window_s, hop_s", [(3.0, 1.5), (1.0, 0.5), (2.0, 2.0)])
+def test_max_windows_is_the_count_split_windows_cuts_from_untrimmed_audio(
+    window_s: float, hop_s: float
+) -> None:
+    """Admission weighs a recording by this count from its header alone (issue 31)."""
+    config = FeatureConfig(window_s=window_s, window_hop_s=hop_s)
+    hop = round(hop_s * config.sample_rate)
+    for duration in (0.01, window_s - 0.01, window_s, window_s + 1e-3, 7.3, 30.0, 600.0):
+        n = round(duration * config.sample_rate)
+        assert max_windows(duration, config) == len(window_starts(n, config.window_samples, hop))
+    tone = harmonic_tone(7.3, rate=config.sample_rate)  # trimming can only lower the count
+    assert len(split_windows(tone, config)) <= max_windows(7.3, config)
+    assert len(split_windows(tone, config, trim=False)) == max_windows(7.3, config)

@@ -27,7 +27,13 @@ from ser_features.config import FEATURE_VERSION, FeatureConfig, FeatureConfigErr
 from ser_features.features import FeatureExtractor
 from ser_features.pipeline import UtteranceFeatures, file_features, utterance_features
 from ser_features.pooling import utterance_probabilities
-from ser_features.segmentation import Window, rms_dbfs, split_windows, voiced_bounds
+from ser_features.segmentation import (
+    Window,
+    max_windows,
+    rms_dbfs,
+    split_windows,
+    voiced_bounds,
+)
 from ser_features.silence import SILENCE_PEAK, require_voiced
 from ser_features.whisper_mel import whisper_log_mel
 
@@ -61,6 +67,7 @@ __all__ = [
     "read_audio_info",
     "require_voiced",
     "resample",
+    "max_windows",
     "rms_dbfs",
     "split_windows",
     "utterance_features",

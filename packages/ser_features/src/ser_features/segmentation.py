@@ -108,6 +108,18 @@ def window_starts(n_samples: int, window: int, hop: int) -> list[int]:
     return starts
 
 
+def max_windows(duration_s: float, config: FeatureConfig) -> int:
+    """The most windows :func:`split_windows` cuts from ``duration_s`` seconds of audio
+    (trimming silence only lowers it): a recording's encoder work, known from its header."""
+    size = config.window_samples
+    hop = max(1, round(config.window_hop_s * config.sample_rate))
+    n_samples = max(0, round(duration_s * config.sample_rate))
+    if n_samples <= size:
+        return 1
+    full = (n_samples - size) // hop + 1  # window_starts without building the list
+    return full + int((full - 1) * hop + size < n_samples)
+
+
 def fill_window(chunk: np.ndarray, size: int, pad_mode: str) -> np.ndarray:
     """``chunk`` brought to exactly ``size`` samples (float32).
 

@@ -5,12 +5,15 @@ Run with ``uvicorn ser_api.main:app`` (configured by ``SER_*`` environment varia
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import time
+import wave
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import numpy as np
 from anyio import CapacityLimiter
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -33,7 +36,7 @@ from ser_api.routes import public_router, router
 from ser_api.speakers import domains_router, speakers_router
 from ser_api.speakers_store import SpeakerStore, SpeakerStoreError
 from ser_api.streaming import stream_router
-from ser_inference import EmotionClassifier, ModelLoadError
+from ser_inference import AudioLimits, EmotionClassifier, ModelLoadError
 
 logger = logging.getLogger("ser_api")
 
@@ -46,6 +49,26 @@ COMPUTE_PATTERN = re.compile(r"/(speakers|domains)/[^/]+/clips")
 
 class StartupError(RuntimeError):
     """The service cannot start; the message is the one line an operator needs."""
+
+
+def window_cost_s(classifier: EmotionClassifier) -> float:
+    """Seconds one voiced window costs end to end (decode, features, graph), timed on a
+    synthetic tone after one untimed run (ONNX Runtime's first run allocates): admission's
+    first estimate of this worker's compute per window, before any request has measured it."""
+    config = classifier.config
+    t = np.arange(config.window_samples) / config.sample_rate
+    tone = (3000 * np.sin(2 * np.pi * 220.0 * t)).astype("<i2")
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(config.sample_rate)
+        out.writeframes(tone.tobytes())
+    clip = buffer.getvalue()
+    classifier.predict(clip, AudioLimits())
+    started = time.perf_counter()
+    classifier.predict(clip, AudioLimits())
+    return time.perf_counter() - started
 
 
 @asynccontextmanager
@@ -89,11 +112,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             ) from None
     app.state.speakers = speakers
     app.state.domains = domains
+    window_s = window_cost_s(classifier)
+    logger.info("one 3-s window costs %.1f ms here (warm-up)", window_s * 1e3)
     app.state.admission = Admission(
         CapacityLimiter(settings.max_concurrent_inferences),
         max_queued=settings.max_queued_requests,
         max_wait_s=settings.max_queue_wait_s,
         retry_after_s=settings.retry_after_s,
+        target_latency_s=settings.target_latency_s,
+        seconds_per_window=window_s,
     )
     app.state.started_at = time.monotonic()
     app.state.metrics.model_info.labels(classifier.model_version).set(1)

@@ -7,6 +7,7 @@ import asyncio
 import time
 from typing import Annotated, Any
 
+from anyio import to_thread
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile, status
 from fastapi.responses import Response
 
@@ -45,7 +46,7 @@ from ser_contract import (
     ServiceLimits,
     Timing,
 )
-from ser_features import AudioError
+from ser_features import AudioError, max_windows
 from ser_inference import AudioLimits, EmotionClassifier, Prediction, answer_fields
 
 # /health answers without a key (probes and load balancers); everything else may need one.
@@ -129,8 +130,20 @@ def to_response(
     )
 
 
+async def _read(
+    upload: UploadFile, classifier: EmotionClassifier, limits: AudioLimits
+) -> tuple[bytes, int]:
+    """One upload's bytes and its encoder work in windows, from its header; raises ApiError
+    or AudioError for what cannot be classified (before it weighs on admission)."""
+    check_media_type(upload)
+    data = await upload.read()
+    # A header probe is quick, but a container without a duration is decoded to count it.
+    info = await to_thread.run_sync(classifier.check_header, data, limits)
+    return data, max_windows(info.duration_s, classifier.config)
+
+
 async def _classify(
-    upload: UploadFile,
+    data: bytes,
     classifier: EmotionClassifier,
     limits: AudioLimits,
     admission: Admission,
@@ -138,9 +151,7 @@ async def _classify(
     metrics: Metrics,
     adaptation: Adaptation = PLAIN,
 ) -> PredictionResponse:
-    """Check, read and classify one upload; raises ApiError, AudioError or ServiceBusyError."""
-    check_media_type(upload)
-    data = await upload.read()
+    """Classify one read upload; raises AudioError or ServiceBusyError."""
     # Decoding, features and inference hold the GIL only in short stretches, but they are
     # CPU-bound for milliseconds: off the event loop, a few at a time, and not at all once
     # the request waited too long for its turn.
@@ -205,11 +216,16 @@ async def predict(
         )
     adaptation = await adaptation_asked(speaker, adapt, classifier, store, owner, domain, domains)
     # One queue place per request (a batch too), taken once the body is in: a slow upload
-    # holds no place, and a full queue refuses at once with 503 + Retry-After.
+    # holds no place, and a full queue refuses at once with 503 + Retry-After. Then its work
+    # (encoder windows, from the header) is weighed: a busy worker refuses what it cannot
+    # answer within the latency target, at once too.
+    limits = audio_limits(settings)
     async with admission.slot() as deadline:
-        return await _classify(
-            file, classifier, audio_limits(settings), admission, deadline, metrics, adaptation
-        )
+        data, windows = await _read(file, classifier, limits)
+        async with admission.work_for(windows):
+            return await _classify(
+                data, classifier, limits, admission, deadline, metrics, adaptation
+            )
 
 
 @router.post(
@@ -233,30 +249,40 @@ async def predict_batch(
         )
     limits = audio_limits(settings)
 
-    async def one(upload: UploadFile, deadline: float) -> BatchItem:
+    def failed(upload: UploadFile, error: ApiError | AudioError | ServiceBusyError) -> BatchItem:
+        """The file's error as a batch item (the batch itself goes on)."""
+        if isinstance(error, AudioError):
+            code, reason, detail = AUDIO_ERROR_STATUS, error.reason, str(error)
+        elif isinstance(error, ApiError):
+            code, reason, detail = error.status_code, error.reason, error.detail
+        else:
+            code, reason, detail = error.status_code, status_reason(error.status_code), error.detail
+        metrics.errors.labels(reason).inc()
+        return BatchItem(filename=upload.filename, status_code=code, detail=detail)
+
+    async def one(upload: UploadFile, data: bytes, deadline: float) -> BatchItem:
         try:
-            result = await _classify(upload, classifier, limits, admission, deadline, metrics)
-        except ServiceBusyError as error:
-            metrics.errors.labels(status_reason(error.status_code)).inc()
-            return BatchItem(
-                filename=upload.filename, status_code=error.status_code, detail=error.detail
-            )
-        except ApiError as error:
-            metrics.errors.labels(error.reason).inc()
-            return BatchItem(
-                filename=upload.filename, status_code=error.status_code, detail=error.detail
-            )
-        except AudioError as error:
-            metrics.errors.labels(error.reason).inc()
-            return BatchItem(
-                filename=upload.filename, status_code=AUDIO_ERROR_STATUS, detail=str(error)
-            )
+            result = await _classify(data, classifier, limits, admission, deadline, metrics)
+        except (ServiceBusyError, AudioError) as error:
+            return failed(upload, error)
         return BatchItem(filename=upload.filename, status_code=status.HTTP_200_OK, result=result)
 
-    # The limiter, not the batch size, decides how many files are processed at once.
+    # The limiter, not the batch size, decides how many files are processed at once; the
+    # batch is admitted as the work of all its readable files together.
     async with admission.slot() as deadline:
-        answers = await asyncio.gather(*(one(f, deadline) for f in files))
-    return BatchResponse(results=list(answers))
+        read: dict[int, tuple[bytes, int]] = {}
+        answers: dict[int, BatchItem] = {}
+        for i, upload in enumerate(files):
+            try:
+                read[i] = await _read(upload, classifier, limits)
+            except (ApiError, AudioError) as error:
+                answers[i] = failed(upload, error)
+        async with admission.work_for(sum(windows for _, windows in read.values())):
+            done = await asyncio.gather(
+                *(one(files[i], data, deadline) for i, (data, _) in read.items())
+            )
+        answers |= dict(zip(read, done, strict=True))
+    return BatchResponse(results=[answers[i] for i in range(len(files))])
 
 
 @public_router.get("/health", response_model=HealthResponse, summary="Liveness and model readiness")
