@@ -117,7 +117,9 @@ def fold_models(
     from ser_training.model.adaptation_graph import write_adapted_model
 
     config = job.AdaptConfig(model=model, data_dir=data, out=folder, work=work)
-    proto, metadata, embeddings = job._load(config, progress=lambda _: None)
+    # Only the normalised head is refitted here (on encoder statistics): a shipped model whose
+    # plain head is a refit on every speaker is fine for that.
+    proto, metadata, embeddings = job._load(config, progress=lambda _: None, refit_ok=True)
     recipe = job.RECIPES[job.CHOSEN]
     rule = EmotionClassifier.load(model).require_domains()
     folds = {}

@@ -168,6 +168,9 @@ def test_ser_train_refit_learns_from_every_speaker_and_keeps_the_protocol_figure
     assert refused.exit_code == 1 and "refit on every speaker" in refused.output
     bad = CliRunner().invoke(app, [*refit, "--epochs", "0"])
     assert bad.exit_code == 2 and "--epochs" in bad.output
+    # Adapting the refit would score the test speakers with a plain head that heard them.
+    again = CliRunner().invoke(app, adapt)
+    assert again.exit_code == 1 and "refitted on every speaker" in again.output
 
 
 def test_ser_train_adapt_adds_a_speaker_adapted_head_to_the_trained_model(

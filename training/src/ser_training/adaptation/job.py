@@ -229,10 +229,20 @@ def held_out_means(runs: dict, column: str) -> tuple[float, float]:
     return round(float(np.mean(per_seed)), 2), round(float(np.std(per_seed)), 2)
 
 
-def _load(config: AdaptConfig, progress):
+def _load(config: AdaptConfig, progress, *, refit_ok: bool = False):
+    """The model's features graph, metadata and every clip's embeddings. A model refitted on
+    every speaker (``ser-train refit``) is refused unless ``refit_ok``: its plain head has
+    heard the test speakers, so the protocol's plain answers and usable rule would be memory
+    (adapt the protocol model, then refit: the refit carries the head)."""
     config.work.mkdir(parents=True, exist_ok=True)
     features_model = config.work / "features_model.onnx"
     proto, metadata = write_features_model(config.model, features_model)
+    if "refit" in metadata.training_data and not refit_ok:
+        raise ValueError(
+            f"{metadata.model_version} is refitted on every speaker (ser-train refit): its "
+            "plain head has heard the test speakers the protocol scores; adapt the model "
+            "`ser-train train` wrote, then `ser-train refit` (it keeps the head)"
+        )
     classifier = EmotionClassifier.load(features_model, threads=1)
     trained_on = list(metadata.training_data.get("corpora", []))
     present = find_corpora(config.data_dir)
