@@ -46,7 +46,7 @@ from ser_training.model.adaptation_graph import (
 
 CALIBRATION_NOTE = (
     "the protocol run's (temperature, 'not sure' threshold, arousal/valence mapping), fitted on "
-    "its validation speakers and held-out corpora: the refit leaves no speaker to fit one on"
+    "its validation speakers and held-out corpora"
 )
 
 
