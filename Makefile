@@ -17,7 +17,7 @@ SERVE_API = rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR) && \
 	SER_HOST=$(API_HOST) SER_PORT=$(API_PORT) SER_WORKERS=$(SER_WORKERS) exec $(BIN)/ser-api
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lint format test test-fast train tune evaluate compare adapt adapt-compare calibrate bench bench-speakers bench-domains fuzz soak reliability run api batch ui e2e browser speech lock clean
+.PHONY: help setup lint format test test-fast train tune evaluate compare adapt adapt-compare calibrate refit bench profile bench-speakers bench-domains fuzz soak reliability run api batch ui e2e browser speech lock clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | column -t -s $$'\t'
@@ -67,6 +67,9 @@ adapt: $(STAMP)  ## fit the normalised head (speaker + domain profiles) into mod
 adapt-compare: $(STAMP)  ## compare the normalised head's recipes, 3 seeds (evaluation/adaptation_compare.json; RECIPES=a,b)
 	$(BIN)/ser-train adapt --data $(DATA) --out models --compare $(RECIPES)
 
+refit: $(STAMP)  ## refit models/ on every speaker (its train run's recipe, seed, best epoch; keeps its calibration, figures, normalised head)
+	$(BIN)/ser-train refit --data $(DATA) --out models
+
 calibrate: $(STAMP)  ## re-fit the shipped model's temperature and "not sure" threshold
 	$(BIN)/ser-train calibrate --data $(DATA) --out models
 	$(BIN)/ser-train affect-heads
@@ -83,6 +86,9 @@ $(V3_BENCH_MODEL): | $(STAMP)
 
 bench: $(STAMP) $(filter $(V3_BENCH_MODEL),$(COMPARE_MODEL))  ## speed benchmarks, shipped model beside COMPARE_MODEL (results: bench/results/, README)
 	$(BIN)/python -m bench.run_all $(if $(COMPARE_MODEL),--compare-model $(COMPARE_MODEL))
+
+profile: $(STAMP)  ## where a 3-s answer spends its time: ONNX Runtime node profile + request stages (bench/results/graph_profile.*)
+	$(BIN)/python -m bench.graph_profile
 
 bench-speakers: $(STAMP)  ## speaker profiles: 30-clip enrolment, /predict?speaker vs /predict (bench/results/speakers.*; ANY_PROFILE=1)
 	$(BIN)/python -m bench.speakers $(if $(ANY_PROFILE),--any-profile)
