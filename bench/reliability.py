@@ -1,16 +1,18 @@
 """Staying up, measured against a live 2-worker server: soak, overload, faults.
 
-Usage: python -m bench.reliability soak|overload|faults|all [--requests N]
+Usage: python -m bench.reliability soak|overload|overload-targets|faults|streams|all
+[--requests N] [--targets 2,1.5,1]
 Each phase writes bench/results/<phase>.json and prints it. The load client is
 bench/client.py (asyncio, keep-alive) in this process, on the same cores as the server.
 
 soak      ≥ 20,000 mixed requests (valid clips of several formats, rates and lengths,
           hostile inputs, batches, GETs): every answer must be the expected status, none
           5xx, none lost; worker RSS after warm-up and at the end.
-overload  64 clients posting 30-s clips for 12 s, with the default bounds, with the
-          wait bound only, and (for comparison) with no bound at all; a client told 503 waits its
+overload  64 clients posting 30-s clips for 12 s, with the default bounds, with requests
+          counted only (no work rule), and (for comparison) with no bound at all; a client told 503 waits its
           Retry-After, as the web app does; /health probed throughout; then one request
           right after the load stops (recovery).
+overload-targets  the same load once per SER_TARGET_LATENCY_S in --targets.
 faults    one worker SIGKILLed under 8-client load (5xx and lost answers, time to a new
           worker); 32 clients trickling bodies byte by byte beside 8 normal clients.
 streams   200 live streams (WS /stream) opened, fed 4 s of audio and dropped abruptly in
@@ -224,12 +226,13 @@ async def _overload_run(url: str, raw: bytes) -> tuple[LoadResult, list[float], 
     return result, health, {"status": answer.status, "ms": round(answer.seconds * 1e3, 1)}
 
 
-def overload() -> dict:
+def overload(variants: dict[str, dict[str, str]] | None = None) -> dict:
+    """``variants``: label → server environment (default: the defaults beside two older bounds)."""
     model, model_desc = model_path()
     raw = _upload("long.wav", encode(speech_like(30.0, 16_000, seed=8), 16_000))
     runs = {}
-    variants = {
-        "defaults (admission by work: SER_TARGET_LATENCY_S=2; SER_MAX_QUEUED_REQUESTS=8, "
+    variants = variants or {
+        "defaults (admission by work: SER_TARGET_LATENCY_S=1.5; SER_MAX_QUEUED_REQUESTS=8, "
         "SER_MAX_QUEUE_WAIT_S=1)": {},
         "requests counted only (before issue 31)": {"SER_TARGET_LATENCY_S": "inf"},
         "no bound at all (for comparison)": {
@@ -472,6 +475,10 @@ def dropped_streams(count: int = DROPPED_STREAMS) -> dict:
 PHASES: dict[str, Callable[[argparse.Namespace], dict]] = {
     "soak": lambda args: soak(args.requests),
     "overload": lambda args: overload(),
+    # SER_TARGET_LATENCY_S swept, one server per value (how the default was chosen).
+    "overload-targets": lambda args: overload(
+        {f"SER_TARGET_LATENCY_S={t}": {"SER_TARGET_LATENCY_S": t} for t in args.targets.split(",")}
+    ),
     "faults": lambda args: faults(),
     "streams": lambda args: dropped_streams(),
 }
@@ -481,6 +488,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("phase", choices=[*PHASES, "all"])
     parser.add_argument("--requests", type=int, default=SOAK_REQUESTS)
+    parser.add_argument(
+        "--targets", default="2,1.5,1", help="overload-targets: seconds, comma-separated"
+    )
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     for phase in PHASES if args.phase == "all" else [args.phase]:

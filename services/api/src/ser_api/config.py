@@ -29,8 +29,10 @@ DEFAULT_MAX_QUEUED_REQUESTS = 8
 DEFAULT_MAX_QUEUE_WAIT_S = 1.0
 DEFAULT_RETRY_AFTER_S = 1  # s: the least Retry-After; a busy worker names the time its work needs
 # s: a recording is admitted only while its answer is expected within this, its own encoder
-# windows behind the work already admitted (issue 31's p99 target for 30-s clips).
-DEFAULT_TARGET_LATENCY_S = 2.0
+# windows behind the work already admitted. The expectation is a mean: under 64 clients
+# posting 30-s clips (bench.reliability overload-targets) 2.0 gave p99 2.20 and 1.90 s, 1.5
+# gave 1.64, 1.87 and 1.95 s at nearly the same throughput: 1.5 keeps issue 31's 2-s p99.
+DEFAULT_TARGET_LATENCY_S = 1.5
 DEFAULT_BODY_TIMEOUT_S = 30.0  # s: 128 MiB at 40 Mbit/s; a slower upload is cut off
 # Live streams (WS /stream), per worker: a cap on sockets and memory, not on compute (streams
 # share the upload compute slots). 64 streams are ~43 windows/s: within the CNN's reach, beyond
