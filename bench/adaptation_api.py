@@ -69,6 +69,15 @@ def upload(u) -> tuple[str, bytes, str]:
     return (u.path.name, u.path.read_bytes(), "application/octet-stream")
 
 
+def accuracies(right: dict[str, int], total: int, served: str) -> dict[str, float]:
+    """% of ``total`` answers right, plain and as served (named ``served``), and the gain."""
+    return {
+        "plain": round(100.0 * right["plain"] / total, 2),
+        served: round(100.0 * right["served"] / total, 2),
+        "gain": round(100.0 * (right["served"] - right["plain"]) / total, 2),
+    }
+
+
 def run(data: Path, model: Path, corpora: list[str]) -> dict:
     table: dict = {}
     with service(model) as client:
@@ -104,10 +113,7 @@ def run(data: Path, model: Path, corpora: list[str]) -> dict:
                 client.delete(f"/speakers/{profile['speaker']}").raise_for_status()
             table[corpus] = {
                 "enrolment": draw, "speakers": enrolled, "clips": total,
-                "usable_profiles": used,
-                "plain": round(100.0 * right["plain"] / total, 2),
-                "adapted_as_served": round(100.0 * right["served"] / total, 2),
-                "gain": round(100.0 * (right["served"] - right["plain"]) / total, 2),
+                "usable_profiles": used, **accuracies(right, total, "adapted_as_served"),
                 "seconds": round(time.perf_counter() - started, 1),
             }  # fmt: skip
             print(corpus, table[corpus], flush=True)

@@ -32,7 +32,14 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.adaptation_api import HELD_OUT, TRAINED_ON, service, speakers_of, upload
+from bench.adaptation_api import (
+    HELD_OUT,
+    TRAINED_ON,
+    accuracies,
+    service,
+    speakers_of,
+    upload,
+)
 from bench.common import REPO, machine, write_report
 from ser_training.adaptation.domains import DOMAIN_DRAWS
 from ser_training.adaptation.protocol import draw_enrolment, hash_corpus
@@ -95,10 +102,7 @@ def run(data: Path, model: Path, corpora: list[str], chunk: int = 50) -> dict:
                 "profile": draw, "profile_clips": profile["clips"],
                 "profile_windows": profile["windows"], "usable": profile["usable"],
                 "reason": profile["reason"], "speakers": len(speakers), "clips": total,
-                "adapted_answers": adapted,
-                "plain": round(100.0 * right["plain"] / total, 2),
-                "domain_as_served": round(100.0 * right["served"] / total, 2),
-                "gain": round(100.0 * (right["served"] - right["plain"]) / total, 2),
+                "adapted_answers": adapted, **accuracies(right, total, "domain_as_served"),
                 "seconds": round(time.perf_counter() - started, 1),
             }  # fmt: skip
             print(corpus, table[corpus], flush=True)
