@@ -446,3 +446,21 @@ def test_an_unwritable_profile_file_stops_the_start_with_one_line(
     message = str(caught.value)
     assert message.startswith("cannot start the SER API: speaker profiles file")
     assert str(db) in message and "SER_SPEAKER_DB" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("kind", ["speakers", "domains"])
+def test_an_enrolment_is_weighed_by_its_windows_like_an_upload(
+    adapted: Path, db: Path, kind: str
+) -> None:
+    """Admission by work (issue 31) covers enrolment: a busy worker refuses a clip it cannot
+    take within its latency target with 503 + Retry-After, and nothing is stored."""
+    with service(adapted, db) as client:
+        admission = client.app.state.admission
+        admission.work = 1000  # as if a long recording were being answered
+        admission.target_latency_s = admission.seconds_per_window * 1000.5
+        refused = client.post(f"/{kind}", files=files(CLIP1, CLIP2))
+        assert refused.status_code == 503 and int(refused.headers["retry-after"]) >= 1
+        assert "audio windows are ahead" in refused.json()["detail"]
+        admission.work = 0
+        assert client.get(f"/{kind}").json()[kind] == []  # nothing stored
+        assert create(client, CLIP1, CLIP2, kind=kind)["clips"] == 2

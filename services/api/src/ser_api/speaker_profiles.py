@@ -39,7 +39,7 @@ from ser_api.speakers_store import (
 )
 from ser_api.uploads import check_media_type
 from ser_contract import DomainResponse, SpeakerResponse
-from ser_features import AudioError
+from ser_features import AudioError, max_windows
 from ser_inference import (
     DOMAIN,
     SPEAKER,
@@ -199,7 +199,8 @@ async def enrol_uploads(
     Raises
     ------
     ApiError : 415 (media type) or 422 (the clip cannot be used), naming the file.
-    ServiceBusyError : a clip waited too long for its slot.
+    ServiceBusyError : a clip waited too long for its slot, or the worker is too busy for its
+        windows (admission by work).
     """
     n = len(uploads)
     for index, upload in enumerate(uploads, start=1):
@@ -212,7 +213,10 @@ async def enrol_uploads(
     for index, upload in enumerate(uploads, start=1):
         data = await upload.read()  # one clip in memory at a time
         try:
-            clip = await admission.run(deadline, classifier.enrol, data, limits)
+            # Weighed by its windows like an upload (admission by work), clip by clip.
+            info = await to_thread.run_sync(classifier.check_header, data, limits)
+            async with admission.work_for(max_windows(info.duration_s, classifier.config)):
+                clip = await admission.run(deadline, classifier.enrol, data, limits)
         except AudioError as error:
             raise ApiError(
                 AUDIO_ERROR_STATUS,
