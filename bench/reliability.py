@@ -10,8 +10,9 @@ soak      ≥ 20,000 mixed requests (valid clips of several formats, rates and l
           5xx, none lost; worker RSS after warm-up and at the end.
 overload  64 clients posting 30-s clips for 12 s, with the default bounds, with requests
           counted only (no work rule), and (for comparison) with no bound at all; a client told 503 waits its
-          Retry-After, as the web app does; /health probed throughout; then one request
-          right after the load stops (recovery).
+          Retry-After, as the web app does; /health probed throughout, two live streams
+          open and fed in real time through it; then one request right after the load stops
+          (recovery).
 overload-targets  the same load once per SER_TARGET_LATENCY_S in --targets.
 faults    one worker SIGKILLed under 8-client load (5xx and lost answers, time to a new
           worker); 32 clients trickling bodies byte by byte beside 8 normal clients.
@@ -54,6 +55,7 @@ RSS_SAMPLE_S = 10.0  # s between worker RSS readings during the soak
 OVERLOAD_CLIENTS = 64
 OVERLOAD_S = 12.0  # s of sustained overload
 HEALTH_PROBE_S = 0.1  # s between /health probes during the overload
+OVERLOAD_STREAMS = 2  # live streams open through the overload
 TRICKLERS = 32
 TRICKLE_INTERVAL_S = 0.2  # s between the trickled bytes
 BODY_TIMEOUT_S = 5  # s, SER_BODY_TIMEOUT_S of the faults run (default 30)
@@ -211,19 +213,38 @@ async def _probe_health(url: str, stop: asyncio.Event) -> list[float]:
     return times
 
 
-async def _overload_run(url: str, raw: bytes) -> tuple[LoadResult, list[float], dict]:
+def _streams_summary(runs: list) -> dict:
+    """What the live streams open through the burst saw: windows, latency, how they ended."""
+    latencies = [t for run in runs for t in run.latencies_s]
+    return {
+        "streams": len(runs),
+        "windows": sum(run.windows for run in runs),
+        "window_latency": percentiles(latencies) if latencies else {},
+        "closes": [f"{run.close_code} {run.close_reason}".strip() for run in runs],
+    }
+
+
+async def _overload_run(url: str, raw: bytes) -> tuple[LoadResult, list[float], dict, dict]:
+    from bench.stream import concurrent_streams
+
     stop = asyncio.Event()
     probe = asyncio.create_task(_probe_health(url, stop))
+    # Live streams opened before the burst and fed in real time through it.
+    streams = asyncio.create_task(
+        concurrent_streams(url, OVERLOAD_STREAMS, OVERLOAD_S + 2.0, 100, 0.2)
+    )
+    await asyncio.sleep(0.5)
     result = await hammer(
         url, lambda i: raw, OVERLOAD_CLIENTS, 10**9, OVERLOAD_S, timeout_s=120,
         honour_retry_after=True,
     )  # fmt: skip
     stop.set()
     health = await probe
+    streamed = _streams_summary(await streams)
     recovery_connection = Connection(url)
     answer = await recovery_connection.send(raw)
     await recovery_connection.close()
-    return result, health, {"status": answer.status, "ms": round(answer.seconds * 1e3, 1)}
+    return result, health, {"status": answer.status, "ms": round(answer.seconds * 1e3, 1)}, streamed
 
 
 def overload(variants: dict[str, dict[str, str]] | None = None) -> dict:
@@ -244,7 +265,7 @@ def overload(variants: dict[str, dict[str, str]] | None = None) -> dict:
         server = Server(model, workers=WORKERS, env=env)
         try:
             asyncio.run(first_answer(server, speech_like_wav()))
-            result, health, recovery = asyncio.run(_overload_run(server.url, raw))
+            result, health, recovery, streamed = asyncio.run(_overload_run(server.url, raw))
         finally:
             server.stop()
         answers = result.answers
@@ -259,6 +280,7 @@ def overload(variants: dict[str, dict[str, str]] | None = None) -> dict:
             "health_probe": percentiles([t for t in health if t != float("inf")])
             | {"max_ms": round(max(health) * 1e3, 1), "failed": health.count(float("inf"))},
             "first_request_after_load": recovery,
+            "live_streams_through_the_burst": streamed,
         }
     return {
         "name": f"overload: {OVERLOAD_CLIENTS} clients posting 30-s clips for {OVERLOAD_S:g} s",
