@@ -464,3 +464,23 @@ def test_an_enrolment_is_weighed_by_its_windows_like_an_upload(
         admission.work = 0
         assert client.get(f"/{kind}").json()[kind] == []  # nothing stored
         assert create(client, CLIP1, CLIP2, kind=kind)["clips"] == 2
+
+
+def test_an_enrolment_with_several_bad_files_names_every_one_and_stores_nothing(
+    adapted: Path, db: Path
+) -> None:
+    """Issue 34: a person learns every file to replace from one answer, not one per try."""
+    good = ("good.wav", CLIP1, "audio/wav")
+    silent = ("quiet.wav", wav_bytes(np.zeros(48_000, np.float32)), "audio/wav")
+    cut = ("cut.wav", CLIP1[:300], "audio/wav")
+    text = ("notes.txt", CLIP2, "text/plain")
+    parts = [("files", f) for f in (good, silent, good, text, cut, good)]
+    with service(adapted, db) as client:
+        response = client.post("/speakers", files=parts)
+    assert response.status_code == 422, response.text  # the first bad file's status
+    detail = response.json()["detail"]
+    assert detail.startswith("3 of 6 files cannot be enrolled, so nothing was stored: ")
+    for number, name in ((2, "quiet.wav"), (4, "notes.txt"), (5, "cut.wav")):
+        assert f"file {number} of 6" in detail and f"'{name}'" in detail
+    assert "'good.wav'" not in detail and "not audio" in detail
+    assert profiles_in(db) == 0

@@ -189,28 +189,36 @@ async def enrol_uploads(
     admission: Admission,
     deadline: float,
 ) -> SpeakerStats:
-    """The statistics of every clip together; all clips or an error naming the first bad one.
+    """The statistics of every clip together: all clips, or one error naming every bad one.
 
     Every declared media type is checked before any clip is decoded. Then the clips go one
     after another through the compute slots, each like one ``/predict`` upload (``deadline``
     for the first, a fresh queue wait for each next one): an enrolment of many clips never
-    holds more than one slot, so it does not crowd out the uploads beside it.
+    holds more than one slot, so it does not crowd out the uploads beside it. A clip that
+    cannot be used does not stop the others from being checked, so the person learns every
+    file to replace at once; nothing is stored unless all are good.
 
     Raises
     ------
-    ApiError : 415 (media type) or 422 (the clip cannot be used), naming the file.
+    ApiError : 415 (media type) or 422 (a clip cannot be used), naming each bad file and why;
+        status and reason are the first bad file's.
     ServiceBusyError : a clip waited too long for its slot, or the worker is too busy for its
         windows (admission by work).
     """
     n = len(uploads)
+    bad: list[tuple[int, int, str, str]] = []  # (file number, status, reason, what is wrong)
     for index, upload in enumerate(uploads, start=1):
         try:
             check_media_type(upload)
         except ApiError as error:
-            detail = f"file {index} of {n}: {error.detail}; nothing was stored"
-            raise ApiError(error.status_code, detail, error.reason) from None
+            bad.append(
+                (index, error.status_code, error.reason, f"file {index} of {n}: {error.detail}")
+            )
+    refused = {index for index, *_ in bad}
     stats = classifier.empty_profile()
     for index, upload in enumerate(uploads, start=1):
+        if index in refused:
+            continue
         data = await upload.read()  # one clip in memory at a time
         try:
             # Weighed by its windows like an upload (admission by work), clip by clip.
@@ -218,14 +226,23 @@ async def enrol_uploads(
             async with admission.work_for(max_windows(info.duration_s, classifier.config)):
                 clip = await admission.run(deadline, classifier.enrol, data, limits)
         except AudioError as error:
-            raise ApiError(
-                AUDIO_ERROR_STATUS,
-                f"file {index} of {n} ('{upload.filename}') cannot be enrolled: {error}; "
-                "nothing was stored",
-                reason=error.reason,
-            ) from None
+            problem = f"file {index} of {n} ('{upload.filename}') cannot be enrolled: {error}"
+            bad.append((index, AUDIO_ERROR_STATUS, error.reason, problem))
+            continue
+        finally:
+            deadline = time.monotonic() + admission.max_wait_s
         stats = stats.merged(clip)
-        deadline = time.monotonic() + admission.max_wait_s
+    if bad:
+        bad.sort()
+        parts = [problem for *_, problem in bad]
+        detail = (
+            f"{parts[0]}; nothing was stored"
+            if len(bad) == 1
+            else f"{len(bad)} of {n} files cannot be enrolled, so nothing was stored: "
+            + "; ".join(parts)
+        )
+        _, code, reason, _ = bad[0]
+        raise ApiError(code, detail, reason)
     return stats
 
 
