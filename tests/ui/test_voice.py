@@ -137,6 +137,34 @@ def test_a_refused_clip_is_named_and_nothing_is_enrolled(
     assert not voice_app.sidebar.error
 
 
+def test_many_clips_are_enrolled_in_one_request_so_all_or_none_are_stored(
+    voice_app: AppTest, stub_client: StubApiClient
+) -> None:
+    """Issue 34: the page sent 8 files a request, so a bad 11th clip left a profile of 8
+    beside a message that nothing was stored. One request: the API's all-or-nothing holds."""
+    names = [f"c{i}.wav" for i in range(11)]
+    enrol(voice_app, *names)
+    assert [c for c in stub_client.calls if c.startswith(("enrol", "add_clips"))] == [
+        "enrol:" + ",".join(names)
+    ]
+    assert "11 clips" in sidebar_text(voice_app)
+
+
+def test_more_clips_than_one_enrolment_takes_are_refused_before_sending(
+    stub_client: StubApiClient,
+) -> None:
+    info = make_model_info(ADAPTATION)
+    info = info.model_copy(update={"limits": info.limits.model_copy(update={"max_enrol_files": 3})})
+    stub_client.model_info_fn = lambda: info
+    at = AppTest.from_file(str(APP_PATH), default_timeout=RUN_TIMEOUT_S).run()
+    choose(at, "a.wav", "b.wav", "c.wav", "d.wav")
+    assert at.button(key="enrol_run").disabled
+    assert "one enrolment takes at most 3" in sidebar_text(at)
+    choose(at, "a.wav", "b.wav", "c.wav")
+    assert not at.button(key="enrol_run").disabled
+    assert not any(c.startswith("enrol") for c in stub_client.calls)
+
+
 def test_an_enrolment_that_may_have_half_happened_asks_the_api_what_the_profile_holds(
     voice_app: AppTest, stub_client: StubApiClient
 ) -> None:

@@ -910,30 +910,46 @@ def _current_speaker(client: api.ApiClient) -> api.Speaker | None:
     return speaker
 
 
-def enrol_clips(
-    client: api.ApiClient, clips: Sequence[api.AudioFile], limits: ServiceLimits | None
-) -> None:
-    """Send ``clips`` to the profile (creating it first when there is none), in requests
-    within the API's limits; the outcome goes to the session state."""
+def enrol_clips(client: api.ApiClient, clips: Sequence[api.AudioFile]) -> None:
+    """Send ``clips`` to the profile (creating it when there is none) in **one** request, so
+    that the API's all-or-nothing answer holds for the whole choice: either every clip is in
+    the profile or none is, and a refusal names every bad file. The outcome goes to the
+    session state. (The caller keeps the choice within the API's limits.)"""
     st.session_state.pop(VOICE_ERROR_KEY, None)
-    for chunk in batching.chunks(clips, *batching.request_limits(limits)):
-        speaker_id = st.session_state.get(SPEAKER_ID_KEY)
-        try:
-            if speaker_id is None:
-                speaker = client.enrol(chunk)
-            else:
-                speaker = client.add_clips(speaker_id, chunk)
-        except api.ApiError as error:
-            if speaker_id is not None and not isinstance(error, api.ApiRejectedError):
-                # The API may have counted the clips before the answer was lost.
-                st.session_state.pop(SPEAKER_KEY, None)
-            if isinstance(error, api.ApiRejectedError) and error.status_code == 404:
-                _forget_speaker()
-            enrolled = st.session_state.get(ENROLLED_KEY, set())
-            pending = {_clip_digest(clip) for clip in clips} - enrolled
-            st.session_state[VOICE_ERROR_KEY] = (error, pending)
-            return
-        _remember_speaker(speaker, chunk)
+    speaker_id = st.session_state.get(SPEAKER_ID_KEY)
+    try:
+        speaker = client.enrol(clips) if speaker_id is None else client.add_clips(speaker_id, clips)
+    except api.ApiError as error:
+        if speaker_id is not None and not isinstance(error, api.ApiRejectedError):
+            # The API may have counted the clips before the answer was lost.
+            st.session_state.pop(SPEAKER_KEY, None)
+        if isinstance(error, api.ApiRejectedError) and error.status_code == 404:
+            _forget_speaker()
+        st.session_state[VOICE_ERROR_KEY] = (error, {_clip_digest(clip) for clip in clips})
+        return
+    _remember_speaker(speaker, clips)
+
+
+def enrolment_limit_problem(
+    clips: Sequence[api.AudioFile], limits: ServiceLimits | None
+) -> str | None:
+    """Why ``clips`` cannot go in one enrolment request (too many files or bytes for the
+    API), or None."""
+    if limits is None:
+        return None
+    if limits.max_enrol_files is not None and len(clips) > limits.max_enrol_files:
+        return (
+            f"{len(clips)} clips chosen; one enrolment takes at most {limits.max_enrol_files}. "
+            "Choose fewer, then add the rest."
+        )
+    size = sum(len(clip.content) for clip in clips)
+    most = int(limits.max_upload_bytes * batching.MULTIPART_HEADROOM)
+    if size > most:
+        return (
+            f"The clips chosen are {size / 1e6:.1f} MB together; one enrolment takes at most "
+            f"{most / 1e6:.1f} MB. Choose fewer, then add the rest."
+        )
+    return None
 
 
 def forget_voice(client: api.ApiClient, speaker_id: str) -> None:
@@ -1159,18 +1175,21 @@ def render_voice(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
             new.append(clip)
     count = f"{len(new)} clip{'s' if len(new) != 1 else ''}"
     has_profile = st.session_state.get(SPEAKER_ID_KEY) is not None
+    too_much = enrolment_limit_problem(new, limits)
+    if too_much:
+        st.warning(too_much, icon=":material/warning:")
     pressed = st.button(
         f"Add {count} to my profile" if has_profile else f"Enrol {count}",
         key="enrol_run",
         type="primary",
-        disabled=not can_adapt or not new,
+        disabled=not can_adapt or not new or too_much is not None,
         icon=":material/person_add:",
     )
     if clips and not new:
         st.caption("These clips are in your profile already; choose others to add.")
     if pressed:
         with st.spinner(f"Enrolling {count}…", show_time=True), busy_notice(client):
-            enrol_clips(client, new, limits)
+            enrol_clips(client, new)
         st.rerun()
     failure = st.session_state.get(VOICE_ERROR_KEY)
     if failure is not None:
