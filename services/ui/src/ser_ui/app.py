@@ -1003,10 +1003,10 @@ def render_place(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
         "This is how my recordings sound: upload a sample of recordings from your setting "
         "(same microphone, room and language; any speakers, several moods) and answers can "
         f"be adapted to it. A profile is used once it holds at least {needed:g} windows of "
-        "speech (about that many clips of a few seconds), not mostly one emotion. On six "
-        "corpora the model never trained on, 100 recordings moved accuracy by +2 to +26 "
-        "points (+12 on average; README, Domain profiles); the service keeps statistics of "
-        "the recordings, never the audio."
+        "speech (about that many clips of a few seconds), not mostly one emotion. It does "
+        "not always help: on three corpora the model never trained on, 100 recordings moved "
+        "accuracy by +9, −2 and −5 points against the plain answer (README, Domain "
+        "profiles). The service keeps statistics of the recordings, never the audio."
     )
     if DOMAINS_KEY not in st.session_state:
         try:
