@@ -251,6 +251,10 @@ class StubApiClient:
         self.speakers[speaker_id] = profile.clips + len(audios)
         return self._profile(speaker_id, "POST /speakers/{id}/clips")
 
+    def list_speakers(self) -> list[api.Speaker]:
+        self._speaker_call("list_speakers")
+        return [self._profile(s, "GET /speakers") for s in self.speakers]
+
     def get_speaker(self, speaker_id: str) -> api.Speaker:
         self._speaker_call(f"get_speaker:{speaker_id}")
         return self._profile(speaker_id, "GET /speakers/{id}")

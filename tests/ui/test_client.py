@@ -249,6 +249,18 @@ def test_add_clips_posts_to_the_profile_and_returns_its_new_statistics() -> None
     assert request.content.count(b'name="files"') == 1
 
 
+def test_list_speakers_parses_the_key_s_profiles() -> None:
+    other = api_speaker(speaker="spk-9", clips=30, windows=41, usable=True, reason=None)
+    recorder = Recorder(httpx.Response(200, json={"speakers": [api_speaker(), other]}))
+    client, _ = make_client(recorder)
+    listed = client.list_speakers()
+    assert [(s.speaker, s.clips, s.usable) for s in listed] == [
+        ("spk-7f3a", 2, False), ("spk-9", 30, True),
+    ]  # fmt: skip
+    (request,) = recorder.requests
+    assert (request.method, request.url.path) == ("GET", "/speakers")
+
+
 def test_get_and_delete_address_the_profile_and_escape_its_id() -> None:
     recorder = Recorder(httpx.Response(200, json=api_speaker()), httpx.Response(204))
     client, _ = make_client(recorder)

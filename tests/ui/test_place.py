@@ -49,7 +49,7 @@ def test_a_profile_is_made_in_one_request_chosen_used_for_answers_and_deleted(
     at = start(stub_client)
     page = sidebar_text(at)
     assert "Your recordings" in page and f"at least {DOMAIN_MIN_WINDOWS} windows" in page
-    assert stub_client.calls == ["model_info", "list_domains"]
+    assert stub_client.calls == ["model_info", "list_speakers", "list_domains"]
     assert at.button(key="domain_run").disabled
 
     recordings(at, 5)

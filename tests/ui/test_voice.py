@@ -84,7 +84,8 @@ def test_enrolling_shows_the_profile_and_why_it_is_not_used_until_more_clips_com
 
     choose(at, "a.wav", "b.wav")
     assert at.button(key="enrol_run").label == "Enrol 2 clips"
-    assert stub_client.calls == ["model_info"]  # nothing is sent before the click
+    # Nothing is sent before the click (the key's stored profiles are listed: none yet).
+    assert stub_client.calls == ["model_info", "list_speakers"]
     at.button(key="enrol_run").click().run()
 
     assert not at.exception
@@ -191,8 +192,10 @@ def test_forgetting_the_voice_deletes_the_profile_and_ends_adaptation(
 
     voice_app.button(key="forget_voice").click().run()
     assert not voice_app.exception
-    assert stub_client.calls[-1] == "delete_speaker:spk-1"
+    # Deleted, then the key's profiles listed again (none left to offer).
+    assert stub_client.calls[-2:] == ["delete_speaker:spk-1", "list_speakers"]
     assert stub_client.speakers == {}
+    assert not voice_app.selectbox  # no profile to pick
     for key in (app_module.SPEAKER_ID_KEY, app_module.SPEAKER_KEY, app_module.ENROLLED_KEY):
         assert key not in voice_app.session_state
     assert "deleted from the analysis service" in sidebar_text(voice_app)
@@ -211,6 +214,33 @@ def test_a_failed_deletion_keeps_the_profile(
     voice_app.button(key="forget_voice").click().run()
     assert voice_app.session_state[app_module.SPEAKER_ID_KEY] == "spk-1"
     assert "database is locked" in "\n".join(e.value for e in voice_app.sidebar.error)
+
+
+def test_after_a_reload_the_person_picks_their_profile_again_and_can_forget_it(
+    stub_client: StubApiClient,
+) -> None:
+    """Issue 34: a reload lost the profile to its owner while the service kept it. A page
+    without one lists the key's profiles (GET /speakers) to take up or delete."""
+    stub_client.model_info_fn = lambda: make_model_info(ADAPTATION)
+    stub_client.speakers = {"spk-1": 3, "spk-2": 1}  # made in an earlier session
+    at = AppTest.from_file(str(APP_PATH), default_timeout=RUN_TIMEOUT_S).run()
+    assert not at.exception, at.exception
+    assert "list_speakers" in stub_client.calls
+    picker = at.selectbox(key="speaker_pick")
+    assert picker.options[1:] == [
+        "3 clips · 9 windows · ready · made 2026-12-06 19:00",
+        "1 clip · 3 windows · not used yet · made 2026-12-06 19:00",
+    ]
+    assert "forget_voice" not in [button.key for button in at.button]  # none chosen yet
+    picker.set_value("spk-1").run()
+    at.button(key="speaker_use").click().run()
+    assert at.session_state[app_module.SPEAKER_ID_KEY] == "spk-1"
+    assert "3 clips · 4.5 s · 9 windows of speech" in sidebar_text(at)
+    at.button(key="forget_voice").click().run()
+    assert "delete_speaker:spk-1" in stub_client.calls and stub_client.speakers == {"spk-2": 1}
+    assert at.selectbox(key="speaker_pick").options[1:] == [
+        "1 clip · 3 windows · not used yet · made 2026-12-06 19:00"
+    ]
 
 
 def test_a_model_that_cannot_adapt_says_so_and_keeps_enrolment_off(
@@ -315,8 +345,9 @@ def test_a_profile_the_api_lost_is_forgotten_and_the_clip_analysed_plainly(
     stub_client.speakers.clear()  # e.g. the service restarted without it
     voice_app.toggle(key="adapt").set_value(True).run()
     assert not voice_app.exception
-    # The plain answer is the one already in hand: nothing more is asked.
-    assert stub_client.calls[-1] == "predict:speech.wav?speaker=spk-1"
+    # The plain answer is the one already in hand: nothing more is asked of predict (the
+    # key's remaining profiles are listed to pick from: none).
+    assert stub_client.calls[-2:] == ["predict:speech.wav?speaker=spk-1", "list_speakers"]
     assert stub_client.calls.count("predict:speech.wav") == 1
     assert app_module.SPEAKER_ID_KEY not in voice_app.session_state
     assert "no longer on the analysis service" in sidebar_text(voice_app)

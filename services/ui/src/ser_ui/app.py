@@ -58,6 +58,7 @@ BATCH_KEY = "ser_batch"
 BATCH_RETRY_KEY = "ser_batch_retry"
 SPEAKER_ID_KEY = "ser_speaker_id"  # the enrolled profile's id (profiles live on the API)
 SPEAKER_KEY = "ser_speaker"  # its last known statistics; absent: ask GET /speakers/{id}
+STORED_SPEAKERS_KEY = "ser_stored_speakers"  # GET /speakers, once per session without a profile
 ENROLLED_KEY = "ser_enrolled_clips"  # digests of the clips in the profile: never sent twice
 # The last enrolment action's failure, with the digests of the clips it left out (None:
 # it was about the profile itself).
@@ -134,7 +135,7 @@ def _retry_batch() -> None:
 
 def _forget_speaker(notice: str | None = None) -> None:
     """Drop the profile from this browser session (the API's copy is not touched)."""
-    for key in (SPEAKER_ID_KEY, SPEAKER_KEY, ENROLLED_KEY, VOICE_ERROR_KEY):
+    for key in (SPEAKER_ID_KEY, SPEAKER_KEY, ENROLLED_KEY, VOICE_ERROR_KEY, STORED_SPEAKERS_KEY):
         st.session_state.pop(key, None)
     if notice is not None:
         st.session_state[VOICE_NOTICE_KEY] = notice
@@ -1098,6 +1099,42 @@ def render_place(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
         show_api_error(error, subject="the recordings (nothing was stored)")
 
 
+def _speaker_label(speaker: api.Speaker) -> str:
+    ready = "ready" if speaker.usable else "not used yet"
+    return (
+        f"{speaker.clips} clip{'s' if speaker.clips != 1 else ''} · {speaker.windows} windows "
+        f"· {ready} · made {speaker.created_at[:16].replace('T', ' ')}"
+    )
+
+
+def pick_stored_speaker(client: api.ApiClient) -> None:
+    """A page without a profile in its session (reloaded, a new tab) lists the key's voice
+    profiles from the API, once per session, so the person can take theirs up again (and
+    forget it): their data is never out of their reach."""
+    if STORED_SPEAKERS_KEY not in st.session_state:
+        try:
+            st.session_state[STORED_SPEAKERS_KEY] = client.list_speakers()
+        except api.ApiError as error:
+            show_api_error(error, subject="your voice profiles")
+            return
+    stored: list[api.Speaker] = st.session_state[STORED_SPEAKERS_KEY]
+    if not stored:
+        return
+    labels = {speaker.speaker: _speaker_label(speaker) for speaker in stored}
+    chosen = st.selectbox(
+        "Voice profiles made before with this key",
+        [None, *labels],
+        format_func=lambda s: "Choose yours to use or forget it" if s is None else labels[s],
+        key="speaker_pick",
+    )
+    if chosen is not None and st.button(
+        "Use this profile", key="speaker_use", icon=":material/person_check:"
+    ):
+        st.session_state[SPEAKER_ID_KEY] = chosen
+        st.session_state.pop(STORED_SPEAKERS_KEY, None)
+        st.rerun()
+
+
 def render_speaker(speaker: api.Speaker) -> None:
     """What the profile holds and whether answers are adapted to it."""
     clips = f"{speaker.clips} clip{'s' if speaker.clips != 1 else ''}"
@@ -1142,6 +1179,8 @@ def render_voice(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
         speaker = None
     if speaker is not None:
         render_speaker(speaker)
+    elif can_adapt and st.session_state.get(SPEAKER_ID_KEY) is None:
+        pick_stored_speaker(client)
 
     limits = service_limits(info)
     uploaded = st.file_uploader(

@@ -30,6 +30,7 @@ from ser_contract import (
     ModelResponse,
     PlainAnswer,
     PredictionResponse,
+    SpeakerList,
     SpeakerResponse,
 )
 from ser_contract import Segment as ContractSegment
@@ -323,6 +324,13 @@ class ApiClient:
         """``POST /speakers/{id}/clips``: more clips for a profile; its updated statistics."""
         path = f"{_speaker_path(speaker_id)}/clips"
         return self._enrolment("POST /speakers/{id}/clips", path, audios)
+
+    def list_speakers(self) -> list[Speaker]:
+        """``GET /speakers``: this key's speaker profiles, oldest first (so a person can find
+        theirs again after a reload)."""
+        endpoint = "GET /speakers"
+        response = self._send("GET", "/speakers", timeout=HEALTH_TIMEOUT_S, endpoint=endpoint)
+        return parse(SpeakerList, response, endpoint).speakers
 
     def get_speaker(self, speaker_id: str) -> Speaker:
         """``GET /speakers/{id}``; an unknown (or deleted) profile is a 404."""
