@@ -102,24 +102,26 @@ def serving(
 
 
 @contextmanager
-def live_api(workdir: Path, workers: int = 1, **settings: str) -> Iterator[str]:
-    """The real API serving a tiny test model; yields its base URL.
+def live_api(
+    workdir: Path, workers: int = 1, model: Path | None = None, **settings: str
+) -> Iterator[str]:
+    """The real API serving ``model`` (default: a tiny test model); yields its base URL.
 
     ``workers`` uvicorn worker processes; ``settings`` are extra environment variables
     (``SER_*``, ``PROMETHEUS_MULTIPROC_DIR``).
     """
-    with live_api_process(workdir, workers, **settings) as (url, _):
+    with live_api_process(workdir, workers, model, **settings) as (url, _):
         yield url
 
 
 @contextmanager
 def live_api_process(
-    workdir: Path, workers: int = 1, **settings: str
+    workdir: Path, workers: int = 1, model: Path | None = None, **settings: str
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """:func:`live_api`, also yielding the server (with workers: the supervisor) process."""
     from tests.support.tiny_model import build_tiny_model
 
-    model_path = build_tiny_model(workdir / "tiny.onnx")
+    model_path = model or build_tiny_model(workdir / "tiny.onnx")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     # ser-api, as make run and the container start it.

@@ -1,0 +1,96 @@
+"""Your voice profile in a real headless browser, against the real API serving the shipped
+model (its speaker-adapted head is what makes profiles exist): enrol in one request, reload
+the page, find the profile again, use it and forget it (issue 34). Skips like
+``test_browser`` when Chromium or Playwright is missing. Screenshot:
+``test-artifacts/ui-e2e-voice-after-reload.png``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.audio import harmonic_tone, write_audio
+from tests.ui.live_servers import REPO_ROOT, live_api, live_ui
+from tests.ui.test_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PAGE_TIMEOUT_MS,
+    VIEWPORT,
+    _file_input,
+    _screenshot,
+    _skip_reason,
+)
+
+pytestmark = pytest.mark.browser
+
+SHIPPED_MODEL = REPO_ROOT / "models" / "ser_model.onnx"
+
+
+@pytest.fixture(scope="module")
+def shipped_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    reason = _skip_reason() or (None if SHIPPED_MODEL.is_file() else "no shipped model")
+    if reason:
+        pytest.skip(reason)
+    workdir = tmp_path_factory.mktemp("shipped-stack")
+    db = str(workdir / "profiles.sqlite3")
+    with (
+        live_api(workdir, model=SHIPPED_MODEL, SER_SPEAKER_DB=db) as api_url,
+        live_ui(workdir, api_url) as ui_url,
+    ):
+        yield api_url, ui_url
+
+
+@pytest.fixture
+def browser_page(shipped_stack: tuple[str, str]) -> Iterator[Any]:
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=PAGE_TIMEOUT_MS)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=PAGE_TIMEOUT_MS
+        )
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
+            yield page
+        finally:
+            browser.close()
+
+
+def test_a_reload_keeps_the_voice_profile_reachable_and_deletable(
+    shipped_stack: tuple[str, str], browser_page: Any, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    api_url, ui_url = shipped_stack
+    page = browser_page
+    clips = [
+        str(write_audio(tmp_path / f"me{i}.wav", harmonic_tone(4.0, f0_hz=120 + 30 * i, seed=i)))
+        for i in range(3)
+    ]
+    page.goto(ui_url, wait_until="domcontentloaded")
+    sidebar = page.get_by_test_id("stSidebar")
+    _file_input(page, "Clips of your voice").set_input_files(clips)
+    sidebar.get_by_role("button", name="Enrol 3 clips").click()
+    expect(sidebar.locator("p", has_text="Your profile:")).to_contain_text("3 clips")
+    (stored,) = httpx.get(f"{api_url}/speakers").json()["speakers"]
+
+    page.reload(wait_until="domcontentloaded")  # the session, and the id it held, are gone
+    picker = sidebar.get_by_test_id("stSelectbox").filter(has_text="Voice profiles made before")
+    expect(picker).to_be_visible()
+    picker.click()
+    page.get_by_role("option", name=f"{stored['clips']} clips").click()
+    sidebar.get_by_role("button", name="Use this profile").click()
+    expect(sidebar.locator("p", has_text="Your profile:")).to_contain_text("3 clips")
+    _screenshot(page, "ui-e2e-voice-after-reload.png")
+
+    sidebar.get_by_role("button", name="Forget my voice").click()
+    expect(sidebar.get_by_text("deleted from the analysis service")).to_be_visible()
+    assert httpx.get(f"{api_url}/speakers").json()["speakers"] == []
+    assert httpx.get(f"{api_url}/speakers/{stored['speaker']}").status_code == 404
+    assert page.get_by_test_id("stException").count() == 0
