@@ -354,7 +354,7 @@ def test_batch_table_and_csv(
     assert list(table["status"]) == ["ok", "rejected", "ok"]
     assert table.loc[1, "error"] == "Audio is silent."
     counts = {metric.label: metric.value for metric in app.metric}
-    assert counts == {"Analysed": "2", "Rejected": "1"}
+    assert counts == {"Analysed": "2", "Not sure": "0", "Rejected": "1"}
 
     (csv_download,) = [d for d in downloads if d["mimetype"] == "text/csv"]
     assert csv_download["filename"] == "emotion-results.csv"

@@ -174,7 +174,7 @@ def test_batch_table_and_csv_download(stack: tuple[str, str], page: Any, tmp_pat
         download_button.click()
     csv = Path(download_info.value.path()).read_text()
     lines = csv.splitlines()
-    assert lines[0].startswith("file,status,emotion,confidence")
+    assert lines[0].startswith("file,status,answer,emotion,confidence")
     assert [line.split(",")[:2] for line in lines[1:]] == [
         ["calm.wav", "ok"],
         ["notes.wav", "rejected"],

@@ -250,7 +250,7 @@ def test_batch_csv_round_trips_with_integer_sample_rates() -> None:
         api.BatchItem("b,1.wav", prediction=make_prediction()),  # a comma needs quoting
     ]
     csv = tables.frame_to_csv(tables.batch_frame(items, LABELS))
-    assert csv.decode().splitlines()[0].startswith("file,status,emotion,confidence")
+    assert csv.decode().splitlines()[0].startswith("file,status,answer,emotion,confidence")
     back = pd.read_csv(io.BytesIO(csv))
     assert list(back["file"]) == ["a.wav", "b,1.wav"]
     assert ",16000," in csv.decode()
@@ -277,6 +277,12 @@ def test_batch_frame_carries_not_sure_arousal_and_valence() -> None:
     items = [api.BatchItem("a.wav", prediction=sure), api.BatchItem("b.wav", prediction=unsure)]
     frame = tables.batch_frame(items, LABELS)
     assert list(frame["uncertain"]) == [False, True]
+    # Issue 34: an unsure file's answer says so (table and CSV); its best guess stays.
+    assert list(frame["answer"]) == ["angry", "not sure"]
+    assert list(frame["emotion"]) == ["angry", "sad"]
+    chart = charts.emotion_counts_chart(list(frame["answer"]))
+    scale = chart.to_dict()["layer"][0]["encoding"]["color"]["scale"]
+    assert scale["range"][scale["domain"].index("not sure")] == charts.NOT_SURE_COLOUR
     assert frame["arousal"].iloc[0] == pytest.approx(sure.arousal, abs=1e-4)
     assert frame["valence"].iloc[1] == pytest.approx(unsure.valence, abs=1e-4)
     assert unsure.valence < 0

@@ -671,18 +671,25 @@ def render_batch(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
     frame = tables.batch_frame(current.items, labels)
     n_ok = int((frame["status"] == "ok").sum())
     n_rejected = len(frame) - n_ok
-    done, rejected, _ = st.columns([1, 1, 2])
+    n_unsure = int((frame["answer"] == tables.NOT_SURE).sum())
+    done, unsure, rejected, _ = st.columns([1, 1, 1, 1])
     done.metric("Analysed", n_ok)
+    unsure.metric(
+        "Not sure",
+        n_unsure,
+        help="Files whose best guess is below the model's confidence threshold: their answer "
+        "is 'not sure', the best guess stays in the emotion column.",
+    )
     rejected.metric("Rejected", n_rejected)
     if n_ok:
-        emotions = frame.loc[frame["status"] == "ok", "emotion"]
+        answers = frame.loc[frame["status"] == "ok", "answer"]
         st.altair_chart(
-            charts.emotion_counts_chart(list(emotions)),
+            charts.emotion_counts_chart(list(answers)),
             width="stretch",
-            height=charts.bar_chart_height(emotions.nunique()),
+            height=charts.bar_chart_height(answers.nunique()),
         )
     # Error next to status so a refusal's reason is visible without scrolling sideways.
-    first = ["file", "status", "emotion", "confidence", "uncertain", "error"]
+    first = ["file", "status", "answer", "emotion", "confidence", "uncertain", "error"]
     st.dataframe(
         frame,
         hide_index=True,
@@ -691,6 +698,7 @@ def render_batch(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
             "confidence": st.column_config.ProgressColumn(
                 "confidence", min_value=0.0, max_value=1.0, format="percent"
             ),
+            "emotion": st.column_config.TextColumn("best guess"),
             "error": st.column_config.TextColumn("error", width="large"),
         },
     )

@@ -48,6 +48,8 @@ EMOTION_EMOJI: dict[str, str] = {
 }
 SILENCE_LABEL = "silence"
 SILENCE_COLOUR = "#e0e0e0"
+NOT_SURE_LABEL = "not sure"  # a batch file whose best guess is below the threshold
+NOT_SURE_COLOUR = "#ffffff"  # drawn as an outline: no emotion's colour, not silence's grey
 # For labels a future model may add: stable (same label → same colour) but not in the map.
 FALLBACK_COLOURS = ("#e377c2", "#7f7f7f", "#bcbd22", "#9edae5", "#ff9896", "#c49c94")
 
@@ -142,12 +144,13 @@ def bar_chart_height(n_bars: int) -> int:
 
 
 def emotion_counts_chart(emotions: Sequence[str]) -> alt.LayerChart:
-    """How many files got each emotion (batch summary), most frequent on top.
+    """How many files got each answer (batch summary), most frequent on top.
 
     Parameters
     ----------
     emotions
-        One detected emotion per successfully analysed file.
+        One answer per successfully analysed file: its emotion, or ``"not sure"`` (an
+        outlined white bar, so it never reads as an emotion).
     """
     counts = pd.Series(list(emotions), dtype=object).value_counts()
     frame = pd.DataFrame({"emotion": counts.index.astype(str), "files": counts.to_numpy()})
@@ -157,12 +160,10 @@ def emotion_counts_chart(emotions: Sequence[str]) -> alt.LayerChart:
         x=alt.X("files:Q", title="files", axis=alt.Axis(tickMinStep=1, format="d")),
         tooltip=["emotion:N", "files:Q"],
     )
-    bars = base.mark_bar(cornerRadiusEnd=3).encode(
-        color=alt.Color(
-            "emotion:N",
-            scale=alt.Scale(domain=order, range=[emotion_colour(label) for label in order]),
-            legend=None,
-        )
+    colours = [NOT_SURE_COLOUR if label == NOT_SURE_LABEL else emotion_colour(label)
+               for label in order]  # fmt: skip
+    bars = base.mark_bar(cornerRadiusEnd=3, stroke="#666666", strokeWidth=0.5).encode(
+        color=alt.Color("emotion:N", scale=alt.Scale(domain=order, range=colours), legend=None)
     )
     labels = base.mark_text(align="left", dx=4, fontSize=12).encode(text="files:Q")
     return (bars + labels).properties(height=bar_chart_height(len(order)))

@@ -13,10 +13,13 @@ import pandas as pd
 
 from ser_ui.client import BatchItem, Prediction
 
+NOT_SURE = "not sure"  # the answer of a file whose best guess is below the model's threshold
+
 BATCH_COLUMNS = [
     "file",
     "status",
-    "emotion",
+    "answer",  # the emotion, or "not sure": what the model is willing to say (issue 34)
+    "emotion",  # the best guess, also when not sure
     "confidence",
     "uncertain",  # true: "not sure", the emotion is only a best guess
     "arousal",  # 0 calm … 1 activated
@@ -59,6 +62,7 @@ def batch_frame(items: Sequence[BatchItem], labels: Sequence[str] = ()) -> pd.Da
             prediction = item.prediction
             row |= {
                 "status": "ok",
+                "answer": NOT_SURE if prediction.uncertain else prediction.emotion,
                 "emotion": prediction.emotion,
                 "confidence": round(prediction.confidence, 4),
                 "uncertain": prediction.uncertain,
