@@ -101,10 +101,28 @@ def test_timeline_keeps_gaps_sorts_and_clips_to_the_duration() -> None:
 def test_merge_runs_joins_touching_spans_of_one_emotion() -> None:
     runs = charts.merge_runs(charts.timeline_frame(overlapping_segments(), duration_s=7.5))
     assert runs.to_dict("records") == [
-        {"start_s": 0.0, "end_s": 3.75, "emotion": "happy"},
-        {"start_s": 3.75, "end_s": 5.25, "emotion": "angry"},
-        {"start_s": 5.25, "end_s": 7.5, "emotion": "silence"},
+        {"start_s": 0.0, "end_s": 3.75, "emotion": "happy", "uncertain": False},
+        {"start_s": 3.75, "end_s": 5.25, "emotion": "angry", "uncertain": False},
+        {"start_s": 5.25, "end_s": 7.5, "emotion": "silence", "uncertain": False},
     ]
+
+
+def test_unsure_windows_are_drawn_pale_and_hatched_and_labelled_as_guesses() -> None:
+    """Issue 34: an uncertain window looked like a sure one; neutral looked like silence."""
+    segments = overlapping_segments()
+    segments[2] = segments[2].model_copy(update={"uncertain": True})  # angry, not sure
+    timeline = charts.timeline_frame(segments, duration_s=7.5)
+    assert list(timeline["uncertain"]) == [False, False, True, False]
+    figure = charts.waveform_figure(tone_audio(7.5), timeline)
+    strip = figure.axes[1]
+    sure, unsure = strip.patches[0], strip.patches[2]
+    assert not sure.get_hatch() and sure.get_alpha() in (None, 1.0)
+    assert unsure.get_hatch() == charts.UNSURE_HATCH and unsure.get_alpha() == charts.UNSURE_ALPHA
+    assert [text.get_text() for text in strip.texts] == ["happy", "angry?", "silence"]
+    legend = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert legend[-1] == "not sure (best guess?)"
+    assert to_hex(charts.EMOTION_COLOURS["neutral"]) != charts.SILENCE_COLOUR
+    figure.savefig(io.BytesIO(), format="png")
 
 
 # --------------------------------------------------------------------------------------

@@ -27,13 +27,14 @@ from ser_ui.display_audio import DisplayAudio, waveform_envelope
 from ser_ui.display_audio import spectrogram as compute_spectrogram
 
 # One colour per emotion, chosen so the usual associations hold (angry red, sad blue, happy
-# warm yellow, neutral grey) and neighbours stay distinguishable for common colour blindness.
+# warm yellow) and neighbours stay distinguishable for common colour blindness. Neutral is a
+# warm taupe, not grey: grey is silence (issue 34: the two were mistaken for each other).
 EMOTION_COLOURS: dict[str, str] = {
     "angry": "#d62728",
     "disgust": "#6b8e23",
     "fearful": "#8e44ad",
     "happy": "#f0a30a",
-    "neutral": "#8c8c8c",
+    "neutral": "#a0826d",
     "sad": "#1f5fbf",
     "surprised": "#17a2b8",
 }
@@ -48,6 +49,8 @@ EMOTION_EMOJI: dict[str, str] = {
 }
 SILENCE_LABEL = "silence"
 SILENCE_COLOUR = "#e0e0e0"
+UNSURE_ALPHA = 0.45  # a window the model is not sure of: its best guess, pale and hatched
+UNSURE_HATCH = "////"
 NOT_SURE_LABEL = "not sure"  # a batch file whose best guess is below the threshold
 NOT_SURE_COLOUR = "#ffffff"  # drawn as an outline: no emotion's colour, not silence's grey
 # For labels a future model may add: stable (same label → same colour) but not in the map.
@@ -184,9 +187,9 @@ def timeline_frame(segments: Sequence[Segment], duration_s: float | None = None)
     -------
     DataFrame with columns ``start_s``, ``end_s`` (float, seconds), ``emotion`` (str, the
     label or ``"silence"``), ``confidence`` (float or NaN for silence), ``silent`` (bool),
-    sorted by ``start_s``.
+    ``uncertain`` (bool: the emotion is only a best guess), sorted by ``start_s``.
     """
-    columns = ["start_s", "end_s", "emotion", "confidence", "silent"]
+    columns = ["start_s", "end_s", "emotion", "confidence", "silent", "uncertain"]
     ordered = sorted(segments, key=lambda segment: (segment.start_s, segment.end_s))
     rows = []
     for index, segment in enumerate(ordered):
@@ -206,6 +209,7 @@ def timeline_frame(segments: Sequence[Segment], duration_s: float | None = None)
                 "emotion": SILENCE_LABEL if segment.silent else (segment.emotion or SILENCE_LABEL),
                 "confidence": np.nan if segment.confidence is None else segment.confidence,
                 "silent": segment.silent or segment.emotion is None,
+                "uncertain": bool(segment.uncertain) and not segment.silent,
             }
         )
     return pd.DataFrame(rows, columns=columns)
@@ -216,19 +220,23 @@ def merge_runs(timeline: pd.DataFrame) -> pd.DataFrame:
 
     Returns
     -------
-    DataFrame with columns ``start_s``, ``end_s``, ``emotion``.
+    DataFrame with columns ``start_s``, ``end_s``, ``emotion``, ``uncertain`` (a run is
+    unsure only if all its spans are).
     """
     runs: list[dict[str, object]] = []
     for row in timeline.itertuples(index=False):
+        unsure = bool(getattr(row, "uncertain", False))
         if (
             runs
             and runs[-1]["emotion"] == row.emotion
+            and runs[-1]["uncertain"] == unsure
             and np.isclose(runs[-1]["end_s"], row.start_s)
         ):
             runs[-1]["end_s"] = row.end_s
         else:
-            runs.append({"start_s": row.start_s, "end_s": row.end_s, "emotion": row.emotion})
-    return pd.DataFrame(runs, columns=["start_s", "end_s", "emotion"])
+            runs.append({"start_s": row.start_s, "end_s": row.end_s, "emotion": row.emotion,
+                         "uncertain": unsure})  # fmt: skip
+    return pd.DataFrame(runs, columns=["start_s", "end_s", "emotion", "uncertain"])
 
 
 def waveform_figure(audio: DisplayAudio, timeline: pd.DataFrame | None = None) -> Figure:
@@ -254,30 +262,40 @@ def waveform_figure(audio: DisplayAudio, timeline: pd.DataFrame | None = None) -
 
     if has_timeline:
         for row in timeline.itertuples(index=False):
-            colour = emotion_colour(row.emotion)
+            colour, unsure = emotion_colour(row.emotion), bool(getattr(row, "uncertain", False))
             wave_axes.axvspan(
-                row.start_s, row.end_s, color=colour, alpha=TIMELINE_BACKGROUND_ALPHA, lw=0
-            )
-            strip_axes.axvspan(row.start_s, row.end_s, color=colour, lw=0)
+                row.start_s, row.end_s, color=colour,
+                alpha=TIMELINE_BACKGROUND_ALPHA * (UNSURE_ALPHA if unsure else 1.0), lw=0,
+            )  # fmt: skip
+            if unsure:  # pale, hatched in the colour: a best guess, not an answer
+                strip_axes.axvspan(row.start_s, row.end_s, facecolor=colour, alpha=UNSURE_ALPHA,
+                                   edgecolor="white", hatch=UNSURE_HATCH, lw=0)  # fmt: skip
+            else:
+                strip_axes.axvspan(row.start_s, row.end_s, color=colour, lw=0)
         for run in merge_runs(timeline).itertuples(index=False):
             if (run.end_s - run.start_s) / duration >= MIN_LABEL_FRACTION:
+                dark_text = run.emotion in ("happy", SILENCE_LABEL) or run.uncertain
                 strip_axes.text(
                     (run.start_s + run.end_s) / 2,
                     0.5,
-                    run.emotion,
+                    f"{run.emotion}?" if run.uncertain else run.emotion,
                     ha="center",
                     va="center",
                     fontsize=FONT_SIZE_PT,
-                    color="#222222" if run.emotion in ("happy", SILENCE_LABEL) else "white",
+                    color="#222222" if dark_text else "white",
                 )
         strip_axes.set_yticks([])
         strip_axes.set_ylim(0, 1)
         strip_axes.set_xlabel("time (s)")
         present = list(dict.fromkeys(timeline["emotion"]))
+        handles = [Patch(color=emotion_colour(label), label=label) for label in present]
+        if "uncertain" in timeline and timeline["uncertain"].any():
+            handles.append(Patch(facecolor="#bbbbbb", alpha=UNSURE_ALPHA, hatch=UNSURE_HATCH,
+                                 edgecolor="white", label="not sure (best guess?)"))  # fmt: skip
         figure.legend(
-            handles=[Patch(color=emotion_colour(label), label=label) for label in present],
+            handles=handles,
             loc="upper center",
-            ncol=min(len(present), 8),
+            ncol=min(len(handles), 8),
             frameon=False,
             fontsize=FONT_SIZE_PT,
         )
