@@ -236,6 +236,8 @@ def test_live_view_streams_the_microphone_and_charts_labels(
             current = live.locator("#current")
             expect(current).not_to_have_text("–")
             expect(live.locator("#chart text.label").nth(2)).to_be_visible()  # it keeps rolling
+            # The status follows the stream (issue 34: it stayed "first answer after 3 s").
+            expect(live.locator("#status")).to_contain_text("windows answered")
             assert current.text_content().split(" ")[0].lower() in {*EMOTIONS, "not", "silence"}
             live.get_by_role("button", name="Stop").click()
             expect(live.locator("#status")).to_contain_text("Stopped")
