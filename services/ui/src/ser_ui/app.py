@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -1017,13 +1017,9 @@ def render_place(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
         "accuracy by +9, −2 and −5 points against the plain answer (README, Domain "
         "profiles). The service keeps statistics of the recordings, never the audio."
     )
-    if DOMAINS_KEY not in st.session_state:
-        try:
-            st.session_state[DOMAINS_KEY] = client.list_domains()
-        except api.ApiError as error:
-            show_api_error(error, subject="your recordings' profiles")
-            return
-    domains: list[api.Domain] = st.session_state[DOMAINS_KEY]
+    domains = _listed_once(DOMAINS_KEY, client.list_domains, "your recordings' profiles")
+    if domains is None:
+        return
     if domains:
         labels = {d.domain: _domain_label(d) for d in domains}
         options = [None, *labels]
@@ -1107,6 +1103,21 @@ def render_place(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
         show_api_error(error, subject="the recordings (nothing was stored)")
 
 
+T = TypeVar("T")
+
+
+def _listed_once(key: str, fetch: Callable[[], list[T]], subject: str) -> list[T] | None:
+    """``fetch()`` (the key's profiles from the API) once per browser session, kept under
+    ``key``; None once the failure is shown (the next run asks again)."""
+    if key not in st.session_state:
+        try:
+            st.session_state[key] = fetch()
+        except api.ApiError as error:
+            show_api_error(error, subject=subject)
+            return None
+    return st.session_state[key]
+
+
 def _speaker_label(speaker: api.Speaker) -> str:
     ready = "ready" if speaker.usable else "not used yet"
     return (
@@ -1119,13 +1130,7 @@ def pick_stored_speaker(client: api.ApiClient) -> None:
     """A page without a profile in its session (reloaded, a new tab) lists the key's voice
     profiles from the API, once per session, so the person can take theirs up again (and
     forget it): their data is never out of their reach."""
-    if STORED_SPEAKERS_KEY not in st.session_state:
-        try:
-            st.session_state[STORED_SPEAKERS_KEY] = client.list_speakers()
-        except api.ApiError as error:
-            show_api_error(error, subject="your voice profiles")
-            return
-    stored: list[api.Speaker] = st.session_state[STORED_SPEAKERS_KEY]
+    stored = _listed_once(STORED_SPEAKERS_KEY, client.list_speakers, "your voice profiles")
     if not stored:
         return
     labels = {speaker.speaker: _speaker_label(speaker) for speaker in stored}
