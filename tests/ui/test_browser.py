@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]
 
 @pytest.fixture
 def page(stack: tuple[str, str], request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh browser page on the UI (one browser session per test).
+    """A fresh browser page on the UI (one browser session per test)."""
+    with opened_page(stack[1], request) as opened:
+        yield opened
+
+
+@contextmanager
+def opened_page(ui_url: str, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Headless Chromium on the page at ``ui_url``, its title shown; closed afterwards.
 
     When the test fails, the page as it was is saved to ``test-artifacts/`` for diagnosis.
     """
@@ -80,7 +88,7 @@ def page(stack: tuple[str, str], request: pytest.FixtureRequest) -> Iterator[Any
         try:
             page = browser.new_page(viewport=VIEWPORT)
             page.set_default_timeout(PAGE_TIMEOUT_MS)
-            page.goto(stack[1], wait_until="domcontentloaded")
+            page.goto(ui_url, wait_until="domcontentloaded")
             expect(page.get_by_role("heading", name="Speech emotion recognition")).to_be_visible()
             yield page
             report = getattr(request.node, "rep_call", None)

@@ -16,15 +16,7 @@ import pytest
 
 from tests.support.audio import harmonic_tone, write_audio
 from tests.ui.live_servers import REPO_ROOT, live_api, live_ui
-from tests.ui.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PAGE_TIMEOUT_MS,
-    VIEWPORT,
-    _file_input,
-    _screenshot,
-    _skip_reason,
-)
+from tests.ui.test_browser import _file_input, _screenshot, _skip_reason, opened_page
 
 pytestmark = pytest.mark.browser
 
@@ -46,20 +38,9 @@ def shipped_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
 
 
 @pytest.fixture
-def browser_page(shipped_stack: tuple[str, str]) -> Iterator[Any]:
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=PAGE_TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=PAGE_TIMEOUT_MS
-        )
-        try:
-            page = browser.new_page(viewport=VIEWPORT)
-            page.set_default_timeout(PAGE_TIMEOUT_MS)
-            yield page
-        finally:
-            browser.close()
+def browser_page(shipped_stack: tuple[str, str], request: pytest.FixtureRequest) -> Iterator[Any]:
+    with opened_page(shipped_stack[1], request) as page:
+        yield page
 
 
 def test_a_reload_keeps_the_voice_profile_reachable_and_deletable(
@@ -67,13 +48,12 @@ def test_a_reload_keeps_the_voice_profile_reachable_and_deletable(
 ) -> None:
     from playwright.sync_api import expect
 
-    api_url, ui_url = shipped_stack
-    page = browser_page
+    api_url = shipped_stack[0]
+    page = browser_page  # already on the page
     clips = [
         str(write_audio(tmp_path / f"me{i}.wav", harmonic_tone(4.0, f0_hz=120 + 30 * i, seed=i)))
         for i in range(3)
     ]
-    page.goto(ui_url, wait_until="domcontentloaded")
     sidebar = page.get_by_test_id("stSidebar")
     _file_input(page, "Clips of your voice").set_input_files(clips)
     sidebar.get_by_role("button", name="Enrol 3 clips").click()
