@@ -1137,7 +1137,7 @@ def pick_stored_speaker(client: api.ApiClient) -> None:
     chosen = st.selectbox(
         "Voice profiles made before with this key",
         [None, *labels],
-        format_func=lambda s: "Choose yours to use or forget it" if s is None else labels[s],
+        format_func=lambda s: "Choose yours" if s is None else labels[s],
         key="speaker_pick",
     )
     if chosen is not None and st.button(
