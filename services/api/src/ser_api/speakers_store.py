@@ -23,6 +23,7 @@ import datetime
 import secrets
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,6 +190,22 @@ class SpeakerStore:
             raise SpeakerStoreError(
                 f"speaker profiles file {where} cannot be opened: {error}"
             ) from None
+        # Workers starting together race for a new file: switching it to WAL takes an
+        # exclusive lock that SQLite refuses at once ("database is locked") rather than
+        # waiting out its busy timeout. So the set-up is retried within that timeout.
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                return cls._set_up(connection, where, table)
+            except SpeakerStoreError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    connection.close()
+                    raise
+                time.sleep(0.05)
+
+    @classmethod
+    def _set_up(cls, connection: sqlite3.Connection, where: Path, table: str) -> SpeakerStore:
+        """WAL mode, the schema and a proving write on ``connection``; closes it on failure."""
         try:
             mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
@@ -212,7 +229,10 @@ class SpeakerStore:
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             connection.execute("COMMIT")
         except sqlite3.Error as error:
-            connection.close()
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            if "locked" not in str(error):
+                connection.close()
             raise SpeakerStoreError(
                 f"speaker profiles file {where} cannot be written: {error}"
             ) from None
