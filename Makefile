@@ -8,7 +8,7 @@ DATA ?= ../shared/datasets
 API_HOST ?= 127.0.0.1
 API_PORT ?= 8000
 UI_PORT ?= 8501
-# API worker processes: one per core measured fastest on the 2-core host (README, Benchmarks).
+# API worker processes: one per core measured fastest on the 2-core host (docs/benchmarks.md).
 SER_WORKERS ?= 2
 # Shared by the workers so /metrics reports them all; emptied at each start (ser_api.metrics).
 METRICS_DIR ?= $(or $(TMPDIR),/tmp)/ser-metrics-$(API_PORT)
@@ -17,7 +17,7 @@ SERVE_API = rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR) && \
 	SER_HOST=$(API_HOST) SER_PORT=$(API_PORT) SER_WORKERS=$(SER_WORKERS) exec $(BIN)/ser-api
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lint format test test-fast train tune evaluate compare adapt adapt-compare calibrate refit bench profile bench-speakers bench-domains fuzz soak reliability run api batch ui e2e browser speech lock clean
+.PHONY: help setup lint format test test-fast train tune evaluate compare adapt adapt-compare calibrate refit bench profile bench-speakers bench-domains fuzz soak reliability run api batch ui e2e browser speech docs docs-serve docs-screenshots lock clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | column -t -s $$'\t'
@@ -84,7 +84,7 @@ COMPARE_MODEL ?= $(V3_BENCH_MODEL)
 $(V3_BENCH_MODEL): | $(STAMP)
 	$(BIN)/python -m bench.v3_model --out $@
 
-bench: $(STAMP) $(filter $(V3_BENCH_MODEL),$(COMPARE_MODEL))  ## speed benchmarks, shipped model beside COMPARE_MODEL (results: bench/results/, README)
+bench: $(STAMP) $(filter $(V3_BENCH_MODEL),$(COMPARE_MODEL))  ## speed benchmarks, shipped model beside COMPARE_MODEL (results: bench/results/, docs/benchmarks.md)
 	$(BIN)/python -m bench.run_all $(if $(COMPARE_MODEL),--compare-model $(COMPARE_MODEL))
 
 profile: $(STAMP)  ## where a 3-s answer spends its time: ONNX Runtime node profile + request stages (bench/results/graph_profile.*)
@@ -132,6 +132,21 @@ speech:  ## install espeak-ng for the tests that speak real words (needs root; o
 
 e2e:  ## docker compose end-to-end run (skips without a Docker engine)
 	bash tests/e2e/run_compose_e2e.sh
+
+# The site: docs/ + what docsite/hooks.py generates (API reference, results table, the model's
+# evaluation files). Strict: a broken link, a missing anchor or page, any warning fails.
+DOCS_PORT ?= 8001
+MKDOCS = NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
+docs: $(STAMP)  ## build the documentation site strictly into artifacts/site (warnings fail)
+	$(BIN)/python -m docsite.results --check
+	$(MKDOCS) build --strict --clean
+
+docs-serve: $(STAMP)  ## serve the documentation site with live reload on :$(DOCS_PORT)
+	$(MKDOCS) serve --strict --dev-addr $(API_HOST):$(DOCS_PORT)
+
+docs-screenshots: $(STAMP)  ## run the real-browser tests and copy their screenshots into docs/images/
+	$(BIN)/python -m pytest -m browser tests/ui -q
+	cp test-artifacts/ui-e2e*.png docs/images/
 
 lock:  ## re-resolve and pin all dependencies into constraints.txt
 	rm -rf /tmp/ser-lock && $(PYTHON) -m venv /tmp/ser-lock && /tmp/ser-lock/bin/pip install -q \

@@ -13,6 +13,7 @@ import pytest
 
 from ser_api.stream_client import main, send_at
 from ser_contract.stream import StreamStart, stream_url
+from tests.frontdoor.readme import documents_text
 from tests.support.audio import harmonic_tone, write_audio
 from tests.ui.live_servers import api_import_problem, live_api
 
@@ -108,17 +109,16 @@ def test_the_stream_url_follows_the_api_url() -> None:
     assert stream_url("https://h") == "wss://h/stream"
 
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 CLIENT_BLOCK = re.compile(
     r"<!-- stream-client -->\n```python\n(.*?)```\n<!-- /stream-client -->", re.S
 )
 
 
-def test_the_readme_python_client_prints_windows_and_the_summary(
+def test_the_documented_python_client_prints_windows_and_the_summary(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    match = CLIENT_BLOCK.search(README.read_text(encoding="utf-8"))
-    assert match, "README.md has no <!-- stream-client --> Python block"
+    match = CLIENT_BLOCK.search(documents_text())
+    assert match, "no document has a <!-- stream-client --> Python block (docs/stream.md)"
     code = match.group(1)
     assert len([line for line in code.splitlines() if line.strip()]) <= 10  # ten lines
     wav = write_audio(tmp_path / "speech.wav", harmonic_tone(2.5, seed=2))

@@ -1,4 +1,5 @@
-"""What the README tells a person to type: its shell commands, parsed without running them.
+"""What the README and the documentation site tell a person to type: their shell commands,
+parsed without running them. ``documents()`` is the README and every page under ``docs/``.
 
 Commands come from fenced ``bash``/``sh``/``shell``/``console`` blocks (in ``console`` blocks
 only the lines after a ``$`` prompt; the rest is output) and, for ``make`` targets, from inline
@@ -17,6 +18,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 README = REPO_ROOT / "README.md"
+DOCS = REPO_ROOT / "docs"
 
 SHELL_LANGUAGES = frozenset({"bash", "sh", "shell", "console", "zsh"})
 FENCE = re.compile(
@@ -34,6 +36,16 @@ NOT_COMPONENTS = frozenset({"node_modules", "__pycache__", "models", "artifacts"
 
 def readme_text() -> str:
     return README.read_text(encoding="utf-8")
+
+
+def documents() -> list[Path]:
+    """The README and every Markdown page of the documentation site, README first."""
+    return [README, *sorted(DOCS.rglob("*.md"))]
+
+
+def documents_text() -> str:
+    """Every document's text, one after another (each ends its own code blocks)."""
+    return "\n\n".join(path.read_text(encoding="utf-8") for path in documents())
 
 
 def fenced_blocks(markdown: str) -> list[tuple[str, str]]:

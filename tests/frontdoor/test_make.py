@@ -1,5 +1,6 @@
-"""The Makefile as a newcomer meets it: every target the README or `make help` names parses and
-dry-runs, and `make api` and `make run` really serve and really stop.
+"""The Makefile as a newcomer meets it: every target the README, the documentation site or
+`make help` names parses and dry-runs, and `make api`, `make run` and `make docs-serve` really
+serve and really stop.
 
 A Makefile that does not parse (a variable that references itself) passed every other test
 for a week; these start the targets themselves. The servers run in their own process group,
@@ -27,7 +28,7 @@ from tests.frontdoor.make import (
     make_env,
     wait_for_empty_group,
 )
-from tests.frontdoor.readme import readme_make_targets, readme_text
+from tests.frontdoor.readme import documents_text, readme_make_targets
 from tests.support.audio import harmonic_tone, wav_bytes
 from tests.ui.live_servers import free_port, serving, wait_until_ready
 
@@ -63,8 +64,8 @@ def stop_and_check(process: subprocess.Popen[bytes], sig: signal.Signals, log: P
     assert not crashes, f"{crashes} in the output of make:\n{output[-2000:]}"
 
 
-def test_every_target_the_readme_or_make_help_names_dry_runs() -> None:
-    named = set(help_targets()) | readme_make_targets(readme_text())
+def test_every_target_the_docs_or_make_help_name_dry_runs() -> None:
+    named = set(help_targets()) | readme_make_targets(documents_text())
     assert {"help", "test", "run", "api"} <= named  # the parsers found the targets
     failures = {
         target: result.stderr.strip()
@@ -111,6 +112,23 @@ def test_make_run_serves_api_and_web_app_and_ctrl_c_stops_both(tmp_path: Path) -
     with serving("make run (API)", command, make_env(), f"{api}/health", log) as process:
         try:
             wait_until_ready("make run (web app)", process, f"{ui}/", log)
+            stop_and_check(process, signal.SIGINT, log)
+        finally:
+            kill_group(process.pid)
+
+
+@pytest.mark.slow
+def test_make_docs_serve_serves_the_site_and_ctrl_c_stops_it(tmp_path: Path) -> None:
+    needs_venv()
+    (port,) = distinct_free_ports(1)
+    url = f"http://127.0.0.1:{port}"
+    command = ["make", *KEEP_VENV, "docs-serve", f"DOCS_PORT={port}"]
+    log = tmp_path / "make-docs-serve.log"
+    with serving("make docs-serve", command, make_env(), f"{url}/index.html", log) as process:
+        try:
+            page = httpx.get(f"{url}/api-reference.html", timeout=PREDICT_TIMEOUT_S)
+            assert page.status_code == 200
+            assert "/predict" in page.text  # the generated page, not only the static ones
             stop_and_check(process, signal.SIGINT, log)
         finally:
             kill_group(process.pid)

@@ -1,9 +1,10 @@
-"""The README's commands exist: every ``make`` target, project CLI (any console script a
-component's pyproject.toml defines) and ``--option`` its shell blocks mention is checked against
-make and the CLI's own ``--help``. Its lists of accepted formats are the code's list.
+"""The commands of the README and of every documentation page exist: every ``make`` target,
+project CLI (any console script a component's pyproject.toml defines) and ``--option`` their
+shell blocks mention is checked against make and the CLI's own ``--help``. Their lists of
+accepted formats are the code's list.
 
-Nothing here knows which commands the README holds today: it parses whatever is there, so a
-command added to the README is checked the day it is added.
+Nothing here knows which commands the documents hold today: it parses whatever is there, so a
+command added to a page is checked the day it is added.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from ser_contract.formats import describe_formats
 from tests.frontdoor.make import make
 from tests.frontdoor.readme import (
     REPO_ROOT,
+    documents,
+    fenced_blocks,
     project_scripts,
-    readme_text,
     shell_commands,
     split_commands,
 )
@@ -118,11 +120,17 @@ def test_the_check_reports_a_missing_target_command_and_option() -> None:
 
 
 @pytest.mark.slow
-def test_readme_shell_blocks_name_only_existing_targets_clis_and_options() -> None:
-    markdown = readme_text()
-    assert shell_commands(markdown), "no command found in the README's shell blocks"
+@pytest.mark.parametrize("document", documents(), ids=lambda path: path.name)
+def test_shell_blocks_name_only_existing_targets_clis_and_options(document: Path) -> None:
+    markdown = document.read_text(encoding="utf-8")
     problems = readme_problems(markdown)
     assert not problems, "\n".join(problems)
+
+
+def test_the_readme_and_the_site_give_commands() -> None:
+    assert shell_commands(documents()[0].read_text(encoding="utf-8")), "README: no command"
+    pages_with_commands = [p for p in documents()[1:] if shell_commands(p.read_text("utf-8"))]
+    assert len(pages_with_commands) >= 5, pages_with_commands  # the parser reads the pages
 
 
 @pytest.mark.parametrize("script", sorted(project_scripts()))
@@ -133,10 +141,32 @@ def test_every_project_cli_answers_help(script: str) -> None:
     assert script in result.stdout  # its own usage line, not some other program's
 
 
-def test_readme_format_lists_are_the_accepted_formats() -> None:
-    spans = FORMATS_SPAN.findall(readme_text())
-    assert spans, "the README lists the accepted formats between <!-- accepted-formats --> marks"
+def test_format_lists_are_the_accepted_formats() -> None:
+    spans = [
+        span
+        for document in documents()
+        for span in FORMATS_SPAN.findall(document.read_text(encoding="utf-8"))
+    ]
+    assert spans, "the docs list the accepted formats between <!-- accepted-formats --> marks"
     for span in spans:
         assert " ".join(span.split()) == describe_formats(), (
             f"the README says {span!r}; ser_contract.formats says {describe_formats()!r}"
         )
+
+
+# Python blocks of the documents, each between <!-- NAME --> marks, and the test that runs it.
+RUN_SNIPPETS = {"stream-client": REPO_ROOT / "tests" / "api" / "test_stream_client.py"}
+MARKED_PYTHON = re.compile(r"<!-- ([a-z-]+) -->\n```python\n.*?```\n<!-- /\1 -->", re.DOTALL)
+
+
+@pytest.mark.parametrize("document", documents(), ids=lambda path: path.name)
+def test_every_python_snippet_is_run_by_a_test(document: Path) -> None:
+    markdown = document.read_text(encoding="utf-8")
+    python_blocks = [body for language, body in fenced_blocks(markdown) if language == "python"]
+    marked = MARKED_PYTHON.findall(markdown)
+    assert len(marked) == len(python_blocks), (
+        f"{document.name}: a Python block outside <!-- name --> marks that a test runs"
+    )
+    for name in marked:
+        assert name in RUN_SNIPPETS, f"{document.name}: no test runs the <!-- {name} --> block"
+        assert f"<!-- {name} -->" in RUN_SNIPPETS[name].read_text(encoding="utf-8")
