@@ -110,7 +110,7 @@ def test_an_encoder_recipe_is_refused_without_its_front_end(tmp_path: Path) -> N
 def test_ser_train_refit_learns_from_every_speaker_and_keeps_the_protocol_figures(
     trained_v3: Path, toy_corpora: Path, tiny_encoder: Path, tmp_path: Path
 ) -> None:
-    """`ser-train refit` (README, "Training your own model"): the protocol run's recipe, seed
+    """`ser-train refit` (docs/training.md): the protocol run's recipe, seed
     and best epoch count on every speaker, test and validation speakers included; its figures
     and calibration stay the protocol's, the speaker/domain head is carried over unchanged,
     and calibrating the refit (on its own training speakers) is refused."""
@@ -176,7 +176,7 @@ def test_ser_train_refit_learns_from_every_speaker_and_keeps_the_protocol_figure
 def test_ser_train_adapt_adds_a_speaker_adapted_head_to_the_trained_model(
     trained_v3: Path, toy_corpora: Path, tmp_path: Path
 ) -> None:
-    """`ser-train adapt` (README, "Domain and speaker profiles") on the trained toy model: one
+    """`ser-train adapt` (docs/profiles.md) on the trained toy model: one
     graph with both heads, its rules and protocol in the metadata; re-running replaces the
     head; `--compare` runs the protocol for several recipes instead."""
     import shutil

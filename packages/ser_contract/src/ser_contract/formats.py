@@ -2,7 +2,7 @@
 
 Everything that tells a person or a program which files may be sent reads this list: the web
 app's uploaders (their file filter, label and help text), the content type the web app sends
-with an upload, and the README's format lists (``tests/frontdoor`` compares them). The API never
+with an upload, and the format lists of the README and docs/ (``tests/frontdoor`` compares them). The API never
 trusts a name: ``ser_features`` decodes the bytes (libsndfile, then FFmpeg through PyAV), and
 its folder-scan list ``ser_features.AUDIO_EXTENSIONS`` holds exactly these extensions
 (``tests/contract``). Each container named here decoded there when the list was written
@@ -64,7 +64,7 @@ AUDIO_EXTENSIONS: frozenset[str] = frozenset(AUDIO_MEDIA_TYPES)
 
 
 def describe_formats() -> str:
-    """The list as the web app and the README say it.
+    """The list as the web app and the docs say it.
 
     "WAV, FLAC, …, AMR or a video file (MP4, MOV, …)": audio formats first, then the video
     containers whose sound track is analysed.

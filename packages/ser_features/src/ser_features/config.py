@@ -79,7 +79,7 @@ class FeatureConfig:
     # recording gain and channel colouring; "speech": the same, but the statistics come from
     # the frames of real audio only and fill frames are set to 0, so a short utterance's
     # padding does not change how its speech is scaled; "none": raw values. "speech" is the
-    # default since it was measured better on the validation speakers (README, "How good is
+    # default since it was measured better on the validation speakers (docs/model.md, "How good is
     # it?"); models exported with "window" name it in their config and keep serving.
     normalization: str = "speech"
     # Leading/trailing frames quieter than (loudest frame − trim_top_db) are trimmed.
@@ -92,7 +92,7 @@ class FeatureConfig:
     # loops the speech so the window holds speech only. Zero padding lets the utterance's length
     # (TESS words ~1.5 s, EMO-DB sentences ~3 s) reach the features, which looked like a corpus
     # cue; but looping (with corpus-balanced weights) measured worse on held-out corpora
-    # (README, "How good is it?"), so "zero" stays the default.
+    # (docs/model.md), so "zero" stays the default.
     pad_mode: str = "zero"
     # Which library computes the spectrum (float32 both). scipy.fft halves a window's feature
     # time (bench/results/fft_backends.md: numpy 2's float32 FFT is its largest single cost)

@@ -140,7 +140,7 @@ def usability(
     """None when the profile may be used, else the reason it may not, for a person to read.
 
     The rule is the model's (its metadata's ``min_windows`` — ``domain_min_windows`` for a
-    domain profile — and ``max_dominant_share``, chosen by measurement; README, "Speaker
+    domain profile — and ``max_dominant_share``, chosen by measurement; docs/profiles.md, "Speaker
     adaptation" and "Domain profiles").
     """
     if kind not in (SPEAKER, DOMAIN):

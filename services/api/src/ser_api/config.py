@@ -22,10 +22,10 @@ MIB = 1024 * 1024  # bytes
 DEFAULT_MAX_UPLOAD_BYTES = 128 * MIB
 DEFAULT_MAX_BATCH_FILES = 16
 # Per worker: with 2 running, 8 waiting recordings of 30 s each are about 0.5 s of work on
-# one core, so an admitted request is answered well within 2 s (README, Reliability).
+# one core, so an admitted request is answered well within 2 s (docs/reliability.md).
 DEFAULT_MAX_QUEUED_REQUESTS = 8
 # s: with the host's own computing time, an admitted request is answered within ~2 s even
-# when the cores are shared (README, Reliability).
+# when the cores are shared (docs/reliability.md).
 DEFAULT_MAX_QUEUE_WAIT_S = 1.0
 DEFAULT_RETRY_AFTER_S = 1  # s: the least Retry-After; a busy worker names the time its work needs
 # s: a recording is admitted only while its answer is expected within this, its own encoder
@@ -36,7 +36,7 @@ DEFAULT_TARGET_LATENCY_S = 1.5
 DEFAULT_BODY_TIMEOUT_S = 30.0  # s: 128 MiB at 40 Mbit/s; a slower upload is cut off
 # Live streams (WS /stream), per worker: a cap on sockets and memory, not on compute (streams
 # share the upload compute slots). 64 streams are ~43 windows/s: within the CNN's reach, beyond
-# Model v3's on 2 cores, which sustains 25 streams in all (README, Live streams).
+# Model v3's on 2 cores, which sustains 25 streams in all (docs/benchmarks.md, Live streams).
 DEFAULT_MAX_STREAMS = 64
 DEFAULT_STREAM_MAX_DURATION_S = 3600.0  # s: an hour-long call; a longer one reconnects
 DEFAULT_STREAM_IDLE_TIMEOUT_S = 10.0  # s: a live microphone sends every few tens of ms

@@ -1014,7 +1014,7 @@ def render_place(client: api.ApiClient, info: api.ModelInfo | api.ApiError) -> N
         f"be adapted to it. A profile is used once it holds at least {needed:g} windows of "
         "speech (about that many clips of a few seconds), not mostly one emotion. It does "
         "not always help: on three corpora the model never trained on, 100 recordings moved "
-        "accuracy by +9, −2 and −5 points against the plain answer (README, Domain "
+        "accuracy by +9, −2 and −5 points against the plain answer (docs, Domain "
         "profiles). The service keeps statistics of the recordings, never the audio."
     )
     domains = _listed_once(DOMAINS_KEY, client.list_domains, "your recordings' profiles")

@@ -371,7 +371,7 @@ def run_adaptation(config: AdaptConfig, progress=print) -> dict:
             f"profiles of {', '.join(recipe.domain_draws) or 'none'} clips and each speaker "
             f"with {', '.join(recipe.speaker_draws) or 'none'}; temperature and 'not sure' "
             "threshold: held-out-corpus answers of the protocol's heads; usable rules: "
-            "README, Speaker adaptation and Domain profiles"
+            "docs/profiles.md, Speaker adaptation and Domain profiles"
         ),
         metrics=compact,
     )  # fmt: skip
