@@ -23,6 +23,7 @@ from ser_ui import batching, charts
 from ser_ui import client as api
 from tests.support.audio import harmonic_tone, wav_bytes
 from tests.ui.conftest import (
+    ADAPTATION,
     LABELS,
     StubApiClient,
     make_model_info,
@@ -123,7 +124,7 @@ def test_upload_shows_emotion_confidence_and_charts(
 
     assert not app.exception
     metrics = {metric.label: metric.value for metric in app.metric}
-    assert metrics["Detected emotion"] == "😢 Sad"
+    assert metrics["Detected emotion"] == ":material/sentiment_sad: Sad"
     assert metrics["Confidence"] == "81 %"
     assert metrics["Clip"] == "1.5 s"
     assert not any("best guess" in w.value for w in app.warning)  # a sure answer
@@ -153,7 +154,7 @@ def test_an_uncertain_answer_says_not_sure_with_its_best_guess(
     assert not app.exception
     metrics = {metric.label: metric.value for metric in app.metric}
     assert metrics["Detected emotion"] == "Not sure"  # no confident emoji
-    assert charts.emotion_emoji("sad") not in metrics["Detected emotion"]
+    assert charts.emotion_icon("sad") not in metrics["Detected emotion"]
     assert metrics["Confidence"] == "41 %"
     assert any("Not sure — best guess: sad (41 %)." in w.value for w in app.warning)
     assert "Arousal and valence" in texts(app)  # the plane is still drawn
@@ -183,7 +184,7 @@ def test_recording_from_the_microphone_is_analysed(
     app.run()
     assert not app.exception
     assert "predict:recording.wav" in stub_client.calls
-    assert app.metric[0].value == "😄 Happy"
+    assert app.metric[0].value == ":material/sentiment_very_satisfied: Happy"
 
 
 def test_result_downloads_as_json(
@@ -218,7 +219,7 @@ def test_api_down_shows_friendly_message_and_retry_recovers(
     stub_client.predict_fn = lambda audio: make_prediction("neutral", 0.9)
     app.button(key="retry").click().run()
     assert not app.exception
-    assert app.metric[0].value == "😐 Neutral"
+    assert app.metric[0].value == ":material/sentiment_neutral: Neutral"
     assert stub_client.calls.count("predict:speech.wav") == 2
 
 
@@ -254,7 +255,7 @@ def test_reconnecting_reanalyses_a_clip_that_met_the_outage(
     stub_client.predict_fn = lambda audio: make_prediction("sad", 0.8)
     stub_client.model_info_fn = make_model_info
     app.sidebar.button(key="sidebar_retry").click().run()
-    assert app.metric[0].value == "😢 Sad"
+    assert app.metric[0].value == ":material/sentiment_sad: Sad"
     assert stub_client.calls.count("predict:speech.wav") == 2
 
 
@@ -308,7 +309,7 @@ def test_undrawable_audio_still_shows_the_api_result(
 ) -> None:
     # The API may accept what soundfile cannot draw (or the reverse); the result wins.
     upload(app, "odd.wav", b"RIFF....not really")
-    assert app.metric[0].value == "😄 Happy"
+    assert app.metric[0].value == ":material/sentiment_very_satisfied: Happy"
     assert "cannot be drawn" in texts(app)
 
 
@@ -463,6 +464,42 @@ def test_about_panel_explains_the_three_answers_with_their_measured_figures(app:
     for figure in ("below 70 %", "right on 81 %", "39 % of the test", "right on 84 %",
                    "negative valence on 85 %", "7 % on average", "14 % before"):  # fmt: skip
         assert figure in page, figure
+
+
+def test_about_panel_starts_with_a_plain_summary_of_the_measured_figures(
+    stub_client: StubApiClient,
+) -> None:
+    """What the model is good and bad at comes first, in words and numbers from GET /model;
+    the expert figures follow behind an expander."""
+    info = make_model_info(adaptation={**ADAPTATION, "metrics": {
+        "held_out:nemo": {"plain": 33.1, "domain:neutral_60_100": 42.2},
+        "held_out:turev": {"plain": 27.5, "domain:random_100": 33.1},
+        "trained:emodb": {"plain": 83.2, "domain:neutral_60_100": 86.3},
+    }})  # fmt: skip
+    info.metrics |= {
+        "held_out_speakers": {"all": {"accuracy": 0.671}},
+        "leave_one_corpus_out": {"emodb": {"accuracy": 0.416}, "ravdess": {"accuracy": 0.477}},
+    }
+    stub_client.model_info_fn = lambda: info
+    at = AppTest.from_file(str(APP_PATH), default_timeout=RUN_TIMEOUT_S).run()
+    assert not at.exception
+    summary = next(box.value for box in at.info if box.value.startswith("**In short.**"))
+    for figure in ("**67 %**", "guessing: 14 %", "**42–48 %**", "**33–42 %**", "right 81 %",
+                   "covered 39 %"):  # fmt: skip
+        assert figure in summary, figure
+    assert "temperature" not in summary
+    assert any(e.label.startswith("Details for experts") for e in at.expander)
+
+
+def test_the_plain_summary_leaves_out_what_is_not_measured() -> None:
+    from ser_ui import app as app_module
+
+    info = make_model_info()
+    info.metrics = {}
+    assert "reports no evaluation figures" in app_module.plain_summary(info)
+    info.metrics = {"held_out_speakers": {"all": {"accuracy": 0.5}}}
+    text = app_module.plain_summary(info)
+    assert "**50 %**" in text and "unlike its training data" not in text
 
 
 def test_about_panel_without_calibration_figures_says_not_measured(

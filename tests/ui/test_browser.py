@@ -196,8 +196,17 @@ def test_about_panel_shows_the_model_card(page: Any) -> None:
 
     page.get_by_role("tab", name="About the model").click()
     expect(page.get_by_role("heading", name="Model tiny-test-0")).to_be_visible()
-    expect(page.get_by_text("none: random weights for tests")).to_be_visible()
-    expect(page.get_by_text("test only", exact=True)).to_be_visible()
+    # A plain summary first (this test model measured nothing, and says so), then what the
+    # answers mean; the protocol and figures wait behind the experts' expander.
+    summary = page.get_by_text("In short.")
+    expect(summary).to_be_visible()
+    meaning = page.get_by_role("heading", name="What the answers mean")
+    assert summary.bounding_box()["y"] < meaning.bounding_box()["y"]
+    expect(page.get_by_text("test only", exact=True)).to_be_visible()  # the licence, outside
+    protocol = page.get_by_text("none: random weights for tests")
+    expect(protocol).to_be_hidden()
+    page.get_by_text("Details for experts").click()
+    expect(protocol).to_be_visible()
     _screenshot(page, "ui-e2e-about.png")
 
 

@@ -33,6 +33,19 @@ def test_unknown_label_gets_a_stable_fallback_colour() -> None:
     assert charts.emotion_colour("contempt") == colour
 
 
+def test_every_emotion_has_its_own_icon_from_streamlits_font() -> None:
+    """Icons are Material Symbols names Streamlit knows (it refuses others at run time), not
+    emoji, which need a font the viewer's browser may lack."""
+    from streamlit.material_icon_names import ALL_MATERIAL_ICONS
+
+    assert set(charts.EMOTION_ICONS) == set(LABELS)
+    assert len(set(charts.EMOTION_ICONS.values())) == len(LABELS)
+    for name in (*charts.EMOTION_ICONS.values(), charts.OTHER_EMOTION_ICON):
+        assert name in ALL_MATERIAL_ICONS, name
+    assert charts.emotion_icon("sad") == ":material/sentiment_sad:"
+    assert charts.emotion_icon("contempt") == f":material/{charts.OTHER_EMOTION_ICON}:"
+
+
 # --------------------------------------------------------------------------------------
 # Probability bars
 
@@ -96,6 +109,42 @@ def test_timeline_keeps_gaps_sorts_and_clips_to_the_duration() -> None:
     frame = charts.timeline_frame(segments, duration_s=7.0)
     assert frame[["start_s", "end_s"]].to_numpy().tolist() == [[0.0, 3.0], [5.0, 7.0]]
     assert charts.timeline_frame([]).empty
+
+
+def speech_with_a_pause(
+    pause_s: tuple[float, float], duration_s: float = 7.5
+) -> display_audio.DisplayAudio:
+    """A tone at -12 dBFS with room noise at -60 dBFS over ``pause_s``."""
+    rate = 16_000
+    t = np.arange(int(duration_s * rate)) / rate
+    samples = 0.35 * np.sin(2 * np.pi * 180 * t)
+    quiet = (t >= pause_s[0]) & (t < pause_s[1])
+    samples[quiet] = np.random.default_rng(0).normal(0, 1e-3, quiet.sum())
+    return display_audio.DisplayAudio(samples.astype(np.float32), rate, 1)
+
+
+def test_a_pause_is_found_and_too_short_a_dip_is_not() -> None:
+    found = display_audio.pauses(speech_with_a_pause((2.0, 3.2)))
+    assert len(found) == 1
+    assert found[0] == pytest.approx((2.0, 3.2), abs=display_audio.PAUSE_FRAME_S)
+    assert display_audio.pauses(speech_with_a_pause((2.0, 2.1))) == []  # under PAUSE_MIN_S
+    assert display_audio.pauses(tone_audio(3.0)) == []
+
+
+def test_a_pause_inside_an_answered_window_is_drawn_as_silence() -> None:
+    """Issue 34: a silent gap inside a window was coloured with the window's emotion."""
+    timeline = charts.timeline_frame(overlapping_segments(), duration_s=7.5)
+    paused = charts.with_pauses(timeline, [(1.0, 2.0)])
+    assert paused[["start_s", "end_s", "emotion"]].to_numpy().tolist() == [
+        [0.0, 1.0, "happy"], [1.0, 2.0, "silence"], [2.0, 2.25, "happy"],
+        [2.25, 3.75, "happy"], [3.75, 5.25, "angry"], [5.25, 7.5, "silence"],
+    ]  # fmt: skip
+    assert paused["silent"].tolist()[1] and np.isnan(paused["confidence"].iloc[1])
+    assert charts.with_pauses(timeline, []).equals(timeline)
+    # Through the figure: the pause's stretch of the strip is silence's grey.
+    figure = charts.waveform_figure(speech_with_a_pause((1.0, 2.0)), paused)
+    grey = [p for p in figure.axes[1].patches if to_hex(p.get_facecolor()) == charts.SILENCE_COLOUR]
+    assert any(abs(patch.get_x() - 1.0) < 1e-9 for patch in grey)
 
 
 def test_merge_runs_joins_touching_spans_of_one_emotion() -> None:

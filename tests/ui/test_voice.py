@@ -200,7 +200,9 @@ def test_forgetting_the_voice_deletes_the_profile_and_ends_adaptation(
         assert key not in voice_app.session_state
     assert "deleted from the analysis service" in sidebar_text(voice_app)
     assert not voice_app.toggle  # nothing to adapt to
-    assert dict(metrics(voice_app))["Detected emotion"] == "😄 Happy"  # the plain answer
+    assert (
+        dict(metrics(voice_app))["Detected emotion"] == ":material/sentiment_very_satisfied: Happy"
+    )  # the plain answer
     # The clips still chosen are no longer in any profile: they may be enrolled anew.
     assert voice_app.button(key="enrol_run").label == "Enrol 3 clips"
     assert not [b for b in voice_app.sidebar.button if b.key == "forget_voice"]
@@ -281,8 +283,8 @@ def test_adapt_to_my_voice_shows_the_adapted_and_the_plain_answer_side_by_side(
     assert not voice_app.exception
     assert stub_client.calls[-1] == "predict:speech.wav?speaker=spk-1"
     assert metrics(voice_app) == [
-        ("Emotion", "😢 Sad"), ("Confidence", "74 %"),  # adapted
-        ("Emotion", "😐 Neutral"), ("Confidence", "55 %"),  # plain
+        ("Emotion", ":material/sentiment_sad: Sad"), ("Confidence", "74 %"),  # adapted
+        ("Emotion", ":material/sentiment_neutral: Neutral"), ("Confidence", "55 %"),  # plain
     ]  # fmt: skip
     page = main_text(voice_app)
     assert page.index("Adapted to your voice") < page.index("Plain model")
@@ -293,7 +295,9 @@ def test_adapt_to_my_voice_shows_the_adapted_and_the_plain_answer_side_by_side(
 
     # Switching back and forth asks nothing again: both answers are remembered.
     voice_app.toggle(key="adapt").set_value(False).run()
-    assert dict(metrics(voice_app))["Detected emotion"] == "😄 Happy"
+    assert (
+        dict(metrics(voice_app))["Detected emotion"] == ":material/sentiment_very_satisfied: Happy"
+    )
     voice_app.toggle(key="adapt").set_value(True).run()
     assert sum(call.startswith("predict:") for call in stub_client.calls) == 2
 
@@ -315,7 +319,12 @@ def test_an_unsure_adapted_answer_says_not_sure_in_its_column(
     enrol(voice_app, "a.wav", "b.wav", "c.wav")
     upload(voice_app, "speech.wav", speech_wav())
     voice_app.toggle(key="adapt").set_value(True).run()
-    assert [value for _, value in metrics(voice_app)] == ["Not sure", "35 %", "😠 Angry", "80 %"]
+    assert [value for _, value in metrics(voice_app)] == [
+        "Not sure",
+        "35 %",
+        ":material/sentiment_extremely_dissatisfied: Angry",
+        "80 %",
+    ]
     assert "Not sure — best guess: sad (35 %)." in main_text(voice_app)
 
 
@@ -333,7 +342,9 @@ def test_an_answer_that_was_not_adapted_says_why(
     assert stub_client.calls[-1] == "predict:speech.wav?speaker=spk-1"
     warning = voice_app.main.warning[0]  # first on the page (the licence, in About, is later)
     assert "Not adapted to your voice" in warning.value and reason in warning.value
-    assert dict(metrics(voice_app))["Detected emotion"] == "😄 Happy"
+    assert (
+        dict(metrics(voice_app))["Detected emotion"] == ":material/sentiment_very_satisfied: Happy"
+    )
     assert len(elements(voice_app, "vega_lite_chart")) == 1  # one answer, one chart
 
 
@@ -352,5 +363,7 @@ def test_a_profile_the_api_lost_is_forgotten_and_the_clip_analysed_plainly(
     assert app_module.SPEAKER_ID_KEY not in voice_app.session_state
     assert "no longer on the analysis service" in sidebar_text(voice_app)
     assert "Unknown speaker profile 'spk-1'." in sidebar_text(voice_app)
-    assert dict(metrics(voice_app))["Detected emotion"] == "😄 Happy"
+    assert (
+        dict(metrics(voice_app))["Detected emotion"] == ":material/sentiment_very_satisfied: Happy"
+    )
     assert not voice_app.toggle

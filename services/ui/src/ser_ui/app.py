@@ -36,7 +36,7 @@ from ser_contract import ServiceLimits
 from ser_contract.formats import AUDIO_EXTENSIONS, AUDIO_MEDIA_TYPES, describe_formats
 from ser_ui import batching, charts, live, tables
 from ser_ui import client as api
-from ser_ui.display_audio import DisplayAudioError, decode_audio
+from ser_ui.display_audio import DisplayAudioError, decode_audio, pauses
 
 PAGE_TITLE = "Speech emotion recognition"
 # What the API decodes (libsndfile, or FFmpeg for M4A/WebM/video); the uploaders offer these
@@ -208,7 +208,9 @@ def clip_figures(key: str, _content: bytes, _prediction: api.Prediction) -> Clip
         return ClipFigures(None, None, plane_png, has_timeline=False, audio_error=str(error))
     timeline = None
     if len(_prediction.segments) > 1:
-        timeline = charts.timeline_frame(_prediction.segments, _prediction.duration_s)
+        timeline = charts.with_pauses(
+            charts.timeline_frame(_prediction.segments, _prediction.duration_s), pauses(audio)
+        )
     return ClipFigures(
         waveform_png=_figure_png(charts.waveform_figure(audio, timeline)),
         spectrogram_png=_figure_png(charts.spectrogram_figure(audio)),
@@ -555,10 +557,11 @@ def render_headline(prediction: api.Prediction) -> None:
 
 
 def emotion_text(answer: api.Prediction | api.Plain) -> str:
-    """ "😢 Sad", or "Not sure" (no emoji: a face would read as a verdict not given)."""
+    """ ":material/sentiment_sad: Sad" (Streamlit draws the icon), or "Not sure" (no icon: a
+    face would read as a verdict not given)."""
     if answer.uncertain:
         return "Not sure"
-    return f"{charts.emotion_emoji(answer.emotion)} {answer.emotion.capitalize()}"
+    return f"{charts.emotion_icon(answer.emotion)} {answer.emotion.capitalize()}"
 
 
 def render_comparison(prediction: api.Prediction) -> None:
@@ -748,11 +751,89 @@ def render_about(info: api.ModelInfo | api.ApiError) -> None:
     st.subheader(f"Model {info.model_version}")
     st.markdown(
         "**Emotions it can recognise:** "
-        + " · ".join(f"{charts.emotion_emoji(label)} {label}" for label in info.labels)
+        + " · ".join(f"{charts.emotion_icon(label)} {label}" for label in info.labels)
     )
+    st.info(plain_summary(info), icon=":material/summarize:")
     st.markdown(HONEST_NOTE)
     render_outputs_explained(info)
+    st.markdown("#### Licence")
+    if info.license:
+        st.warning(info.license, icon=":material/gavel:")
+    else:
+        st.caption("The model does not state a licence; ask its publisher before reuse.")
+    # Streamlit refuses an expander inside an expander: inside, the raw figures are
+    # collapsed JSON trees instead.
+    with st.expander("Details for experts: evaluation protocol, figures, training data, features"):
+        render_expert_details(info)
 
+
+def _span(values: list[float]) -> str:
+    """'37 %' or '37–48 %' over measured rates (0…1)."""
+    low, high = min(values), max(values)
+    return (
+        _percent(low)
+        if round(100 * low) == round(100 * high)
+        else (f"{100 * low:.0f}–{_percent(high)}")
+    )
+
+
+def plain_summary(info: api.ModelInfo) -> str:
+    """What the model is good and bad at, in plain words with the measured figures (from
+    ``GET /model``: held-out speakers, held-out corpora, calibration, domain profiles); a
+    sentence whose figures the model does not report is left out."""
+    metrics = info.metrics
+    n = len(info.labels)
+    parts = []
+    known = _section(_section(metrics, "held_out_speakers"), "all").get("accuracy")
+    if _measured(known):
+        parts.append(
+            f"On new voices recorded like its training data (acted speech), it names the right "
+            f"one of {n} emotions **{_percent(known)}** of the time (guessing: "
+            f"{_percent(1 / n)})."
+        )
+    unseen = [
+        v["accuracy"]
+        for v in _section(metrics, "leave_one_corpus_out").values()
+        if isinstance(v, dict) and _measured(v.get("accuracy"))
+    ]
+    if unseen:
+        parts.append(
+            "On recordings unlike its training data (another microphone, room, language or "
+            f"manner of speaking) it is right only **{_span(unseen)}** of the time, and it "
+            "tends to favour one emotion."
+        )
+    adaptation_metrics = _section(info.adaptation or {}, "metrics")
+    adapted = [
+        columns[draw] / 100
+        for key, columns in adaptation_metrics.items()
+        if key.startswith("held_out:") and isinstance(columns, dict)
+        for draw in ("domain:neutral_60_100", "domain:random_100")
+        if _measured(columns.get(draw))
+    ][::1]
+    if adapted and unseen:
+        parts.append(
+            "A profile of about 100 of *your* recordings (sidebar, *Your recordings*) helps "
+            f"there: **{_span(adapted)}** on such recordings, though not always."
+        )
+    at_threshold = _section(
+        _section(_section(metrics, "calibration"), "test_speakers"), "at_threshold"
+    )
+    coverage, accuracy = at_threshold.get("coverage"), at_threshold.get("accuracy")
+    if _measured(coverage, accuracy):
+        parts.append(
+            f"When it is unsure it says *Not sure* and shows its best guess: on new voices its "
+            f"sure answers were right {_percent(accuracy)} of the time and covered "
+            f"{_percent(coverage)} of the recordings."
+        )
+    if not parts:
+        return (
+            "**In short.** This model reports no evaluation figures; treat its answers with care."
+        )
+    return "**In short.** " + " ".join(parts)
+
+
+def render_expert_details(info: api.ModelInfo) -> None:
+    """The evaluation with its protocol, training data, licence and features, for experts."""
     st.markdown("#### How well it works")
     protocol = info.metrics.get("protocol")
     if isinstance(protocol, str) and protocol:
@@ -779,11 +860,13 @@ def render_about(info: api.ModelInfo | api.ApiError) -> None:
         st.markdown(note)
     per_class = tables.per_class_table(info.metrics)
     if not per_class.empty:
-        with st.expander("Per-emotion precision and recall"):
-            st.dataframe(per_class, hide_index=True)
+        st.markdown("**Per-emotion precision and recall**")
+        st.dataframe(per_class, hide_index=True)
+    if calibration_text := calibration_details(info):
+        st.markdown(calibration_text)
     if info.metrics:
-        with st.expander("All evaluation numbers (raw)"):
-            st.json(dict(info.metrics), expanded=False)
+        st.caption("All evaluation numbers (raw)")
+        st.json(dict(info.metrics), expanded=False)
 
     st.markdown("#### Training data")
     if info.training_data:
@@ -795,18 +878,23 @@ def render_about(info: api.ModelInfo | api.ApiError) -> None:
                 else pd.DataFrame({"corpus": corpora}),
                 hide_index=True,
             )
-        with st.expander("Training data details (raw)"):
-            st.json(dict(info.training_data), expanded=False)
+        st.caption("Training data details (raw)")
+        st.json(dict(info.training_data), expanded=False)
     else:
         st.caption("The model does not describe its training data.")
+    st.markdown("#### Feature configuration")
+    st.json(dict(info.feature_config), expanded=False)
 
-    st.markdown("#### Licence")
-    if info.license:
-        st.warning(info.license, icon=":material/gavel:")
-    else:
-        st.caption("The model does not state a licence; ask its publisher before reuse.")
-    with st.expander("Feature configuration"):
-        st.json(dict(info.feature_config), expanded=False)
+
+def calibration_details(info: api.ModelInfo) -> str:
+    """The calibration's parameters, for experts (empty for an uncalibrated model)."""
+    calibration = info.calibration
+    if not calibration.calibrated:
+        return ""
+    return (
+        f"**Calibration.** Softmax temperature {calibration.temperature:.3g}; "
+        f'"not sure" below a top probability of {calibration.uncertain_below:.3f}.'
+    )
 
 
 def _section(data: Any, key: str) -> dict[str, Any]:
@@ -849,9 +937,9 @@ def render_outputs_explained(info: api.ModelInfo) -> None:
     )
     st.markdown(
         f"**Emotion and confidence.** The most likely of the {len(info.labels)} emotions, and "
-        "how likely the model thinks it is. The confidence is *calibrated* (softmax "
-        f"temperature {calibration.temperature:.3g}, fitted on held-out speakers), so a higher "
-        f"number really means right more often.{ece}"
+        "how likely the model thinks it is. The confidence is *calibrated* on speakers and "
+        "corpora it never trained on, so a higher number really means right more often."
+        f"{ece}"
     )
     coverage, accuracy = at_threshold.get("coverage"), at_threshold.get("accuracy")
     kept = (

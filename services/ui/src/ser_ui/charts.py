@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 
 import altair as alt
 import matplotlib
@@ -38,15 +39,18 @@ EMOTION_COLOURS: dict[str, str] = {
     "sad": "#1f5fbf",
     "surprised": "#17a2b8",
 }
-EMOTION_EMOJI: dict[str, str] = {
-    "angry": "😠",
-    "disgust": "🤢",
-    "fearful": "😨",
-    "happy": "😄",
-    "neutral": "😐",
-    "sad": "😢",
-    "surprised": "😲",
+# Material Symbols, which Streamlit ships as a web font: emoji needed a colour-emoji font the
+# viewer's browser may lack (Debian's Chromium drew them as empty boxes).
+EMOTION_ICONS: dict[str, str] = {
+    "angry": "sentiment_extremely_dissatisfied",
+    "disgust": "sick",
+    "fearful": "sentiment_stressed",
+    "happy": "sentiment_very_satisfied",
+    "neutral": "sentiment_neutral",
+    "sad": "sentiment_sad",
+    "surprised": "sentiment_excited",
 }
+OTHER_EMOTION_ICON = "record_voice_over"  # a label a future model may add
 SILENCE_LABEL = "silence"
 SILENCE_COLOUR = "#e0e0e0"
 UNSURE_ALPHA = 0.45  # a window the model is not sure of: its best guess, pale and hatched
@@ -84,8 +88,9 @@ def emotion_colour(label: str | None) -> str:
     return FALLBACK_COLOURS[zlib.crc32(label.encode()) % len(FALLBACK_COLOURS)]
 
 
-def emotion_emoji(label: str) -> str:
-    return EMOTION_EMOJI.get(label, "🎙️")
+def emotion_icon(label: str) -> str:
+    """Streamlit Markdown for ``label``'s icon, e.g. ``:material/sentiment_sad:``."""
+    return f":material/{EMOTION_ICONS.get(label, OTHER_EMOTION_ICON)}:"
 
 
 # --------------------------------------------------------------------------------------
@@ -213,6 +218,32 @@ def timeline_frame(segments: Sequence[Segment], duration_s: float | None = None)
             }
         )
     return pd.DataFrame(rows, columns=columns)
+
+
+def with_pauses(timeline: pd.DataFrame, pauses: Sequence[tuple[float, float]]) -> pd.DataFrame:
+    """``timeline`` with every pause (``(start_s, end_s)``, from
+    :func:`ser_ui.display_audio.pauses`) drawn as silence: a window is answered whole, but a
+    pause inside it was no emotion, and colouring it as one would say it was.
+
+    Returns
+    -------
+    DataFrame with :func:`timeline_frame`'s columns, spans cut at pause edges, sorted.
+    """
+    if timeline.empty or not pauses:
+        return timeline
+    rows = []
+    for row in timeline.to_dict("records"):
+        start, end = row["start_s"], row["end_s"]
+        cuts = sorted({start, end, *(t for p in pauses for t in p if start < t < end)})
+        for left, right in pairwise(cuts):
+            middle = (left + right) / 2
+            paused = any(p_start <= middle < p_end for p_start, p_end in pauses)
+            piece = {**row, "start_s": left, "end_s": right}
+            if paused:
+                piece |= {"emotion": SILENCE_LABEL, "confidence": np.nan, "silent": True,
+                          "uncertain": False}  # fmt: skip
+            rows.append(piece)
+    return pd.DataFrame(rows, columns=timeline.columns)
 
 
 def merge_runs(timeline: pd.DataFrame) -> pd.DataFrame:

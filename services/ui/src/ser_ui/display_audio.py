@@ -18,6 +18,15 @@ MAX_SPECTROGRAM_FRAMES = 1_200  # STFT columns; longer clips use a larger hop, n
 SPECTROGRAM_WINDOW_S = 0.032  # s; 32 ms resolves the pitch harmonics of speech
 SPECTROGRAM_MAX_HZ = 8_000.0  # Hz; the band the model listens to and where speech lives
 SPECTROGRAM_FLOOR_DB = -80.0  # dB below the loudest bin; quieter is drawn as the floor
+# Pauses, for the timeline only (the API judges silence per window, and a 3-s window that
+# holds a second of speech is answered whole): 50-ms frames quieter than the clip's loudest
+# frame by PAUSE_BELOW_PEAK_DB, or than PAUSE_FLOOR_DBFS outright, in runs of at least
+# PAUSE_MIN_S. Speech rarely falls 35 dB below its own peak for a quarter second; room
+# noise between sentences does.
+PAUSE_FRAME_S = 0.05  # s
+PAUSE_BELOW_PEAK_DB = 35.0  # dB
+PAUSE_FLOOR_DBFS = -70.0  # dBFS, the model's own silence level
+PAUSE_MIN_S = 0.25  # s
 
 
 class DisplayAudioError(ValueError):
@@ -115,6 +124,25 @@ def waveform_envelope(audio: DisplayAudio, n_columns: int = ENVELOPE_COLUMNS) ->
     blocks = samples[:used].reshape(n_columns, per_column)
     times = (np.arange(n_columns) + 0.5) * per_column / audio.sample_rate
     return Envelope(times_s=times, low=blocks.min(axis=1), high=blocks.max(axis=1))
+
+
+def pauses(audio: DisplayAudio) -> list[tuple[float, float]]:
+    """(start_s, end_s) of the clip's pauses (rules: the ``PAUSE_*`` constants), in order."""
+    frame = max(1, round(PAUSE_FRAME_S * audio.sample_rate))
+    n_frames = len(audio.samples) // frame
+    if n_frames == 0:
+        return []
+    blocks = audio.samples[: n_frames * frame].reshape(n_frames, frame).astype(np.float64)
+    level_db = 10.0 * np.log10(np.mean(np.square(blocks), axis=1) + 1e-12)
+    quiet = level_db < max(level_db.max() - PAUSE_BELOW_PEAK_DB, PAUSE_FLOOR_DBFS)
+    # Runs of quiet frames: where the padded mask changes, runs start and end.
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], quiet, [False]]).astype(np.int8)))
+    seconds_per_frame = frame / audio.sample_rate
+    return [
+        (float(start * seconds_per_frame), float(end * seconds_per_frame))
+        for start, end in zip(edges[::2], edges[1::2], strict=True)
+        if (end - start) * seconds_per_frame >= PAUSE_MIN_S
+    ]
 
 
 def spectrogram(audio: DisplayAudio) -> Spectrogram:
