@@ -239,6 +239,35 @@ def test_a_uniform_profile_is_unusable_under_the_model_s_rule(
     assert without_timing(answer) == without_timing(plain)
 
 
+@pytest.fixture(scope="module")
+def entropy_strict_model(tiny_v3_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An adapted head whose rule asks for more answer entropy than 7 labels can give
+    (ln 7 = 1.95 nats): every speaker profile sounds like too few emotions, while the
+    dominant-share limit lets everything through."""
+    from tests.support.v3_model import export_adapted_v3_model
+
+    target = tmp_path_factory.mktemp("v3-adapted-entropy") / "tiny_v3_adapted_entropy.onnx"
+    return export_adapted_v3_model(tiny_v3_model, target, min_answer_entropy=2.0)
+
+
+def test_a_profile_of_too_few_emotions_is_unusable_as_a_voice_not_as_a_place(
+    entropy_strict_model: Path, known_tiny_encoder: EncoderSpec, db: Path
+) -> None:
+    """Issue 34: one-mood enrolments are refused by the answer-entropy limit; a domain
+    profile (many voices of one place) is not held to it."""
+    classifier = EmotionClassifier.load(entropy_strict_model)
+    with service(entropy_strict_model, db) as client:
+        speaker = create(client, LONG, CLIP1)
+        model = client.get("/model").json()
+        domain = create(client, LONG, CLIP1, kind="domains")
+    assert not speaker["usable"]
+    assert speaker["reason"] == classifier.unusable_reason(enrolled(classifier, LONG, CLIP1))
+    assert speaker["reason"].startswith("too uniform: the windows sound like too few emotions")
+    assert "at least 2.00 needed" in speaker["reason"]
+    assert model["adaptation"]["min_answer_entropy"] == 2.0
+    assert domain["usable"], domain
+
+
 def test_a_usable_profile_adapts_the_answer_with_the_plain_one_beside_it(
     adapted: Path, classifier: EmotionClassifier, db: Path
 ) -> None:

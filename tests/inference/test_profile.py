@@ -81,6 +81,35 @@ def test_one_manner_of_speaking_only_is_unusable_with_a_reason_naming_it() -> No
     assert usability(stats, RULE, EMOTIONS) is None
 
 
+def test_answer_entropy_is_the_entropy_of_the_answer_shares() -> None:
+    def counts(*n: int) -> SpeakerStats:
+        best = np.repeat(np.arange(len(n)), n)
+        return SpeakerStats.of_windows(np.zeros((len(best), 2)), np.eye(7)[best], seconds=1.0)
+
+    assert counts(10).answer_entropy == 0.0
+    assert counts(5, 5).answer_entropy == pytest.approx(np.log(2))
+    share = np.array([6, 3, 1]) / 10
+    assert counts(6, 3, 1).answer_entropy == pytest.approx(-(share * np.log(share)).sum())
+    assert SpeakerStats.empty(2, 7).answer_entropy == 0.0
+
+
+def test_answers_of_too_few_emotions_make_a_speaker_profile_unusable() -> None:
+    """Issue 34: one-mood enrolments passed the dominant-share rule when the plain head
+    spread their windows over two or three emotions; the entropy rule catches them."""
+    rule = dataclasses.replace(RULE, min_answer_entropy=1.0)
+    rng = np.random.default_rng(5)
+    # 60 % angry, 40 % disgust: under the 70 % dominant share, entropy 0.67 nats.
+    narrow = _clip(rng, 6, label=0).merged(_clip(rng, 4, label=1))
+    assert usability(narrow, RULE, EMOTIONS) is None  # the old rule lets it through
+    reason = usability(narrow, rule, EMOTIONS)
+    assert reason is not None and "too uniform" in reason and "0.67 nats" in reason
+    varied = _clip(rng, 3, label=0).merged(_clip(rng, 3, label=3)).merged(_clip(rng, 4, label=4))
+    assert usability(varied, rule, EMOTIONS) is None  # 1.09 nats
+    # A domain profile (many speakers of one place) is judged without it.
+    assert usability(narrow, dataclasses.replace(rule, domain_min_windows=4), EMOTIONS,
+                     kind=DOMAIN) is None  # fmt: skip
+
+
 def test_a_prior_counts_as_extra_windows_of_its_mean_and_second_moment() -> None:
     """Speaker + domain (issue 30): the speaker's windows and ``k`` windows of the domain's
     moments, against numpy on the pooled arrays; the usable rule still sees the speaker's."""

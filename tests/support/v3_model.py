@@ -137,7 +137,7 @@ def with_tampered_encoder_weight(source: Path, target: Path) -> Path:
 def export_adapted_v3_model(
     source: Path, target: Path, *, min_windows: int = 2, max_dominant_share: float = 1.0,
     temperature: float = 1.0, std_floor: float = 1e-3, seed: int = 0,
-    domain_min_windows: int = 3, domain_prior_windows: int = 2,
+    domain_min_windows: int = 3, domain_prior_windows: int = 2, min_answer_entropy: float = 0.0,
 ) -> Path:  # fmt: skip
     """A copy of the v3 model ``source`` with a random speaker-adapted head (issue 24) and an
     ``adaptation`` metadata section with this usable rule; the plain head is untouched.
@@ -162,5 +162,6 @@ def export_adapted_v3_model(
         std_floor=std_floor, min_windows=min_windows, max_dominant_share=max_dominant_share,
         temperature=temperature, uncertain_below=0.3, fitted_on="none: random test head",
         domain_min_windows=domain_min_windows, domain_prior_windows=domain_prior_windows,
+        min_answer_entropy=min_answer_entropy,
     )  # fmt: skip
     return write_adapted_model(proto, metadata, weights, bias, adaptation, target)

@@ -163,6 +163,10 @@ class AdaptationMetadata:
     # profile it counts as ``domain_prior_windows`` extra windows of the speaker's.
     domain_min_windows: int = 0
     domain_prior_windows: int = 0
+    # One-mood speaker enrolments (issue 34): a speaker profile whose windows' plain answers
+    # spread over the emotions with less entropy than this (nats) is refused. 0 = no such
+    # rule (models adapted before it); ``ser-train trust`` measures and writes it.
+    min_answer_entropy: float = 0.0
 
     @property
     def serves_domains(self) -> bool:
@@ -178,10 +182,12 @@ class AdaptationMetadata:
         types = {"n_features": int, "layers": list, "statistics": str, "std_floor": float,
                  "min_windows": int, "max_dominant_share": float, "temperature": float,
                  "uncertain_below": float, "fitted_on": str, "metrics": dict,
-                 "domain_min_windows": int, "domain_prior_windows": int}  # fmt: skip
+                 "domain_min_windows": int, "domain_prior_windows": int,
+                 "min_answer_entropy": float}  # fmt: skip
         values = _typed_section(
             "adaptation", data, types,
-            {"metrics": {}, "domain_min_windows": 0, "domain_prior_windows": 0},
+            {"metrics": {}, "domain_min_windows": 0, "domain_prior_windows": 0,
+             "min_answer_entropy": 0.0},
         )  # fmt: skip
         if values["n_features"] < 1 or values["min_windows"] < 1:
             raise ModelMetadataError(
@@ -196,6 +202,10 @@ class AdaptationMetadata:
             raise ModelMetadataError(
                 "model metadata 'adaptation.max_dominant_share' must be in (0, 1] and "
                 "'uncertain_below' in [0, 1]"
+            )
+        if not 0 <= values["min_answer_entropy"] < float("inf"):
+            raise ModelMetadataError(
+                "model metadata 'adaptation.min_answer_entropy' must be a finite number ≥ 0"
             )
         if values["std_floor"] <= 0 or values["temperature"] <= 0:
             raise ModelMetadataError(

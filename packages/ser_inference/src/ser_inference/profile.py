@@ -123,6 +123,17 @@ class SpeakerStats:
         )
 
     @property
+    def answer_entropy(self) -> float:
+        """Entropy (nats) of the plain head's answers over the profile's own windows: 0 when
+        one emotion takes them all, ln(n_labels) when all are equally frequent (0 without
+        windows)."""
+        answered = self.label_counts[self.label_counts > 0].astype(np.float64)
+        if not answered.size:
+            return 0.0
+        share = answered / answered.sum()
+        return float(-(share * np.log(share)).sum())
+
+    @property
     def dominant_share(self) -> float:
         """Share of windows taken by the plain head's most frequent answer (0 without any);
         of the profile's own windows (a prior's count none, :meth:`with_prior`)."""
@@ -140,7 +151,8 @@ def usability(
     """None when the profile may be used, else the reason it may not, for a person to read.
 
     The rule is the model's (its metadata's ``min_windows`` — ``domain_min_windows`` for a
-    domain profile — and ``max_dominant_share``, chosen by measurement; docs/profiles.md, "Speaker
+    domain profile — ``max_dominant_share`` and, for a speaker, ``min_answer_entropy``,
+    chosen by measurement; docs/profiles.md, "Speaker
     adaptation" and "Domain profiles").
     """
     if kind not in (SPEAKER, DOMAIN):
@@ -159,6 +171,12 @@ def usability(
             f"too uniform: {stats.dominant_share:.0%} of the windows sound {label} (at most "
             f"{rule.max_dominant_share:.0%} allowed); a profile of one manner of speaking "
             "would skew answers, add clips with other emotions"
+        )
+    if kind == SPEAKER and stats.answer_entropy < rule.min_answer_entropy:
+        return (
+            f"too uniform: the windows sound like too few emotions (answer entropy "
+            f"{stats.answer_entropy:.2f} nats, at least {rule.min_answer_entropy:.2f} needed); "
+            "a profile of one mood would skew answers, add clips where you sound different"
         )
     return None
 
