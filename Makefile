@@ -17,7 +17,7 @@ SERVE_API = rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR) && \
 	SER_HOST=$(API_HOST) SER_PORT=$(API_PORT) SER_WORKERS=$(SER_WORKERS) exec $(BIN)/ser-api
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lint format test test-fast train tune evaluate compare adapt adapt-compare calibrate refit bench profile bench-speakers bench-domains fuzz soak reliability run api batch ui e2e browser speech docs docs-serve docs-screenshots lock clean
+.PHONY: help setup lint format test test-fast train tune evaluate compare adapt adapt-compare calibrate refit trust bench profile bench-speakers bench-domains fuzz soak reliability run api batch ui e2e browser speech docs docs-serve docs-screenshots lock clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | column -t -s $$'\t'
@@ -69,6 +69,9 @@ adapt-compare: $(STAMP)  ## compare the normalised head's recipes, 3 seeds (eval
 
 refit: $(STAMP)  ## refit models/ on every speaker (its train run's recipe, seed, best epoch; keeps its calibration, figures, normalised head)
 	$(BIN)/ser-train refit --data $(DATA) --out models
+
+trust: $(STAMP)  ## every head's calibration per held-out corpus + one-mood enrolments (models/evaluation/trust.*); writes the answer-entropy limit into models/ (PROTOCOL_MODEL=train's model for a refit)
+	$(BIN)/ser-train trust --data $(DATA) --out models $(if $(PROTOCOL_MODEL),--protocol-model $(PROTOCOL_MODEL))
 
 calibrate: $(STAMP)  ## re-fit the shipped model's temperature and "not sure" threshold
 	$(BIN)/ser-train calibrate --data $(DATA) --out models

@@ -174,11 +174,12 @@ def test_ser_train_refit_learns_from_every_speaker_and_keeps_the_protocol_figure
 
 
 def test_ser_train_adapt_adds_a_speaker_adapted_head_to_the_trained_model(
-    trained_v3: Path, toy_corpora: Path, tmp_path: Path
+    trained_v3: Path, toy_corpora: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`ser-train adapt` (docs/profiles.md) on the trained toy model: one
     graph with both heads, its rules and protocol in the metadata; re-running replaces the
     head; `--compare` runs the protocol for several recipes instead."""
+    import dataclasses
     import shutil
 
     from ser_inference import AudioLimits, EmotionClassifier, SpeakerStats
@@ -222,6 +223,38 @@ def test_ser_train_adapt_adds_a_speaker_adapted_head_to_the_trained_model(
     wrong = CliRunner().invoke(app, [*args, "--compare", "nonsense"])
     assert wrong.exit_code == 2 and "unknown recipe" in wrong.output
 
+    # ser-train trust (issue 34): per-corpus calibration of the adapted heads, one-mood
+    # enrolments, and the answer-entropy limit written into the served model.
+    assert adapted.adaptation.min_answer_entropy == 0.0
+    import ser_training.adaptation.trust as trust_module
+
+    # The toy speakers have a few clips per emotion: enrolments of 3 (1 neutral).
+    for name, value in (("ENROLMENT_CLIPS", 3), ("NEUTRAL_CLIPS", 1), ("MIN_SHORT_CLIPS", 2),
+                        ("DRAWS", 2)):  # fmt: skip
+        monkeypatch.setattr(trust_module, name, value)
+    trust = ["trust", "--data", str(toy_corpora), "--out", str(out), "--work",
+             str(tmp_path / "work"), "--threads", "1"]  # fmt: skip
+    result = CliRunner().invoke(app, trust)
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "evaluation" / "trust.json").read_text())
+    assert set(report["calibration"]) == {"ravdess", "emodb", "tess"}
+    figures = report["calibration"]["tess"]["speaker"]["other corpora"]
+    assert 0 <= figures["ece"] <= 1 and figures["clips"] > 0 and figures["temperature"] > 0
+    assert set(report["one_mood"]) == {"test speakers"}
+    rules = report["one_mood"]["test speakers"]
+    assert len(rules) == 2  # the rule without and with the entropy limit
+    assert all(row["enrolments"] > 0 for row in rules.values())
+    assert "## One-mood enrolments" in (out / "evaluation" / "trust.md").read_text()
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "## Trust: calibration per corpus" in card and "Domain and speaker profiles" in card
+    limited = EmotionClassifier.load(out / "ser_model.onnx").adaptation
+    assert limited.min_answer_entropy == report["min_answer_entropy"] > 0
+    assert dataclasses.replace(limited, min_answer_entropy=0.0) == rule  # nothing else moved
+    no_head = tmp_path / "plain"
+    shutil.copytree(trained_v3, no_head, ignore=shutil.ignore_patterns("cache"))
+    refused = CliRunner().invoke(app, [*trust[:3], "--out", str(no_head), *trust[5:]])
+    assert refused.exit_code == 1 and "no adapted head" in refused.output
+
     # Plain answers are the plain model's; a usable profile changes them.
     clips = sorted((toy_corpora / "ravdess" / "Actor_01").glob("*.wav"))
     limits = AudioLimits()
@@ -243,7 +276,7 @@ def test_ser_train_adapt_adds_a_speaker_adapted_head_to_the_trained_model(
         out / "ser_model.onnx", toy_corpora, ["tess", "emodb"], tmp_path, work=tmp_path / "work"
     )
     fold = EmotionClassifier.load(folds["tess"])
-    assert fold.adaptation == rule and fold.model_version == adapted.model_version
+    assert fold.adaptation == limited and fold.model_version == adapted.model_version
     without_tess = fold.run_adapted(prepared.utterance.features, stats)[1]
     # Another head in the same graph (the toy heads saturate: compare log-probabilities).
     assert not np.allclose(np.log(without_tess), np.log(forced), atol=1e-2)

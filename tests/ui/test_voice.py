@@ -367,3 +367,18 @@ def test_a_profile_the_api_lost_is_forgotten_and_the_clip_analysed_plainly(
         dict(metrics(voice_app))["Detected emotion"] == ":material/sentiment_very_satisfied: Happy"
     )
     assert not voice_app.toggle
+
+
+def test_the_usable_rule_is_told_in_words_with_the_one_mood_limit() -> None:
+    rule = {"min_windows": 16, "max_dominant_share": 0.7}
+    assert app_module.adaptation_rule(rule) == (
+        " This model uses a profile once it holds at least 16 windows of speech and no more "
+        "than 70 % of them sounding like one emotion."
+    )
+    told = app_module.adaptation_rule({**rule, "min_answer_entropy": 1.0})
+    assert told.endswith(", no more than 70 % of them sounding like one emotion and clips "
+                         "where you sound different (not one mood throughout).")  # fmt: skip
+    assert app_module.adaptation_rule({**rule, "min_answer_entropy": 0.0}) == (
+        app_module.adaptation_rule(rule)
+    )
+    assert app_module.adaptation_rule({}) == ""

@@ -550,6 +550,46 @@ def adapt(
     typer.echo(f"wrote {out / 'ser_model.onnx'} and {out / 'evaluation' / 'adaptation.json'}")
 
 
+@app.command()
+def trust(
+    data: DataOption = Path("../shared/datasets"),
+    out: OutOption = Path("models"),
+    protocol_model: Annotated[
+        Path | None,
+        typer.Option(
+            help="the model `ser-train train` wrote, before `ser-train refit` (its plain head "
+            "never heard the speakers scored here); default: <out>/ser_model.onnx itself"
+        ),
+    ] = None,
+    work: Annotated[Path, typer.Option(help="embeddings cache folder")] = Path(
+        "artifacts/adaptation"
+    ),
+    threads: Annotated[int, typer.Option(help="clips embedded at once")] = 2,
+) -> None:
+    """How far each head's answers can be trusted (issue 34): per held-out corpus, the adapted
+    heads' calibration error, sure share and sure accuracy beside the plain head's; and
+    15-clip one-mood enrolments against the usable rule. Writes
+    <out>/evaluation/trust.json and trust.md, and the answer-entropy limit into
+    <out>/ser_model.onnx (a refit too: pass --protocol-model)."""
+    from ser_features.model_metadata import ModelMetadataError
+    from ser_training.adaptation.trust import TrustConfig, run_trust
+
+    config = TrustConfig(
+        model=out / "ser_model.onnx", protocol_model=protocol_model, data_dir=data, work=work,
+        threads=threads,
+    )  # fmt: skip
+    try:
+        summary = run_trust(config, progress=typer.echo)
+    except (FileNotFoundError, ValueError, ModelMetadataError) as error:
+        raise fail(f"trust failed: {error}") from error
+    for corpus, heads in sorted(summary["calibration"].items()):
+        cells = "; ".join(
+            f"{head} ECE {f['other corpora']['ece']:.3f}, sure {f['other corpora']['sure_share']:.0%}"
+            for head, f in heads.items()
+        )
+        typer.echo(f"{corpus}: {cells}")
+
+
 @app.command("affect-heads")
 def affect_heads(
     calibration_runs: CalibrationRunsOption = None,

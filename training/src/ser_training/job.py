@@ -528,12 +528,12 @@ def write_reports(summary: dict, out_dir: Path) -> None:
     report_dir = out_dir / "evaluation"
     write_json(report_dir / "summary.json", summary)
     write_report(summary, report_dir)
-    from ser_training.adaptation.report import adaptation_lines, stored_adaptation
+    from ser_training.adaptation.report import adaptation_lines, stored_adaptation, trust_lines
 
     adaptation = stored_adaptation(out_dir)  # `ser-train adapt`'s own section, when adapted
     write_model_card(
         summary, out_dir / "MODEL_CARD.md", license_note(summary),
-        adaptation_lines(adaptation) if adaptation else (),
+        [*(adaptation_lines(adaptation) if adaptation else ()), *trust_lines(out_dir)],
     )  # fmt: skip
 
 

@@ -975,8 +975,8 @@ def render_outputs_explained(info: api.ModelInfo) -> None:
 
 
 def adaptation_rule(adaptation: dict[str, Any]) -> str:
-    """When a profile is used, in words, from GET /model ``adaptation`` (its ``min_windows``
-    and ``max_dominant_share``); empty when the model does not say."""
+    """When a profile is used, in words, from GET /model ``adaptation`` (its ``min_windows``,
+    ``max_dominant_share`` and ``min_answer_entropy``); empty when the model does not say."""
     min_windows = adaptation.get("min_windows")
     share = adaptation.get("max_dominant_share")
     parts = []
@@ -984,7 +984,12 @@ def adaptation_rule(adaptation: dict[str, Any]) -> str:
         parts.append(f"at least {min_windows:g} windows of speech")
     if _measured(share):
         parts.append(f"no more than {_percent(share)} of them sounding like one emotion")
-    return f" This model uses a profile once it holds {' and '.join(parts)}." if parts else ""
+    if _measured(entropy := adaptation.get("min_answer_entropy")) and entropy > 0:
+        parts.append("clips where you sound different (not one mood throughout)")
+    if not parts:
+        return ""
+    listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    return f" This model uses a profile once it holds {listed}."
 
 
 def _current_speaker(client: api.ApiClient) -> api.Speaker | None:

@@ -395,12 +395,12 @@ def write_card_section(out: Path, summary: dict, progress) -> None:
     except job.TrainingFailed as error:
         progress(f"model card not updated: {error}")
         return
-    from ser_training.adaptation.report import adaptation_lines
+    from ser_training.adaptation.report import adaptation_lines, trust_lines
     from ser_training.evaluation.model_card import write_model_card
 
     write_model_card(
         training_summary, out / "MODEL_CARD.md", job.license_note(training_summary),
-        adaptation_lines(summary),
+        [*adaptation_lines(summary), *trust_lines(out)],
     )  # fmt: skip
 
 
