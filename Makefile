@@ -147,9 +147,11 @@ docs: $(STAMP)  ## build the documentation site strictly into artifacts/site (wa
 docs-serve: $(STAMP)  ## serve the documentation site with live reload on :$(DOCS_PORT)
 	$(MKDOCS) serve --strict --dev-addr $(API_HOST):$(DOCS_PORT)
 
+# The screenshots docs/web-app.md shows, as the real-browser tests save them.
+DOCS_SCREENSHOTS := ui-e2e ui-e2e-batch ui-e2e-live ui-e2e-voice-after-reload ui-e2e-about-shipped
 docs-screenshots: $(STAMP)  ## run the real-browser tests and copy their screenshots into docs/images/
 	$(BIN)/python -m pytest -m browser tests/ui -q
-	cp test-artifacts/ui-e2e*.png docs/images/
+	cp $(foreach name,$(DOCS_SCREENSHOTS),test-artifacts/$(name).png) docs/images/
 
 lock:  ## re-resolve and pin all dependencies into constraints.txt
 	rm -rf /tmp/ser-lock && $(PYTHON) -m venv /tmp/ser-lock && /tmp/ser-lock/bin/pip install -q \

@@ -514,6 +514,11 @@ def test_about_panel_without_calibration_figures_says_not_measured(
     page = texts(at)
     assert "no calibration" in page
     assert page.count("Not measured for this model.") == 2 and "right on" not in page
+    assert "is *calibrated*" not in page  # an uncalibrated model is not said to be
+    info.calibration.uncertain_below = 0.0
+    at = AppTest.from_file(str(APP_PATH), default_timeout=RUN_TIMEOUT_S).run()
+    page = texts(at)
+    assert "always names an emotion" in page and "below 0 %" not in page
 
 
 def test_busy_api_shows_busy_not_failure(app: AppTest, stub_client: StubApiClient) -> None:

@@ -74,3 +74,22 @@ def test_a_reload_keeps_the_voice_profile_reachable_and_deletable(
     assert httpx.get(f"{api_url}/speakers").json()["speakers"] == []
     assert httpx.get(f"{api_url}/speakers/{stored['speaker']}").status_code == 404
     assert page.get_by_test_id("stException").count() == 0
+
+
+def test_the_about_tab_sums_up_the_shipped_model_in_numbers(
+    shipped_stack: tuple[str, str], browser_page: Any
+) -> None:
+    """The plain summary comes from the shipped model's own GET /model figures: its held-out
+    speakers' accuracy and the held-out corpora's range, as the page prints them."""
+    from playwright.sync_api import expect
+
+    info = httpx.get(f"{shipped_stack[0]}/model").json()
+    known = info["metrics"]["held_out_speakers"]["all"]["accuracy"]
+    unseen = [v["accuracy"] for v in info["metrics"]["leave_one_corpus_out"].values()]
+    page = browser_page
+    page.get_by_role("tab", name="About the model").click()
+    summary = page.get_by_test_id("stAlert").filter(has_text="In short.")
+    expect(summary).to_contain_text(f"{100 * known:.0f} %")
+    expect(summary).to_contain_text(f"{100 * min(unseen):.0f}–{100 * max(unseen):.0f} %")
+    expect(summary).to_contain_text("Not sure")
+    _screenshot(page, "ui-e2e-about-shipped.png")

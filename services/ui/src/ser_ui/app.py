@@ -937,9 +937,13 @@ def render_outputs_explained(info: api.ModelInfo) -> None:
     )
     st.markdown(
         f"**Emotion and confidence.** The most likely of the {len(info.labels)} emotions, and "
-        "how likely the model thinks it is. The confidence is *calibrated* on speakers and "
-        "corpora it never trained on, so a higher number really means right more often."
-        f"{ece}"
+        "how likely the model thinks it is."
+        + (
+            " The confidence is *calibrated* on speakers and corpora it never trained on, so a "
+            f"higher number really means right more often.{ece}"
+            if calibration.calibrated
+            else ""
+        )
     )
     coverage, accuracy = at_threshold.get("coverage"), at_threshold.get("accuracy")
     kept = (
@@ -952,6 +956,8 @@ def render_outputs_explained(info: api.ModelInfo) -> None:
         f'**"Not sure".** When the confidence is below '
         f"{_percent(calibration.uncertain_below)}, the page says *Not sure* and shows the best "
         f"guess instead of a verdict.{kept}"
+        if calibration.uncertain_below > 0
+        else '**"Not sure".** This model has no threshold: it always names an emotion.'
     )
     arousal_accuracy = measured.get("arousal_accuracy")
     valence_accuracy = measured.get("valence_sign_accuracy")
