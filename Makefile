@@ -148,7 +148,8 @@ docs-serve: $(STAMP)  ## serve the documentation site with live reload on :$(DOC
 	$(MKDOCS) serve --strict --dev-addr $(API_HOST):$(DOCS_PORT)
 
 # The screenshots docs/web-app.md shows, as the real-browser tests save them.
-DOCS_SCREENSHOTS := ui-e2e ui-e2e-batch ui-e2e-live ui-e2e-voice-after-reload ui-e2e-about-shipped
+DOCS_SCREENSHOTS := ui-e2e ui-e2e-batch ui-e2e-live ui-e2e-voice-after-reload ui-e2e-enrol-bad-files \
+	ui-e2e-about-shipped
 docs-screenshots: $(STAMP)  ## run the real-browser tests and copy their screenshots into docs/images/
 	$(BIN)/python -m pytest -m browser tests/ui -q
 	cp $(foreach name,$(DOCS_SCREENSHOTS),test-artifacts/$(name).png) docs/images/

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 from tests.support.audio import harmonic_tone, write_audio
@@ -74,6 +75,32 @@ def test_a_reload_keeps_the_voice_profile_reachable_and_deletable(
     assert httpx.get(f"{api_url}/speakers").json()["speakers"] == []
     assert httpx.get(f"{api_url}/speakers/{stored['speaker']}").status_code == 404
     assert page.get_by_test_id("stException").count() == 0
+
+
+def test_an_enrolment_with_bad_files_names_each_and_stores_nothing(
+    shipped_stack: tuple[str, str], browser_page: Any, tmp_path: Path
+) -> None:
+    """Issue 34: ten good clips and bad ones in one choice; the page names every bad file
+    with the API's reason, and no profile exists afterwards (one request, all or nothing)."""
+    from playwright.sync_api import expect
+
+    api_url, page = shipped_stack[0], browser_page
+    good = [
+        str(write_audio(tmp_path / f"good{i}.wav", harmonic_tone(3.0, f0_hz=110 + 15 * i, seed=i)))
+        for i in range(10)
+    ]
+    silent = write_audio(tmp_path / "silent.wav", np.zeros(48_000, dtype=np.float32))
+    notes = tmp_path / "notes.wav"
+    notes.write_bytes(b"these are meeting notes, not audio")
+    _file_input(page, "Clips of your voice").set_input_files([*good, str(silent), str(notes)])
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_role("button", name="Enrol 12 clips").click()
+    alert = sidebar.get_by_test_id("stAlert").filter(has_text="could not analyse the clips")
+    expect(alert).to_contain_text("silent.wav")
+    expect(alert).to_contain_text("notes.wav")
+    assert httpx.get(f"{api_url}/speakers").json()["speakers"] == []
+    expect(sidebar.locator("p", has_text="Your profile:")).to_have_count(0)
+    _screenshot(page, "ui-e2e-enrol-bad-files.png")
 
 
 def test_the_about_tab_sums_up_the_shipped_model_in_numbers(
