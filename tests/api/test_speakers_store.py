@@ -3,10 +3,12 @@ scoped by owner, capped, merged in one transaction, and nothing else on disk."""
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -181,3 +183,40 @@ def test_speaker_settings_have_their_defaults(monkeypatch: pytest.MonkeyPatch) -
     assert settings.speaker_db == Path("data/speakers.sqlite3")
     assert (settings.max_speakers_per_key, settings.max_clips_per_speaker) == (100, 200)
     assert settings.max_enrol_files == 64
+
+
+def _open_when_released(path: Path, table: str, start: Any, failures: Any) -> None:
+    """One worker process: wait for the others, then open the store (and close it)."""
+    start.wait()
+    try:
+        SpeakerStore.open(path, table).close()
+    except SpeakerStoreError as error:
+        failures.put(str(error))
+
+
+def test_workers_opening_a_new_file_together_all_succeed(tmp_path: Path) -> None:
+    """Worker processes starting at once race to switch a new file to WAL; SQLite refused
+    the loser at once ("database is locked", seen in the compose run) instead of waiting, so
+    the set-up retries within the busy timeout. Eight processes released together, on 30 new
+    files (before the retry: 2 of 30 trials failed)."""
+    context = multiprocessing.get_context("fork")  # POSIX locks are per process: not threads
+    failures = context.Queue()
+    for trial in range(30):
+        path = tmp_path / f"race{trial}.sqlite3"
+        start = context.Barrier(8)
+        workers = [
+            context.Process(
+                target=_open_when_released,
+                args=(path, ("speakers", "domains")[i % 2], start, failures),
+            )
+            for i in range(8)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=60)
+        assert all(worker.exitcode == 0 for worker in workers), trial
+    seen = []
+    while not failures.empty():
+        seen.append(failures.get())
+    assert not seen, seen
