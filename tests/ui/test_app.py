@@ -128,6 +128,9 @@ def test_upload_shows_emotion_confidence_and_charts(
     assert metrics["Confidence"] == "81 %"
     assert metrics["Clip"] == "1.5 s"
     assert not any("best guess" in w.value for w in app.warning)  # a sure answer
+    # The rule it was named by, and how often such answers were right (the stub's /model).
+    rule = "Named only at 70 % confidence or more: such answers were right 81 % of the time"
+    assert any(caption.value.startswith(rule) for caption in app.caption)
     # Probability bars, coloured with the fixed per-emotion palette.
     (bar_chart,) = elements(app, "vega_lite_chart")
     spec = json.loads(bar_chart.proto.spec)
@@ -156,7 +159,9 @@ def test_an_uncertain_answer_says_not_sure_with_its_best_guess(
     assert metrics["Detected emotion"] == "Not sure"  # no confident emoji
     assert charts.emotion_icon("sad") not in metrics["Detected emotion"]
     assert metrics["Confidence"] == "41 %"
-    assert any("Not sure — best guess: sad (41 %)." in w.value for w in app.warning)
+    (warning,) = [w.value for w in app.warning if "best guess" in w.value]
+    assert "Not sure — best guess: sad (41 %)." in warning
+    assert "Named only at 70 % confidence or more" in warning  # the rate, where the answer is
     assert "Arousal and valence" in texts(app)  # the plane is still drawn
 
 

@@ -289,6 +289,14 @@ def test_adapt_to_my_voice_shows_the_adapted_and_the_plain_answer_side_by_side(
     page = main_text(voice_app)
     assert page.index("Adapted to your voice") < page.index("Plain model")
     assert app_module.ADAPTED_CAPTION in page
+    # Each head's own "not sure" threshold beside its answer (the adapted one's from
+    # GET /model adaptation, the plain one's with its measured accuracy).
+    rules = [c.value for c in voice_app.caption if c.value.startswith("Named only at")]
+    assert rules == [
+        f"Named only at {100 * ADAPTATION['uncertain_below']:.0f} % confidence or more.",
+        "Named only at 70 % confidence or more: such answers were right 81 % of the time on "
+        "new voices, less often on recordings unlike its training data.",
+    ]
     adapted_bars, plain_bars = elements(voice_app, "vega_lite_chart")
     assert chart_order(adapted_bars)[0] == "sad" and chart_order(plain_bars)[0] == "neutral"
     assert len(elements(voice_app, "image")) == 3  # plane, waveform, spectrogram as before

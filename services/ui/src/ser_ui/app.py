@@ -548,12 +548,15 @@ def render_headline(prediction: api.Prediction) -> None:
         f"{prediction.duration_s:.1f} s",
         help=f"{prediction.sample_rate} Hz · model {prediction.model_version}",
     )
+    rule = sure_rule_text(st.session_state.get(MODEL_INFO_KEY), adapted=prediction.adapted)
     if prediction.uncertain:
         st.warning(
             f"{uncertain_text(prediction)} The model is too unsure to name an emotion for "
-            "this clip; the bars show what it weighed.",
+            f"this clip; the bars show what it weighed. {rule}",
             icon=":material/help:",
         )
+    elif rule:
+        st.caption(rule)
 
 
 def emotion_text(answer: api.Prediction | api.Plain) -> str:
@@ -582,8 +585,11 @@ def render_comparison(prediction: api.Prediction) -> None:
             emotion_col, confidence_col = st.columns(2)
             emotion_col.metric("Emotion", emotion_text(answer))
             confidence_col.metric("Confidence", f"{100 * answer.confidence:.0f} %")
+            rule = sure_rule_text(st.session_state.get(MODEL_INFO_KEY), answer is prediction)
             if answer.uncertain:
-                st.caption(f"{uncertain_text(answer)} Too unsure to name an emotion.")
+                st.caption(f"{uncertain_text(answer)} Too unsure to name an emotion. {rule}")
+            elif rule:
+                st.caption(rule)
             st.altair_chart(
                 charts.probability_chart(answer.probabilities),
                 width="stretch",
@@ -596,6 +602,30 @@ def render_comparison(prediction: api.Prediction) -> None:
         f"{caption} Clip {prediction.duration_s:.1f} s · {prediction.sample_rate} Hz "
         f"· model {prediction.model_version}."
     )
+
+
+def sure_rule_text(info: Any, adapted: bool) -> str:
+    """Beside an answer: the confidence at which this head names an emotion and, for the
+    plain head, how often such answers were right on new voices (GET /model); empty when the
+    model does not say (no model info, or no threshold)."""
+    if not isinstance(info, api.ModelInfo):
+        return ""
+    if adapted:
+        threshold, right = (info.adaptation or {}).get("uncertain_below"), None
+    else:
+        threshold = info.calibration.uncertain_below if info.calibration.calibrated else None
+        measured = _section(_section(_section(info.metrics, "calibration"), "test_speakers"),
+                            "at_threshold")  # fmt: skip
+        right = measured.get("accuracy")
+    if not _measured(threshold) or threshold <= 0:
+        return ""
+    text = f"Named only at {_percent(threshold)} confidence or more"
+    if _measured(right):
+        text += (
+            f": such answers were right {_percent(right)} of the time on new voices, less "
+            "often on recordings unlike its training data"
+        )
+    return text + "."
 
 
 def uncertain_text(answer: api.Prediction | api.Plain) -> str:
