@@ -293,6 +293,14 @@ def test_a_usable_profile_adapts_the_answer_with_the_plain_one_beside_it(
     np.testing.assert_allclose(probabilities(answer), expected.probabilities, atol=TOLERANCE)
     assert answer["emotion"] == expected.emotion
     assert abs(answer["confidence"] - expected.confidence) <= TOLERANCE
+    # One honesty rule, each head's own threshold (issue 34): the adapted answer and its
+    # windows are "not sure" below the adapted head's, the plain one below the plain head's.
+    adapted_below = classifier.adaptation.uncertain_below
+    assert answer["uncertain"] == (answer["confidence"] < adapted_below)
+    for segment in answer["segments"]:
+        assert segment["uncertain"] == (segment["confidence"] < adapted_below)
+    plain_below = classifier.calibration.uncertain_below
+    assert answer["plain"]["uncertain"] == (answer["plain"]["confidence"] < plain_below)
     windows = [w for w in expected.windows if not w.silent]
     assert len(answer["segments"]) == len(windows) == 3
     for segment, window in zip(answer["segments"], windows, strict=True):
