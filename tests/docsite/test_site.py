@@ -14,7 +14,7 @@ import pytest
 from markdown.extensions.toc import slugify
 
 from ser_api.main import app
-from tests.frontdoor.make import KEEP_VENV, make_env
+from tests.frontdoor.make import KEEP_VENV, make, make_env
 from tests.frontdoor.readme import FENCE, README, REPO_ROOT
 
 BUILD_TIMEOUT_S = 300  # s; a build takes a few seconds
@@ -65,15 +65,7 @@ def test_every_readme_link_resolves() -> None:
 
 @pytest.mark.slow
 def test_make_docs_builds_the_site_with_what_is_generated() -> None:
-    build = subprocess.run(
-        ["make", "--no-print-directory", *KEEP_VENV, "docs"],
-        cwd=REPO_ROOT,
-        env=make_env(),
-        capture_output=True,
-        text=True,
-        timeout=BUILD_TIMEOUT_S,
-        check=False,
-    )
+    build = make(*KEEP_VENV, "docs", timeout_s=BUILD_TIMEOUT_S)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     assert "WARNING" not in build.stderr, build.stderr[-3000:]
     site = REPO_ROOT / "artifacts" / "site"

@@ -29,7 +29,7 @@ def make_env(**extra: str) -> dict[str, str]:
     return {k: v for k, v in clean_env(**extra).items() if k not in MAKE_VARIABLES}
 
 
-def make(*args: str) -> subprocess.CompletedProcess[str]:
+def make(*args: str, timeout_s: float = MAKE_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
     """``make ARGS`` in the repository, output captured."""
     return subprocess.run(
         ["make", "--no-print-directory", *args],
@@ -37,7 +37,7 @@ def make(*args: str) -> subprocess.CompletedProcess[str]:
         env=make_env(),
         capture_output=True,
         text=True,
-        timeout=MAKE_TIMEOUT_S,
+        timeout=timeout_s,
         check=False,
     )
 
