@@ -179,7 +179,6 @@ def test_ser_train_adapt_adds_a_speaker_adapted_head_to_the_trained_model(
     """`ser-train adapt` (docs/profiles.md) on the trained toy model: one
     graph with both heads, its rules and protocol in the metadata; re-running replaces the
     head; `--compare` runs the protocol for several recipes instead."""
-    import dataclasses
     import shutil
 
     from ser_inference import AudioLimits, EmotionClassifier, SpeakerStats
@@ -225,8 +224,10 @@ def test_ser_train_adapt_adds_a_speaker_adapted_head_to_the_trained_model(
 
     # ser-train trust (issue 34): per-corpus calibration of the adapted heads, one-mood
     # enrolments, and the answer-entropy limit written into the served model.
-    assert adapted.adaptation.min_answer_entropy == 0.0
     import ser_training.adaptation.trust as trust_module
+    from ser_training.adaptation.job import MIN_ANSWER_ENTROPY
+
+    assert adapted.adaptation.min_answer_entropy == MIN_ANSWER_ENTROPY  # adapt writes it
 
     # The toy speakers have a few clips per emotion: enrolments of 3 (1 neutral).
     for name, value in (("ENROLMENT_CLIPS", 3), ("NEUTRAL_CLIPS", 1), ("MIN_SHORT_CLIPS", 2),
@@ -248,8 +249,14 @@ def test_ser_train_adapt_adds_a_speaker_adapted_head_to_the_trained_model(
     card = (out / "MODEL_CARD.md").read_text()
     assert "## Trust: calibration per corpus" in card and "Domain and speaker profiles" in card
     limited = EmotionClassifier.load(out / "ser_model.onnx").adaptation
-    assert limited.min_answer_entropy == report["min_answer_entropy"] > 0
-    assert dataclasses.replace(limited, min_answer_entropy=0.0) == rule  # nothing else moved
+    assert limited.min_answer_entropy == report["min_answer_entropy"] == MIN_ANSWER_ENTROPY
+    assert limited == rule  # nothing else moved
+    # Without the limit in the model (a head adapted before it), trust writes it.
+    from ser_training.adaptation.trust import with_entropy_rule
+
+    with_entropy_rule(out / "ser_model.onnx", 0.0)
+    assert CliRunner().invoke(app, trust).exit_code == 0
+    assert EmotionClassifier.load(out / "ser_model.onnx").adaptation == rule
     no_head = tmp_path / "plain"
     shutil.copytree(trained_v3, no_head, ignore=shutil.ignore_patterns("cache"))
     refused = CliRunner().invoke(app, [*trust[:3], "--out", str(no_head), *trust[5:]])

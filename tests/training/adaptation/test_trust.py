@@ -86,3 +86,22 @@ def test_the_one_mood_table_counts_refusals_per_group_emotion_and_speaker() -> N
     assert table["share"]["60 % neutral_accepted"] == 1.0
     assert table["entropy"]["60 % neutral_accepted"] == 0.0
     assert one_mood_row([], [])["one_emotion_refused"] is None
+
+
+def test_the_card_s_trust_section_belongs_to_its_model(tmp_path) -> None:
+    """A trust.json left beside a newly trained model is not shown in the new model's card."""
+    import json
+
+    from ser_training.adaptation.report import trust_lines
+
+    (tmp_path / "evaluation").mkdir()
+    figures = {"clips": 10, "accuracy": 0.5, "ece": 0.05, "sure_share": 0.2, "sure_accuracy": 0.9}
+    trust = {"model_version": "m-refit", "protocol_model_version": "m",
+             "calibration": {"nemo": {"speaker": {"other corpora": figures}}},
+             "plain": {}}  # fmt: skip
+    (tmp_path / "evaluation" / "trust.json").write_text(json.dumps(trust))
+    for version in ("m-refit", "m"):
+        lines = trust_lines(tmp_path, version)
+        assert lines[0].startswith("## Trust") and any("| 0.050 |" in line for line in lines)
+    assert trust_lines(tmp_path, "a-newer-model") == []
+    assert trust_lines(tmp_path / "nowhere", "m") == []

@@ -568,8 +568,8 @@ def trust(
 ) -> None:
     """How far each head's answers can be trusted (issue 34): per held-out corpus, the adapted
     heads' calibration error, sure share and sure accuracy beside the plain head's; and
-    15-clip one-mood enrolments against the usable rule. Writes
-    <out>/evaluation/trust.json and trust.md, and the answer-entropy limit into
+    15-clip one-mood enrolments against the usable rule with and without its answer-entropy
+    limit. Writes <out>/evaluation/trust.json and trust.md, and the limit into
     <out>/ser_model.onnx (a refit too: pass --protocol-model)."""
     from ser_features.model_metadata import ModelMetadataError
     from ser_training.adaptation.trust import TrustConfig, run_trust

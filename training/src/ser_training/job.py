@@ -533,7 +533,8 @@ def write_reports(summary: dict, out_dir: Path) -> None:
     adaptation = stored_adaptation(out_dir)  # `ser-train adapt`'s own section, when adapted
     write_model_card(
         summary, out_dir / "MODEL_CARD.md", license_note(summary),
-        [*(adaptation_lines(adaptation) if adaptation else ()), *trust_lines(out_dir)],
+        [*(adaptation_lines(adaptation) if adaptation else ()),
+         *trust_lines(out_dir, summary["model_version"])],
     )  # fmt: skip
 
 

@@ -165,7 +165,8 @@ class AdaptationMetadata:
     domain_prior_windows: int = 0
     # One-mood speaker enrolments (issue 34): a speaker profile whose windows' plain answers
     # spread over the emotions with less entropy than this (nats) is refused. 0 = no such
-    # rule (models adapted before it); ``ser-train trust`` measures and writes it.
+    # rule (models adapted before it); ``ser-train adapt`` writes it, ``ser-train trust``
+    # measures its effect (and writes it into a model adapted before it).
     min_answer_entropy: float = 0.0
 
     @property

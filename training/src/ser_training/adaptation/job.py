@@ -53,6 +53,11 @@ HEAD_C = 0.01  # inverse L2 strength: issue 24's choice on its validation speake
 # neutral-only and 60 %-neutral profiles' dominant shares).
 SPEAKER_MIN_WINDOWS = 16
 MAX_DOMINANT_SHARE = 0.7
+# One-mood speaker enrolments (issue 34): the plain head's answers over a speaker profile's
+# windows need at least this entropy (nats). Chosen among the rules a search tried on the
+# stored statistics as the best trade-off; `ser-train trust` measures its effect per group
+# (one-emotion enrolments refused against mixed ones accepted).
+MIN_ANSWER_ENTROPY = 1.0
 # Domain rule and prior, fixed before any result (not tuned): a domain profile needs the
 # smallest sample the protocol measures (30 clips ≥ 30 windows); with a speaker profile the
 # domain counts as twice the speaker rule's minimum.
@@ -124,6 +129,7 @@ def _rule(n_features: int, layers: tuple[str, ...], temperature: float = 1.0,
     return AdaptationMetadata(
         n_features=n_features, layers=layers, statistics=STATISTICS, std_floor=STD_FLOOR,
         min_windows=SPEAKER_MIN_WINDOWS, max_dominant_share=MAX_DOMINANT_SHARE,
+        min_answer_entropy=MIN_ANSWER_ENTROPY,
         temperature=temperature, uncertain_below=uncertain_below,
         domain_min_windows=DOMAIN_MIN_WINDOWS, domain_prior_windows=DOMAIN_PRIOR_WINDOWS,
         **{"fitted_on": "", **more},
@@ -352,6 +358,7 @@ def run_adaptation(config: AdaptConfig, progress=print) -> dict:
             "chosen_rule": {
                 "min_windows": SPEAKER_MIN_WINDOWS,
                 "max_dominant_share": MAX_DOMINANT_SHARE,
+                "min_answer_entropy": MIN_ANSWER_ENTROPY,
                 "domain_min_windows": DOMAIN_MIN_WINDOWS,
                 "domain_prior_windows": DOMAIN_PRIOR_WINDOWS,
             },
@@ -400,7 +407,7 @@ def write_card_section(out: Path, summary: dict, progress) -> None:
 
     write_model_card(
         training_summary, out / "MODEL_CARD.md", job.license_note(training_summary),
-        [*adaptation_lines(summary), *trust_lines(out)],
+        [*adaptation_lines(summary), *trust_lines(out, training_summary["model_version"])],
     )  # fmt: skip
 
 

@@ -19,16 +19,21 @@ COLUMNS = (
 TRUST_FILE = "trust.json"  # under <out>/evaluation/, from `ser-train trust`
 
 
-def trust_lines(out_dir: Path) -> list[str]:
+def pct(value: float | None) -> str:
+    """0.815 → '82 %'; None → '–'."""
+    return "–" if value is None else f"{100 * value:.0f} %"
+
+
+def trust_lines(out_dir: Path, model_version: str) -> list[str]:
     """The model card's trust section from ``ser-train trust``'s summary beside the model:
-    per held-out corpus and head, ECE and sure answers; [] when it was never measured."""
+    per held-out corpus and head, ECE and sure answers; [] when it was never measured, or
+    measured for another model (a new ``ser-train train`` leaves the old file behind)."""
     path = out_dir / "evaluation" / TRUST_FILE
     if not path.is_file():
         return []
     trust = json.loads(path.read_text())
-
-    def pct(value: float | None) -> str:
-        return "–" if value is None else f"{100 * value:.0f} %"
+    if model_version not in (trust.get("model_version"), trust.get("protocol_model_version")):
+        return []
 
     lines = [
         "## Trust: calibration per corpus, every head (`ser-train trust`)",

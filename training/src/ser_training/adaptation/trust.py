@@ -16,10 +16,10 @@ Reads top to bottom:
    with and without the answer-entropy limit (:attr:`AdaptationMetadata.min_answer_entropy`).
    Groups: the test speakers of the plain head's corpora, and each corpus it never trained on.
 
-The entropy limit is a choice between flagging one-mood enrolments and refusing mixed ones;
-:data:`MIN_ANSWER_ENTROPY` was set from issue 34's measurement (72 % of one-emotion
-enrolments flagged against 56 % by the dominant share alone; 75 % of random mixes still
-accepted against 89 %) and is written into the served model with the table it rests on.
+The entropy limit (:data:`ser_training.adaptation.job.MIN_ANSWER_ENTROPY`, which ``adapt``
+writes too) is a choice between flagging one-mood enrolments and refusing mixed ones; this job
+measures its effect beside the rule without it and writes it into the served model with the
+table it rests on.
 
 Every figure needs plain-head answers of speakers that head never heard, so the embeddings
 are the *protocol* model's (``ser-train train``'s, before ``ser-train refit``); the limit is
@@ -41,6 +41,8 @@ from ser_features.model_metadata import AdaptationMetadata, ModelMetadata
 from ser_inference.profile import SPEAKER, SpeakerStats, usability
 from ser_training.adaptation.domains import score_corpus
 from ser_training.adaptation.embeddings import ClipEmbeddings
+from ser_training.adaptation.head import AdaptedHead
+from ser_training.adaptation.report import pct
 from ser_training.calibration.temperature import (
     CalibrationSet,
     choose_threshold,
@@ -49,11 +51,10 @@ from ser_training.calibration.temperature import (
 )
 from ser_training.model.export import write_metadata
 
-MIN_ANSWER_ENTROPY = 1.0  # nats; see the module docstring
 ENROLMENT_CLIPS = 15  # the size of the one-mood enrolments issue 34 was reported with
 NEUTRAL_CLIPS = 9  # of 15: the "60 % neutral" mix the web app recommends
 DRAWS = 20  # random draws per (speaker, emotion) and per speaker
-MIN_SHORT_CLIPS = 8  # a speaker with 8–14 clips of an emotion enrols all of them once
+MIN_SHORT_CLIPS = 8  # a speaker with 8–15 clips of an emotion enrols all of them once
 HEADS = ("domain:random_100", "speaker")  # the adapted answers a person can get
 ENROLMENT_KINDS = ("one emotion", "random", "60 % neutral")
 
@@ -119,7 +120,7 @@ def calibration_table(
 
 def held_out_calibration_sets(
     embeddings: ClipEmbeddings, corpora: Sequence[str], labels: tuple[str, ...],
-    fit_without: Callable[[str], object], rule: AdaptationMetadata, seed: int,
+    fit_without: Callable[[str], AdaptedHead], rule: AdaptationMetadata, seed: int,
     progress: Callable[[str], None],
 ) -> dict[tuple[str, str], CalibrationSet]:  # fmt: skip
     """(corpus, head) → every clip of ``corpus`` answered at temperature 1 by a head that never
@@ -169,7 +170,9 @@ def enrolments(
                 yield Enrolment(group, speaker, "60 % neutral", "", stats_of(embeddings, draw))
 
 
-def uniformity_refused(stats: SpeakerStats, rule: AdaptationMetadata, labels) -> bool:
+def uniformity_refused(
+    stats: SpeakerStats, rule: AdaptationMetadata, labels: tuple[str, ...]
+) -> bool:
     """Whether ``rule`` refuses the profile for its uniformity (its window count left aside:
     a 15-clip enrolment of 3-s clips is a few windows short of ``min_windows`` anyway)."""
     return usability(stats, dataclasses.replace(rule, min_windows=1), labels, SPEAKER) is not None
@@ -208,7 +211,7 @@ def one_mood_row(enrolled: Sequence[Enrolment], refused: Sequence[bool]) -> dict
 
 
 def one_mood_table(
-    enrolled: Sequence[Enrolment], rules: dict[str, AdaptationMetadata], labels
+    enrolled: Sequence[Enrolment], rules: dict[str, AdaptationMetadata], labels: tuple[str, ...]
 ) -> dict:
     """Group → rule name → :func:`one_mood_row`."""
     table: dict = {}
@@ -232,10 +235,6 @@ def with_entropy_rule(model: Path, limit: float) -> None:
     write_metadata(proto, dataclasses.replace(metadata, adaptation=adaptation), model)
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.0f} %"
-
-
 def trust_markdown(summary: dict) -> str:
     """The two tables of ``summary`` (:func:`run_trust`) as Markdown, with their protocol."""
     lines = [
@@ -253,16 +252,16 @@ def trust_markdown(summary: dict) -> str:
         for head, figures in heads.items():
             own, served = figures["other corpora"], figures["served"]
             lines.append(
-                f"| {corpus} | {head} | {own['clips']} | {_pct(own['accuracy'])} | "
-                f"{own['ece']:.3f} | {_pct(own['sure_share'])} | {_pct(own['sure_accuracy'])} "
-                f"| {served['ece']:.3f} | {_pct(served['sure_share'])} / "
-                f"{_pct(served['sure_accuracy'])} |"
+                f"| {corpus} | {head} | {own['clips']} | {pct(own['accuracy'])} | "
+                f"{own['ece']:.3f} | {pct(own['sure_share'])} | {pct(own['sure_accuracy'])} "
+                f"| {served['ece']:.3f} | {pct(served['sure_share'])} / "
+                f"{pct(served['sure_accuracy'])} |"
             )
     for corpus, figures in sorted(summary.get("plain", {}).items()):
         lines.append(
-            f"| {corpus} | plain | {figures['clips']} | {_pct(figures['accuracy'])} | "
-            f"{figures['ece']:.3f} | {_pct(figures['sure_share'])} | "
-            f"{_pct(figures['sure_accuracy'])} | (its own run) | |"
+            f"| {corpus} | plain | {figures['clips']} | {pct(figures['accuracy'])} | "
+            f"{figures['ece']:.3f} | {pct(figures['sure_share'])} | "
+            f"{pct(figures['sure_accuracy'])} | (its own run) | |"
         )
     lines += [
         "",
@@ -275,10 +274,10 @@ def trust_markdown(summary: dict) -> str:
     for group, rules in sorted(summary["one_mood"].items()):
         for rule, row in rules.items():
             done, of = row["speakers_all_refused"]
-            per = ", ".join(f"{e} {_pct(v)}" for e, v in row["per_emotion_refused"].items())
+            per = ", ".join(f"{e} {pct(v)}" for e, v in row["per_emotion_refused"].items())
             lines.append(
-                f"| {group} | {rule} | {_pct(row['one_emotion_refused'])} | {done} of {of} | "
-                f"{_pct(row['random_accepted'])} | {_pct(row['60 % neutral_accepted'])} | "
+                f"| {group} | {rule} | {pct(row['one_emotion_refused'])} | {done} of {of} | "
+                f"{pct(row['random_accepted'])} | {pct(row['60 % neutral_accepted'])} | "
                 f"{per} |"
             )
     return "\n".join(lines) + "\n"
@@ -311,7 +310,7 @@ def plain_figures(evaluation: Path) -> dict:
     path = evaluation / "summary.json"
     if not path.exists():
         return {}
-    held_out = json.loads(path.read_text())["calibration"].get("held_out_corpora", {})
+    held_out = json.loads(path.read_text()).get("calibration", {}).get("held_out_corpora", {})
     return {
         corpus: {
             "clips": figures["calibrated"]["n"],
@@ -327,6 +326,7 @@ def plain_figures(evaluation: Path) -> dict:
 def run_trust(config: TrustConfig, progress: Callable[[str], None] = print) -> dict:
     """Both tables on the protocol model's embeddings, then the limit into ``config.model``."""
     from ser_training.adaptation.job import (
+        MIN_ANSWER_ENTROPY,
         RECIPES,
         AdaptConfig,
         _is_test,
