@@ -25,6 +25,7 @@ MARKS = re.compile(r"(<!-- results:start -->\n)(.*?)(<!-- results:end -->)", re.
 # 60 % of them neutral; a corpus without neutral falls back to 100 random clips.
 DOMAIN_DRAWS = ("domain:neutral_60_100", "domain:random_100")
 DRAW_NAMES = {"domain:neutral_60_100": "60 % neutral", "domain:random_100": "random"}
+LOCO_MARK = "†"  # a plain figure from the leave-one-corpus-out run
 
 
 def percent(value: float) -> str:
@@ -38,16 +39,19 @@ def corpus_name(corpus: str) -> str:
 
 
 def _labels(metrics: dict) -> str:
-    return str(len(metrics.get("labels_present", []))) or "–"
+    n = len(metrics.get("labels_present", []))
+    return str(n) if n else "–"
 
 
 def held_out_plain(summary: dict, corpus: str, cells: dict) -> str:
     """The plain 7-class figure a domain-profile row starts from. The adaptation protocol's
     plain head trained on the shipped model's corpora, so for those the plain figure is the
     leave-one-corpus-out run's (the same recipe trained without the corpus), marked †."""
-    loco = summary.get("leave_one_corpus_out", {}).get(corpus)
-    if corpus in summary["split"]["train"] and loco and "unrestricted_accuracy" in loco:
-        return f"{100 * loco['unrestricted_accuracy']:.1f}†"
+    if corpus in summary["split"]["train"]:
+        loco = summary.get("leave_one_corpus_out", {}).get(corpus, {})
+        if "unrestricted_accuracy" not in loco:
+            return "–"  # the only plain figure at hand heard this corpus
+        return f"{100 * loco['unrestricted_accuracy']:.1f}{LOCO_MARK}"
     return f"{cells['plain']['mean']:.1f}"
 
 
@@ -112,20 +116,27 @@ def results_table(evaluation: Path = EVALUATION) -> str:
         "",
         "| protocol | scored | classes | files | accuracy | UAR |",
         "|---|---|---|---|---|---|",
-        *results_rows(summary, adaptation),
+        *(rows := results_rows(summary, adaptation)),
         "",
     ]
+    notes = []
     if "refit" in summary:
-        lines += [
-            f"The shipped weights are a refit on every speaker of {', '.join(map(corpus_name, summary['refit']['speakers']))}; "
-            f"the held-out figures are those of its protocol run `{summary.get('protocol_model_version', version)}`, "
-            'whose weights never heard the scored speakers. The "never trained on" rows are '
-            "the shipped weights themselves; the domain-profile rows are 7-class as served, "
-            "plain → adapted, by heads that never trained on the corpus († plain: the "
-            "leave-one-corpus-out run, one seed).",
-            "",
-        ]
-    return "\n".join(lines)
+        refit_corpora = ", ".join(map(corpus_name, summary["refit"]["speakers"]))
+        protocol_version = summary.get("protocol_model_version", version)
+        notes.append(
+            f"The shipped weights are a refit on every speaker of {refit_corpora}; the "
+            f"held-out figures are those of its protocol run `{protocol_version}`, whose "
+            'weights never heard the scored speakers. The "never trained on" rows are the '
+            "shipped weights themselves."
+        )
+    if any("domain profile" in row for row in rows):
+        notes.append(
+            "The domain-profile rows are 7-class as served, plain → adapted, by heads that "
+            "never trained on the corpus."
+        )
+    if any(LOCO_MARK in row for row in rows):
+        notes.append(f"{LOCO_MARK} plain: the leave-one-corpus-out run, one seed.")
+    return "\n".join([*lines, *([" ".join(notes), ""] if notes else [])])
 
 
 def with_results(readme: str, table: str) -> str:

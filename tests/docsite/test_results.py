@@ -71,3 +71,29 @@ def test_check_fails_on_a_stale_readme_and_write_mends_it(
 def test_a_readme_without_the_marks_is_refused() -> None:
     with pytest.raises(ValueError, match="results:start"):
         with_results("# no marks\n", "table")
+
+
+def test_a_model_without_adaptation_or_held_out_corpora_gets_a_table_without_them(
+    tmp_path: Path,
+) -> None:
+    """No adaptation.json: no domain rows and no note about them; no leave-one-corpus-out
+    run: a domain row of a corpus the plain head trained on shows '–', never the plain
+    head's own (memorised) figure, and a † only ever comes with its footnote."""
+    evaluation = tmp_path / "evaluation"
+    evaluation.mkdir()
+    summary = json.loads((EVALUATION / "summary.json").read_text(encoding="utf-8"))
+    summary.pop("leave_one_corpus_out")
+    summary.pop("refit")
+    (evaluation / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    plain = results_table(evaluation)
+    assert "domain profile" not in plain and "†" not in plain
+    assert "weights are a refit" not in plain
+    assert "corpus held out (" not in plain and "| held-out speakers |" in plain
+
+    shutil.copy(EVALUATION / "adaptation.json", evaluation / "adaptation.json")
+    adapted = results_table(evaluation)
+    emodb = next(row for row in adapted.splitlines() if "domain profile" in row and "EMO-DB" in row)
+    assert "| – → **" in emodb  # the adaptation run's plain head trained on EMO-DB
+    assert "†" not in adapted
+    nemo = next(row for row in adapted.splitlines() if "domain profile" in row and "nEMO" in row)
+    assert "33.1 → **" in nemo  # never trained on nEMO: its own plain figure stands
