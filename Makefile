@@ -151,6 +151,7 @@ docs-serve: $(STAMP)  ## serve the documentation site with live reload on :$(DOC
 DOCS_SCREENSHOTS := ui-e2e ui-e2e-batch ui-e2e-live ui-e2e-voice-after-reload ui-e2e-enrol-bad-files \
 	ui-e2e-about-shipped
 docs-screenshots: $(STAMP)  ## run the real-browser tests and copy their screenshots into docs/images/
+	rm -f $(foreach name,$(DOCS_SCREENSHOTS),test-artifacts/$(name).png)
 	$(BIN)/python -m pytest -m browser tests/ui -q
 	cp $(foreach name,$(DOCS_SCREENSHOTS),test-artifacts/$(name).png) docs/images/
 
